@@ -1,0 +1,52 @@
+#include "common/grpc_client.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/ids.h"
+
+namespace dossiersync {
+namespace {
+absl::StatusOr<std::string> Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& target,
+                                                           const ClientOptions& o) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  args.SetMaxSendMessageSize(64 * 1024 * 1024);
+  if (!o.authority.empty()) args.SetSslTargetNameOverride(o.authority);
+  if (o.tls_ca_file.empty()) {
+    return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  }
+  grpc::SslCredentialsOptions ssl;
+  auto ca = Slurp(o.tls_ca_file);
+  if (!ca.ok()) return ca.status();
+  ssl.pem_root_certs = *ca;
+  if (!o.tls_cert_file.empty()) {
+    auto cert = Slurp(o.tls_cert_file);
+    if (!cert.ok()) return cert.status();
+    auto key = Slurp(o.tls_key_file);
+    if (!key.ok()) return key.status();
+    ssl.pem_cert_chain = *cert;
+    ssl.pem_private_key = *key;
+  }
+  return grpc::CreateCustomChannel(target, grpc::SslCredentials(ssl), args);
+}
+
+std::unique_ptr<grpc::ClientContext> MakeContext(const ClientOptions& o, absl::Duration timeout) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
+  if (!o.token.empty()) ctx->AddMetadata("authorization", "Bearer " + o.token);
+  ctx->AddMetadata("traceparent", NewTraceparent());
+  return ctx;
+}
+
+}  // namespace dossiersync

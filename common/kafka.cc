@@ -1,0 +1,264 @@
+#include "common/kafka.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+
+namespace dossiersync {
+namespace {
+
+absl::Status SetAll(rd_kafka_conf_t* conf, const std::map<std::string, std::string>& kv) {
+  char err[512];
+  for (const auto& [k, v] : kv) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+      return absl::InvalidArgumentError(absl::StrCat("kafka config ", k, "=", v, ": ", err));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void LogCallback(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
+  LogLevel l = level <= 3 ? LogLevel::kError : level <= 4 ? LogLevel::kWarn
+               : level <= 6 ? LogLevel::kInfo : LogLevel::kDebug;
+  Log(l, "librdkafka", {{"client", rd_kafka_name(rk)}, {"facility", fac}, {"detail", buf}});
+}
+
+}  // namespace
+
+const std::vector<std::string>& AllTopics() {
+  static const std::vector<std::string> kAll = {kTopicDossierChanges,     kTopicSyncRequests,
+                                                kTopicSyncResults,        kTopicDeadLetters,
+                                                kTopicReconciliationRuns, kTopicDrift};
+  return kAll;
+}
+
+std::string SchemaOfTopic(const std::string& topic) {
+  static const std::map<std::string, std::string> kSchemas = {
+      {kTopicDossierChanges, "dossiersync.v1.DossierChange"},
+      {kTopicSyncRequests, "dossiersync.v1.SyncRequest"},
+      {kTopicSyncResults, "dossiersync.v1.SyncResult"},
+      {kTopicDeadLetters, "dossiersync.v1.DeadLetter"},
+      {kTopicReconciliationRuns, "dossiersync.v1.ReconciliationRun"},
+      {kTopicDrift, "dossiersync.v1.DriftItem"}};
+  auto it = kSchemas.find(topic);
+  return it == kSchemas.end() ? "" : it->second;
+}
+
+void InstallKafkaLogger(rd_kafka_conf_t* conf) { rd_kafka_conf_set_log_cb(conf, LogCallback); }
+
+absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
+    const std::string& brokers, DeliveryCallback on_delivery,
+    const std::map<std::string, std::string>& config) {
+  if (brokers.empty()) return absl::InvalidArgumentError("--kafka_brokers is empty");
+  std::map<std::string, std::string> kv = {
+      {"bootstrap.servers", brokers},
+      {"enable.idempotence", "true"},
+      {"acks", "all"},
+      {"partitioner", "murmur2_random"},
+      {"linger.ms", "5"},
+      {"message.timeout.ms", "0"},  // never expire: a Kafka outage delays, never drops
+      {"message.max.bytes", "10000000"},
+      {"queue.buffering.max.messages", "200000"},
+      {"compression.type", "lz4"},
+  };
+  for (const auto& [k, v] : config) kv[k] = v;
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  if (auto st = SetAll(conf, kv); !st.ok()) {
+    rd_kafka_conf_destroy(conf);
+    return st;
+  }
+  auto p = std::unique_ptr<KafkaProducer>(new KafkaProducer());
+  p->on_delivery_ = std::move(on_delivery);
+  rd_kafka_conf_set_dr_msg_cb(conf, &KafkaProducer::OnDelivery);
+  rd_kafka_conf_set_opaque(conf, p.get());
+  InstallKafkaLogger(conf);
+  char err[512];
+  p->rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  if (p->rk_ == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", err));
+  }
+  return p;
+}
+
+KafkaProducer::~KafkaProducer() {
+  if (rk_) {
+    rd_kafka_flush(rk_, 2000);
+    rd_kafka_destroy(rk_);
+  }
+}
+
+void KafkaProducer::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+  auto* self = static_cast<KafkaProducer*>(opaque);
+  absl::Status st = m->err == RD_KAFKA_RESP_ERR_NO_ERROR
+                        ? absl::OkStatus()
+                        : absl::UnavailableError(rd_kafka_err2str(m->err));
+  if (self->on_delivery_) self->on_delivery_(reinterpret_cast<intptr_t>(m->_private), st);
+}
+
+absl::Status KafkaProducer::Produce(const OutMessage& m, absl::Duration queue_wait) {
+  absl::Time deadline = absl::Now() + queue_wait;
+  while (true) {
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk_, RD_KAFKA_V_TOPIC(m.topic.c_str()),
+        RD_KAFKA_V_KEY(const_cast<char*>(m.key.data()), m.key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADER("content-type", "application/x-protobuf", -1),
+        RD_KAFKA_V_HEADER("schema", m.schema.c_str(), -1),
+        RD_KAFKA_V_HEADER("event-id", m.event_id.c_str(), -1),
+        RD_KAFKA_V_HEADER("traceparent", m.traceparent.c_str(), -1),
+        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<intptr_t>(m.opaque))), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      if (absl::Now() > deadline) return absl::ResourceExhaustedError("kafka producer queue full");
+      rd_kafka_poll(rk_, 50);
+      continue;
+    }
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+      return absl::FailedPreconditionError(absl::StrCat("kafka producer fatal: ", *FatalError()));
+    }
+    return absl::InvalidArgumentError(absl::StrCat("kafka produce: ", rd_kafka_err2str(err)));
+  }
+}
+
+int KafkaProducer::Poll(int timeout_ms) { return rd_kafka_poll(rk_, timeout_ms); }
+
+absl::Status KafkaProducer::Flush(absl::Duration timeout) {
+  rd_kafka_resp_err_t err = rd_kafka_flush(rk_, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
+  return absl::DeadlineExceededError(absl::StrCat("kafka flush: ", rd_kafka_err2str(err), ", ",
+                                                  rd_kafka_outq_len(rk_), " messages left"));
+}
+
+int KafkaProducer::OutQueueLen() const { return rd_kafka_outq_len(rk_); }
+
+std::optional<std::string> KafkaProducer::FatalError() const {
+  char buf[512];
+  if (rd_kafka_fatal_error(rk_, buf, sizeof(buf)) == RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
+  return std::string(buf);
+}
+
+absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
+    const std::string& brokers, const std::string& group_id, const std::vector<std::string>& topics,
+    bool from_beginning, const std::map<std::string, std::string>& config) {
+  std::map<std::string, std::string> kv = {
+      {"bootstrap.servers", brokers},
+      {"group.id", group_id},
+      {"enable.auto.commit", "false"},
+      {"auto.offset.reset", from_beginning ? "earliest" : "latest"},
+      {"enable.partition.eof", "false"},
+      {"enable.auto.offset.store", "false"},
+  };
+  for (const auto& [k, v] : config) kv[k] = v;
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  if (auto st = SetAll(conf, kv); !st.ok()) {
+    rd_kafka_conf_destroy(conf);
+    return st;
+  }
+  InstallKafkaLogger(conf);
+  char err[512];
+  auto c = std::unique_ptr<KafkaConsumer>(new KafkaConsumer());
+  c->rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+  if (!c->rk_) {
+    rd_kafka_conf_destroy(conf);
+    return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", err));
+  }
+  rd_kafka_poll_set_consumer(c->rk_);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(topics.size());
+  for (const auto& t : topics) rd_kafka_topic_partition_list_add(list, t.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk_, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (e) return absl::InvalidArgumentError(absl::StrCat("subscribe: ", rd_kafka_err2str(e)));
+  return c;
+}
+
+absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::CreateAssigned(
+    const std::string& brokers, const std::string& topic, bool from_beginning,
+    absl::Duration metadata_timeout) {
+  auto c = std::unique_ptr<KafkaConsumer>(new KafkaConsumer());
+  c->grouped_ = false;
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  absl::Status st = SetAll(conf, {{"bootstrap.servers", brokers},
+                                  {"group.id", "dossierctl-assigned"},
+                                  {"enable.auto.commit", "false"},
+                                  {"enable.auto.offset.store", "false"}});
+  if (!st.ok()) {
+    rd_kafka_conf_destroy(conf);
+    return st;
+  }
+  InstallKafkaLogger(conf);
+  char err[512];
+  c->rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+  if (!c->rk_) {
+    rd_kafka_conf_destroy(conf);
+    return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", err));
+  }
+  rd_kafka_poll_set_consumer(c->rk_);
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(c->rk_, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t e = rd_kafka_metadata(
+      c->rk_, 0, rkt, &md, static_cast<int>(absl::ToInt64Milliseconds(metadata_timeout)));
+  rd_kafka_topic_destroy(rkt);
+  if (e) return absl::UnavailableError(absl::StrCat("metadata for ", topic, ": ", rd_kafka_err2str(e)));
+  int partitions = md->topic_cnt == 1 && !md->topics[0].err ? md->topics[0].partition_cnt : 0;
+  rd_kafka_metadata_destroy(md);
+  if (partitions == 0) return absl::NotFoundError(absl::StrCat("topic ", topic, " not found"));
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset =
+        from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+  }
+  e = rd_kafka_assign(c->rk_, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (e) return absl::UnavailableError(absl::StrCat("assign: ", rd_kafka_err2str(e)));
+  return c;
+}
+
+KafkaConsumer::~KafkaConsumer() {
+  if (rk_) {
+    if (grouped_) rd_kafka_consumer_close(rk_);
+    rd_kafka_destroy(rk_);
+  }
+}
+
+absl::StatusOr<std::optional<InMessage>> KafkaConsumer::Poll(int timeout_ms) {
+  rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, timeout_ms);
+  if (!m) return std::optional<InMessage>();
+  std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> guard(m, rd_kafka_message_destroy);
+  if (m->err) {
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF || m->err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+        m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+      return std::optional<InMessage>();
+    }
+    return absl::UnavailableError(absl::StrCat("kafka consume: ", rd_kafka_message_errstr(m)));
+  }
+  InMessage out;
+  out.topic = rd_kafka_topic_name(m->rkt);
+  out.partition = m->partition;
+  out.offset = m->offset;
+  if (m->key) out.key.assign(static_cast<const char*>(m->key), m->key_len);
+  if (m->payload) out.value.assign(static_cast<const char*>(m->payload), m->len);
+  out.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name;
+    const void* val;
+    size_t size;
+    for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == 0; ++i) {
+      out.headers[name] = val ? std::string(static_cast<const char*>(val), size) : "";
+    }
+  }
+  if (grouped_) rd_kafka_offset_store(m->rkt, m->partition, m->offset + 1);
+  return std::optional<InMessage>(std::move(out));
+}
+
+absl::Status KafkaConsumer::CommitSync() {
+  rd_kafka_resp_err_t e = rd_kafka_commit(rk_, nullptr, 0);
+  if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+    return absl::UnavailableError(absl::StrCat("commit: ", rd_kafka_err2str(e)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace dossiersync

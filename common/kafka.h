@@ -1,0 +1,119 @@
+// Kafka clients on librdkafka's C API.
+//
+// KafkaProducer: idempotent (enable.idempotence, acks=all, ordered per partition), murmur2
+// partitioner on the key (one dossier's messages in one partition, like Java clients), and the
+// SPEC §5 headers on every message. Success is the delivery report, delivered through the callback
+// from Poll(); Produce() only enqueues, polling while the local queue is full.
+//
+// KafkaConsumer: a thin group consumer with manual commits, used by tools and tests.
+//
+// Thread safety: KafkaProducer::Produce and Poll may be called from any thread (librdkafka is
+// thread-safe), but the delivery callback runs on the thread calling Poll/Flush.
+// KafkaConsumer is used by one thread.
+#ifndef DOSSIERSYNC_COMMON_KAFKA_H_
+#define DOSSIERSYNC_COMMON_KAFKA_H_
+
+#include <librdkafka/rdkafka.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace dossiersync {
+
+// The topics of SPEC §5.
+inline constexpr char kTopicDossierChanges[] = "dossiersync.dossier-changes.v1";
+inline constexpr char kTopicSyncRequests[] = "dossiersync.sync-requests.v1";
+inline constexpr char kTopicSyncResults[] = "dossiersync.sync-results.v1";
+inline constexpr char kTopicDeadLetters[] = "dossiersync.sync-deadletters.v1";
+inline constexpr char kTopicReconciliationRuns[] = "dossiersync.reconciliation-runs.v1";
+inline constexpr char kTopicDrift[] = "dossiersync.drift.v1";
+const std::vector<std::string>& AllTopics();
+// The protobuf message name carried by `topic` ("" if unknown).
+std::string SchemaOfTopic(const std::string& topic);
+
+struct OutMessage {
+  std::string topic;
+  std::string key;
+  std::string value;  // serialized protobuf
+  std::string schema;  // full message name, e.g. dossiersync.v1.DossierChange
+  std::string event_id;
+  std::string traceparent;
+  int64_t opaque = 0;  // handed back in the delivery report
+};
+
+using DeliveryCallback = std::function<void(int64_t opaque, const absl::Status& status)>;
+
+class KafkaProducer {
+ public:
+  // `config` entries override the defaults (any librdkafka producer property).
+  static absl::StatusOr<std::unique_ptr<KafkaProducer>> Create(
+      const std::string& brokers, DeliveryCallback on_delivery,
+      const std::map<std::string, std::string>& config = {});
+  ~KafkaProducer();
+
+  // Enqueues one message. While the local queue is full it polls (serving delivery reports) and
+  // retries until `queue_wait` passes; then RESOURCE_EXHAUSTED. A fatal producer error is
+  // FAILED_PRECONDITION: the producer must be recreated.
+  absl::Status Produce(const OutMessage& m, absl::Duration queue_wait = absl::Seconds(5));
+  // Serves delivery reports; returns how many were served.
+  int Poll(int timeout_ms);
+  // Waits for every queued message's delivery report.
+  absl::Status Flush(absl::Duration timeout);
+  int OutQueueLen() const;
+  // The fatal error, if the idempotent producer has hit one.
+  std::optional<std::string> FatalError() const;
+
+ private:
+  KafkaProducer() = default;
+  static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
+  rd_kafka_t* rk_ = nullptr;
+  DeliveryCallback on_delivery_;
+};
+
+struct InMessage {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string key;
+  std::string value;
+  std::map<std::string, std::string> headers;
+  int64_t timestamp_ms = 0;
+};
+
+class KafkaConsumer {
+ public:
+  // from_beginning: auto.offset.reset=earliest for partitions without a committed offset.
+  static absl::StatusOr<std::unique_ptr<KafkaConsumer>> Create(
+      const std::string& brokers, const std::string& group_id, const std::vector<std::string>& topics,
+      bool from_beginning, const std::map<std::string, std::string>& config = {});
+  // Without a group: assigns every partition of `topic` from the beginning (or the end).
+  static absl::StatusOr<std::unique_ptr<KafkaConsumer>> CreateAssigned(
+      const std::string& brokers, const std::string& topic, bool from_beginning,
+      absl::Duration metadata_timeout = absl::Seconds(10));
+  ~KafkaConsumer();
+  // One message, or nullopt on timeout / partition EOF. Errors other than transient ones are
+  // returned.
+  absl::StatusOr<std::optional<InMessage>> Poll(int timeout_ms);
+  absl::Status CommitSync();
+
+ private:
+  KafkaConsumer() = default;
+  rd_kafka_t* rk_ = nullptr;
+  bool grouped_ = true;
+};
+
+// Routes librdkafka's log lines to our JSON log.
+void InstallKafkaLogger(rd_kafka_conf_t* conf);
+
+}  // namespace dossiersync
+
+#endif  // DOSSIERSYNC_COMMON_KAFKA_H_

@@ -1,0 +1,91 @@
+#include "common/log.h"
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace dossiersync {
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+std::mutex g_out_mu;
+std::string& Service() {
+  static std::string s;
+  return s;
+}
+thread_local std::string t_trace_id;
+
+const char* LevelName(LogLevel l) {
+  switch (l) {
+    case LogLevel::kDebug: return "debug";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarn: return "warn";
+    case LogLevel::kError: return "error";
+  }
+  return "info";
+}
+
+// Keeps the first UTF-8 character of `word`.
+std::string FirstChar(absl::string_view word) {
+  if (word.empty()) return "";
+  size_t n = 1;
+  unsigned char c = static_cast<unsigned char>(word[0]);
+  if (c >= 0xF0) n = 4; else if (c >= 0xE0) n = 3; else if (c >= 0xC0) n = 2;
+  return std::string(word.substr(0, std::min(n, word.size())));
+}
+
+}  // namespace
+
+void SetLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
+void SetLogService(std::string service) { Service() = std::move(service); }
+
+void Log(LogLevel level, absl::string_view msg, const nlohmann::json& fields) {
+  if (static_cast<int>(level) < g_level.load()) return;
+  nlohmann::json j;
+  j["ts"] = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  j["level"] = LevelName(level);
+  if (!Service().empty()) j["service"] = Service();
+  j["msg"] = msg;
+  if (!t_trace_id.empty()) j["trace_id"] = t_trace_id;
+  if (fields.is_object()) {
+    for (auto it = fields.begin(); it != fields.end(); ++it) j[it.key()] = it.value();
+  }
+  std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  line.push_back('\n');
+  std::lock_guard<std::mutex> l(g_out_mu);
+  fwrite(line.data(), 1, line.size(), stdout);
+  fflush(stdout);
+}
+
+ScopedTraceId::ScopedTraceId(std::string trace_id) : previous_(std::move(t_trace_id)) {
+  t_trace_id = std::move(trace_id);
+}
+ScopedTraceId::~ScopedTraceId() { t_trace_id = std::move(previous_); }
+
+std::string MaskName(absl::string_view name) {
+  std::string out;
+  for (absl::string_view w : absl::StrSplit(name, ' ', absl::SkipEmpty())) {
+    if (!out.empty()) out.push_back(' ');
+    out += FirstChar(w) + "***";
+  }
+  return out;
+}
+
+std::string MaskDigits(absl::string_view id) {
+  if (id.size() <= 3) return std::string(id.size(), '*');
+  return std::string(id.size() - 3, '*') + std::string(id.substr(id.size() - 3));
+}
+
+std::string MaskEmail(absl::string_view email) {
+  size_t at = email.find('@');
+  if (at == absl::string_view::npos) return MaskSecret(email);
+  return FirstChar(email) + "***" + std::string(email.substr(at));
+}
+
+std::string MaskSecret(absl::string_view secret) { return secret.empty() ? "" : "***"; }
+
+}  // namespace dossiersync

@@ -1,0 +1,50 @@
+// JSON logs on stdout, one object per line: {"ts","level","msg",...fields}. A thread-local trace id
+// (from the W3C traceparent of the request being served) is added as "trace_id" when set.
+// Personal data must go through the Mask* helpers before it is logged.
+//
+// Thread safety: all functions are thread-safe; lines are written atomically.
+#ifndef DOSSIERSYNC_COMMON_LOG_H_
+#define DOSSIERSYNC_COMMON_LOG_H_
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "nlohmann/json.hpp"
+
+namespace dossiersync {
+
+enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+
+void SetLogLevel(LogLevel level);
+void SetLogService(std::string service);
+void Log(LogLevel level, absl::string_view msg, const nlohmann::json& fields = nlohmann::json::object());
+inline void LogInfo(absl::string_view m, const nlohmann::json& f = nlohmann::json::object()) {
+  Log(LogLevel::kInfo, m, f);
+}
+inline void LogWarn(absl::string_view m, const nlohmann::json& f = nlohmann::json::object()) {
+  Log(LogLevel::kWarn, m, f);
+}
+inline void LogError(absl::string_view m, const nlohmann::json& f = nlohmann::json::object()) {
+  Log(LogLevel::kError, m, f);
+}
+
+// Sets the trace id logged by this thread until the scope ends.
+class ScopedTraceId {
+ public:
+  explicit ScopedTraceId(std::string trace_id);
+  ~ScopedTraceId();
+
+ private:
+  std::string previous_;
+};
+
+// Masking of personal data for logs.
+std::string MaskName(absl::string_view name);    // "Nguyễn Văn An" -> "N*** V*** A***"
+std::string MaskDigits(absl::string_view id);    // keeps the last 3 characters
+std::string MaskEmail(absl::string_view email);  // "an@x.vn" -> "a***@x.vn"
+// Masks a secret completely ("" stays "", otherwise "***").
+std::string MaskSecret(absl::string_view secret);
+
+}  // namespace dossiersync
+
+#endif  // DOSSIERSYNC_COMMON_LOG_H_

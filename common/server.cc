@@ -1,0 +1,161 @@
+#include "common/server.h"
+
+#include <signal.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "common/flags.h"
+#include "common/log.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+
+ABSL_FLAG(bool, allow_insecure, false,
+          "Plaintext gRPC without caller authentication (local runs and tests only)");
+ABSL_FLAG(std::string, tls_cert_file, "", "PEM server certificate chain");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM server private key");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA bundle; when set, clients must present a certificate it signed (mTLS)");
+ABSL_FLAG(std::string, auth_tokens_file, "",
+          "Bearer tokens, one caller per line: `name role token [agency,...]`");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warn or error");
+
+namespace dossiersync {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(what, ": cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+absl::Status ServerOptions::Validate() const {
+  if (listen.empty() || listen.find(':') == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("--listen: expected HOST:PORT, got '", listen, "'"));
+  }
+  if (!allow_insecure) {
+    if (tls_cert_file.empty() || tls_key_file.empty()) {
+      return absl::InvalidArgumentError(
+          "TLS is required: set --tls_cert_file and --tls_key_file, or --allow_insecure for a "
+          "local plaintext run");
+    }
+    if (auth_tokens_file.empty()) {
+      return absl::InvalidArgumentError(
+          "caller authentication is required: set --auth_tokens_file, or --allow_insecure");
+    }
+  }
+  if (tls_cert_file.empty() != tls_key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert_file and --tls_key_file go together");
+  }
+  if (!tls_client_ca_file.empty() && tls_cert_file.empty()) {
+    return absl::InvalidArgumentError("--tls_client_ca_file needs --tls_cert_file");
+  }
+  return absl::OkStatus();
+}
+
+nlohmann::json ServerOptions::ToJson() const {
+  return {{"listen", listen},
+          {"allow_insecure", allow_insecure},
+          {"tls_cert_file", tls_cert_file},
+          {"tls_key_file", tls_key_file},
+          {"tls_client_ca_file", tls_client_ca_file},
+          {"auth_tokens_file", auth_tokens_file}};
+}
+
+ServerOptions ServerOptionsFromFlags(const std::string& listen) {
+  ServerOptions o;
+  o.listen = listen;
+  o.allow_insecure = absl::GetFlag(FLAGS_allow_insecure);
+  o.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  o.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
+  o.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  o.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
+  return o;
+}
+
+void ApplyLogFlags(const std::string& service) {
+  SetLogService(service);
+  std::string l = absl::GetFlag(FLAGS_log_level);
+  if (l == "debug") SetLogLevel(LogLevel::kDebug);
+  else if (l == "info") SetLogLevel(LogLevel::kInfo);
+  else if (l == "warn") SetLogLevel(LogLevel::kWarn);
+  else if (l == "error") SetLogLevel(LogLevel::kError);
+  else ConfigError(absl::StrCat("--log_level: expected debug, info, warn or error, got '", l, "'"));
+}
+
+absl::StatusOr<std::unique_ptr<Authenticator>> MakeAuthenticator(const ServerOptions& options) {
+  if (options.auth_tokens_file.empty()) return Authenticator::AllowAll();
+  return Authenticator::FromFile(options.auth_tokens_file);
+}
+
+absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
+    const ServerOptions& options, const std::vector<grpc::Service*>& services) {
+  if (auto st = options.Validate(); !st.ok()) return st;
+  std::shared_ptr<grpc::ServerCredentials> creds;
+  if (!options.tls_cert_file.empty()) {
+    auto cert = ReadFile(options.tls_cert_file, "--tls_cert_file");
+    if (!cert.ok()) return cert.status();
+    auto key = ReadFile(options.tls_key_file, "--tls_key_file");
+    if (!key.ok()) return key.status();
+    grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+    ssl.pem_key_cert_pairs.push_back({*key, *cert});
+    if (!options.tls_client_ca_file.empty()) {
+      auto ca = ReadFile(options.tls_client_ca_file, "--tls_client_ca_file");
+      if (!ca.ok()) return ca.status();
+      ssl.pem_root_certs = *ca;
+      ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    }
+    creds = grpc::SslServerCredentials(ssl);
+  } else {
+    creds = grpc::InsecureServerCredentials();
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  auto out = std::unique_ptr<GrpcServer>(new GrpcServer());
+  builder.AddListeningPort(options.listen, creds, &out->port_);
+  builder.SetMaxReceiveMessageSize(options.max_receive_bytes);
+  for (grpc::Service* s : services) builder.RegisterService(s);
+  out->server_ = builder.BuildAndStart();
+  if (!out->server_ || out->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+  }
+  out->server_->GetHealthCheckService()->SetServingStatus(true);
+  return out;
+}
+
+void GrpcServer::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+}
+
+GrpcServer::~GrpcServer() { Shutdown(absl::Seconds(1)); }
+
+void BlockTerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+std::string WaitForTerminationSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig == SIGTERM ? "SIGTERM" : "SIGINT";
+}
+
+}  // namespace dossiersync

@@ -1,0 +1,69 @@
+// gRPC server bootstrap shared by every service: TLS (optional mTLS) from certificate files or
+// plaintext only with --allow_insecure; the standard health service and reflection; graceful
+// shutdown. Also the shared server flags and termination-signal handling.
+//
+// Shared flags (defined in server.cc): --allow_insecure, --tls_cert_file, --tls_key_file,
+// --tls_client_ca_file, --auth_tokens_file, --log_level.
+//
+// Thread safety: GrpcServer is thread-safe; signal helpers are for main().
+#ifndef DOSSIERSYNC_COMMON_SERVER_H_
+#define DOSSIERSYNC_COMMON_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/auth.h"
+#include "grpcpp/grpcpp.h"
+#include "nlohmann/json.hpp"
+
+namespace dossiersync {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:0";
+  bool allow_insecure = false;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;  // set: clients must present a certificate signed by it
+  std::string auth_tokens_file;
+  int max_receive_bytes = 16 * 1024 * 1024;  // services enforce their own, smaller, limits
+
+  // Fails with a clear message: TLS files missing without --allow_insecure, and so on.
+  absl::Status Validate() const;
+  nlohmann::json ToJson() const;
+};
+
+// Reads the shared server flags (listen is per service and passed in).
+ServerOptions ServerOptionsFromFlags(const std::string& listen);
+// Applies --log_level.
+void ApplyLogFlags(const std::string& service);
+
+class GrpcServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(const ServerOptions& options,
+                                                           const std::vector<grpc::Service*>& services);
+  ~GrpcServer();
+  int port() const { return port_; }
+  grpc::Server* server() { return server_.get(); }
+  // Marks the server NOT_SERVING, then waits up to `grace` for in-flight calls.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+// Builds the authenticator the options ask for.
+absl::StatusOr<std::unique_ptr<Authenticator>> MakeAuthenticator(const ServerOptions& options);
+
+// Call first in main(): blocks SIGTERM/SIGINT in every thread so WaitForTerminationSignal sees them.
+void BlockTerminationSignals();
+// Blocks until SIGTERM or SIGINT; returns the signal's name.
+std::string WaitForTerminationSignal();
+
+}  // namespace dossiersync
+
+#endif  // DOSSIERSYNC_COMMON_SERVER_H_

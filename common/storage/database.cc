@@ -1,0 +1,66 @@
+#include "common/storage/database.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/storage/sqlite_database.h"
+
+namespace dossiersync::storage {
+
+int64_t Row::Int(size_t i) const {
+  const Value& v = values_.at(i);
+  if (auto* p = std::get_if<int64_t>(&v)) return *p;
+  if (auto* d = std::get_if<double>(&v)) return static_cast<int64_t>(*d);
+  return 0;
+}
+
+double Row::Double(size_t i) const {
+  const Value& v = values_.at(i);
+  if (auto* d = std::get_if<double>(&v)) return *d;
+  if (auto* p = std::get_if<int64_t>(&v)) return static_cast<double>(*p);
+  return 0;
+}
+
+const std::string& Row::Str(size_t i) const {
+  static const std::string kEmpty;
+  const Value& v = values_.at(i);
+  if (auto* s = std::get_if<std::string>(&v)) return *s;
+  if (auto* b = std::get_if<Blob>(&v)) return b->bytes;
+  return kEmpty;
+}
+
+absl::StatusOr<std::optional<Row>> Transaction::QueryOne(absl::string_view sql,
+                                                         const std::vector<Value>& params) {
+  auto rows = Query(sql, params);
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::optional<Row>();
+  return std::optional<Row>(std::move(rows->front()));
+}
+
+absl::Status Database::Migrate(absl::string_view statements) {
+  auto tx = Begin();
+  if (!tx.ok()) return tx.status();
+  for (absl::string_view stmt : absl::StrSplit(statements, ';')) {
+    stmt = absl::StripAsciiWhitespace(stmt);
+    if (stmt.empty()) continue;
+    auto r = (*tx)->Exec(stmt);
+    if (!r.ok()) return absl::Status(r.status().code(), absl::StrCat("migration: ", r.status().message()));
+  }
+  return (*tx)->Commit();
+}
+
+absl::StatusOr<std::unique_ptr<Database>> Open(absl::string_view uri, const OpenOptions& options) {
+  if (absl::StartsWith(uri, "postgresql://") || absl::StartsWith(uri, "postgres://")) {
+    return absl::UnimplementedError(
+        "--database: the PostgreSQL driver is not built yet (issue 6); use sqlite:PATH");
+  }
+  absl::string_view path = uri;
+  if (absl::StartsWith(path, "sqlite:")) path.remove_prefix(7);
+  if (path.empty()) {
+    return absl::InvalidArgumentError("--database: expected sqlite:PATH or a postgresql:// URI");
+  }
+  return OpenSqlite(std::string(path), options);
+}
+
+}  // namespace dossiersync::storage

@@ -1,0 +1,133 @@
+#include "services/intake/app.h"
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/log.h"
+#include "common/metrics.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC listen address HOST:PORT");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9101", "Prometheus /metrics HOST:PORT");
+ABSL_FLAG(std::string, kafka_brokers, "", "Kafka bootstrap servers (devbroker prints them)");
+ABSL_FLAG(std::string, kafka_config, "",
+          "Extra librdkafka producer properties, comma-separated key=value");
+ABSL_FLAG(std::string, database, "sqlite:dossier-intake.db",
+          "sqlite:PATH (embedded default) or a postgresql:// URI");
+ABSL_FLAG(std::string, sqlite_synchronous, "FULL",
+          "SQLite durability: FULL (fsync per commit group) or NORMAL (survives process crashes)");
+ABSL_FLAG(std::string, province_code, "H37", "Province part (Hnn) every dossier code must carry");
+ABSL_FLAG(std::string, transitions, dossiersync::intake::TransitionRules::kDefaultSpec,
+          "Allowed status transitions FROM>TO,TO;... (same status always allowed)");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "How long SIGTERM waits for in-flight calls and Kafka deliveries");
+
+namespace dossiersync::intake {
+
+IntakeConfig IntakeConfig::FromFlags() {
+  IntakeConfig c;
+  c.server = ServerOptionsFromFlags(absl::GetFlag(FLAGS_listen));
+  c.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  c.kafka_brokers = absl::GetFlag(FLAGS_kafka_brokers);
+  for (absl::string_view kv : absl::StrSplit(absl::GetFlag(FLAGS_kafka_config), ',', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+    c.kafka_config[p.first] = p.second;
+  }
+  c.database = absl::GetFlag(FLAGS_database);
+  c.sqlite_synchronous = absl::GetFlag(FLAGS_sqlite_synchronous);
+  c.validator.province_code = absl::GetFlag(FLAGS_province_code);
+  c.transitions = absl::GetFlag(FLAGS_transitions);
+  c.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  return c;
+}
+
+absl::Status IntakeConfig::Validate() const {
+  if (auto st = server.Validate(); !st.ok()) return st;
+  if (kafka_brokers.empty()) {
+    return absl::InvalidArgumentError("--kafka_brokers is required (e.g. the devbroker's address)");
+  }
+  for (const auto& [k, v] : kafka_config) {
+    if (k.empty() || v.empty()) {
+      return absl::InvalidArgumentError("--kafka_config: entries must be key=value");
+    }
+  }
+  if (metrics_listen.find(':') == std::string::npos) {
+    return absl::InvalidArgumentError("--metrics_listen: expected HOST:PORT");
+  }
+  if (auto st = validator.Validate(); !st.ok()) return st;
+  if (auto r = TransitionRules::Parse(transitions); !r.ok()) return r.status();
+  if (sqlite_synchronous != "FULL" && sqlite_synchronous != "NORMAL") {
+    return absl::InvalidArgumentError("--sqlite_synchronous: expected FULL or NORMAL");
+  }
+  if (shutdown_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--shutdown_grace must not be negative");
+  }
+  return absl::OkStatus();
+}
+
+nlohmann::json IntakeConfig::ToJson() const {
+  nlohmann::json kc = nlohmann::json::object();
+  for (const auto& [k, v] : kafka_config) {
+    kc[k] = k.find("password") != std::string::npos || k.find("secret") != std::string::npos
+                ? MaskSecret(v) : v;
+  }
+  std::string db = database;
+  if (size_t at = db.find('@'); at != std::string::npos) db = "postgresql://***" + db.substr(at);
+  return {{"server", server.ToJson()},
+          {"metrics_listen", metrics_listen},
+          {"kafka_brokers", kafka_brokers},
+          {"kafka_config", kc},
+          {"database", db},
+          {"sqlite_synchronous", sqlite_synchronous},
+          {"province_code", validator.province_code},
+          {"transitions", transitions},
+          {"shutdown_grace", absl::FormatDuration(shutdown_grace)}};
+}
+
+absl::StatusOr<std::unique_ptr<App>> App::Start(const IntakeConfig& config) {
+  if (auto st = config.Validate(); !st.ok()) return st;
+  auto app = std::unique_ptr<App>(new App());
+  app->config_ = config;
+  app->registry_ = std::make_shared<prometheus::Registry>();
+  storage::OpenOptions oo;
+  oo.sqlite_synchronous = config.sqlite_synchronous;
+  auto db = storage::Open(config.database, oo);
+  if (!db.ok()) return db.status();
+  app->db_ = std::move(*db);
+  auto auth = MakeAuthenticator(config.server);
+  if (!auth.ok()) return auth.status();
+  app->auth_ = std::move(*auth);
+  IntakeStore::Options so;
+  so.rules = *TransitionRules::Parse(config.transitions);
+  auto store = IntakeStore::Open(app->db_.get(), so);
+  if (!store.ok()) return store.status();
+  app->store_ = std::move(*store);
+  RelayOptions ro;
+  ro.brokers = config.kafka_brokers;
+  ro.producer_config = config.kafka_config;
+  app->relay_ = std::make_unique<OutboxRelay>(app->db_.get(), ro, *app->registry_);
+  app->store_->SetOnCommit([relay = app->relay_.get()](int rows) { relay->Notify(rows); });
+  if (auto st = app->relay_->Start(); !st.ok()) return st;
+  app->service_ = std::make_unique<IntakeServiceImpl>(app->store_.get(), app->auth_.get(),
+                                                      config.validator, *app->registry_);
+  auto server = GrpcServer::Start(config.server, {app->service_.get()});
+  if (!server.ok()) return server.status();
+  app->server_ = std::move(*server);
+  auto metrics = MetricsServer::Start(config.metrics_listen, app->registry_);
+  if (!metrics.ok()) return metrics.status();
+  app->metrics_ = std::move(*metrics);
+  return app;
+}
+
+void App::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  server_->Shutdown(config_.shutdown_grace);  // in-flight calls complete through the store
+  store_->Stop();
+  relay_->Stop(config_.shutdown_grace);
+}
+
+App::~App() {
+  if (server_ && store_ && relay_) Stop();
+}
+
+}  // namespace dossiersync::intake

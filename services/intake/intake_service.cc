@@ -1,0 +1,138 @@
+#include "services/intake/intake_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/errors.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/metrics.h"
+
+namespace dossiersync::intake {
+
+using dossiersync::v1::Dossier;
+using dossiersync::v1::GetDossierRequest;
+using dossiersync::v1::SubmitChangeRequest;
+using dossiersync::v1::SubmitChangeResponse;
+
+namespace {
+
+std::string Metadata(const grpc::CallbackServerContext* ctx, const char* key) {
+  auto it = ctx->client_metadata().find(key);
+  return it == ctx->client_metadata().end() ? "" : std::string(it->second.data(), it->second.size());
+}
+
+std::string ReasonLabel(const absl::Status& st) {
+  std::string reason = ReasonOf(ToRpcStatus(st));
+  if (!reason.empty()) return reason;
+  return std::string(absl::StatusCodeToString(st.code()));
+}
+
+}  // namespace
+
+IntakeServiceImpl::IntakeServiceImpl(IntakeStore* store, const Authenticator* auth,
+                                     ValidatorConfig config, prometheus::Registry& registry)
+    : store_(store), auth_(auth), config_(std::move(config)) {
+  accepted_ = &prometheus::BuildCounter()
+                   .Name("dossiersync_intake_accepted_total")
+                   .Help("Changes accepted (kind: stored or duplicate)")
+                   .Register(registry);
+  rejected_ = &prometheus::BuildCounter()
+                   .Name("dossiersync_intake_rejected_total")
+                   .Help("Changes rejected, by reason")
+                   .Register(registry);
+  latency_ = &prometheus::BuildHistogram()
+                  .Name("dossiersync_intake_submit_latency_seconds")
+                  .Help("SubmitChange latency, from receipt to durable outcome")
+                  .Register(registry)
+                  .Add({}, LatencyBuckets());
+}
+
+IntakeServiceImpl::~IntakeServiceImpl() = default;
+
+void IntakeServiceImpl::Count(const absl::Status& st, const ApplyResult& r, absl::Time start) {
+  latency_->Observe(absl::ToDoubleSeconds(absl::Now() - start));
+  if (st.ok()) {
+    accepted_->Add({{"kind", r.duplicate ? "duplicate" : "stored"}}).Increment();
+  } else {
+    rejected_->Add({{"reason", ReasonLabel(st)}}).Increment();
+  }
+}
+
+void IntakeServiceImpl::Process(const grpc::CallbackServerContext* ctx,
+                                const SubmitChangeRequest* req,
+                                std::function<void(const absl::Status&, const ApplyResult&)> done) {
+  const absl::Time start = absl::Now();
+  auto fail = [&](const absl::Status& st) {
+    Count(st, {}, start);
+    done(st, {});
+  };
+  auto caller = auth_->Authenticate(*ctx, Role::kPortal);
+  if (!caller.ok()) return fail(caller.status());
+  if (absl::Status st = ValidateRequest(*req, config_, start); !st.ok()) return fail(st);
+  if (!caller->MayUseAgency(req->dossier().agency_code())) {
+    return fail(ReasonError(absl::StatusCode::kPermissionDenied, "AGENCY_NOT_ALLOWED",
+                            absl::StrCat("caller ", caller->name, " may not submit for agency ",
+                                         req->dossier().agency_code()),
+                            {{"agency_code", req->dossier().agency_code()}}));
+  }
+  std::string traceparent = ChildTraceparent(Metadata(ctx, "traceparent"));
+  store_->Submit(req, std::move(traceparent),
+                 [this, start, done = std::move(done)](absl::StatusOr<ApplyResult> r) {
+                   ApplyResult res = r.ok() ? *r : ApplyResult{};
+                   Count(r.status(), res, start);
+                   done(r.status(), res);
+                 });
+}
+
+grpc::ServerUnaryReactor* IntakeServiceImpl::SubmitChange(grpc::CallbackServerContext* ctx,
+                                                          const SubmitChangeRequest* req,
+                                                          SubmitChangeResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  Process(ctx, req, [reactor, req, resp](const absl::Status& st, const ApplyResult& r) {
+    if (st.ok()) {
+      resp->set_code(req->dossier().code());
+      resp->set_revision(r.revision);
+      resp->set_duplicate(r.duplicate);
+    } else if (st.code() != absl::StatusCode::kInvalidArgument) {
+      LogInfo("change rejected", {{"code", req->dossier().code()},
+                                  {"status", std::string(absl::StatusCodeToString(st.code()))},
+                                  {"error", std::string(st.message())}});
+    }
+    reactor->Finish(ToGrpcStatus(st));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* IntakeServiceImpl::GetDossier(grpc::CallbackServerContext* ctx,
+                                                        const GetDossierRequest* req, Dossier* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto caller = auth_->Authenticate(*ctx, Role::kPortal);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  if (req->code().empty()) {
+    reactor->Finish(ToGrpcStatus(FieldError("code", "required")));
+    return reactor;
+  }
+  readers_.Post([this, reactor, req, resp, caller = *caller] {
+    auto d = store_->Get(req->code());
+    if (!d.ok()) {
+      reactor->Finish(ToGrpcStatus(absl::UnavailableError(d.status().message())));
+    } else if (!d->has_value()) {
+      reactor->Finish(ToGrpcStatus(
+          ReasonError(absl::StatusCode::kNotFound, "DOSSIER_NOT_FOUND",
+                      absl::StrCat("no dossier with code ", req->code()), {{"code", req->code()}})));
+    } else if (!caller.MayUseAgency((*d)->agency_code())) {
+      reactor->Finish(ToGrpcStatus(ReasonError(absl::StatusCode::kPermissionDenied,
+                                               "AGENCY_NOT_ALLOWED",
+                                               "dossier belongs to another agency")));
+    } else {
+      *resp = std::move(**d);
+      reactor->Finish(grpc::Status::OK);
+    }
+  });
+  return reactor;
+}
+
+}  // namespace dossiersync::intake

@@ -1,0 +1,102 @@
+// The intake's storage: dossiers (latest snapshot per code), their progress steps and the
+// transactional outbox, in the service's own database.
+//
+// Writes go through a group-commit writer thread: concurrent SubmitChange calls are applied in
+// arrival order inside one transaction and acknowledged together after COMMIT, so each OK is
+// durable while throughput does not pay one fsync per change. Per item, the revision rules of
+// SPEC §4 apply (duplicate / STALE_REVISION / REVISION_CONFLICT / ILLEGAL_TRANSITION / step reuse).
+//
+// Thread safety: all public methods are thread-safe. Completion callbacks run on the writer
+// thread and must not block.
+#ifndef DOSSIERSYNC_SERVICES_INTAKE_INTAKE_STORE_H_
+#define DOSSIERSYNC_SERVICES_INTAKE_INTAKE_STORE_H_
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/storage/database.h"
+#include "dossiersync/v1/intake.pb.h"
+#include "services/intake/transitions.h"
+
+namespace dossiersync::intake {
+
+struct ApplyResult {
+  int64_t revision = 0;
+  bool duplicate = false;
+  int64_t change_seq = 0;  // 0 for duplicates
+};
+
+struct ListFilter {
+  std::string agency_code;
+  int64_t changed_since_us = 0;  // inclusive; 0 = no bound
+  int64_t changed_until_us = 0;  // exclusive; 0 = no bound
+  int status = 0;
+  int64_t after_seq = 0;
+  bool include_steps = false;
+};
+
+class IntakeStore {
+ public:
+  using Done = std::function<void(absl::StatusOr<ApplyResult>)>;
+
+  struct Options {
+    TransitionRules rules = TransitionRules::Default();
+    size_t max_batch = 512;       // changes per group commit
+    size_t max_queue = 100000;    // pending changes before UNAVAILABLE (overload)
+  };
+
+  // Creates the schema if needed and starts the writer thread.
+  static absl::StatusOr<std::unique_ptr<IntakeStore>> Open(storage::Database* db, Options options);
+  ~IntakeStore();
+
+  // Queues a validated request. `req` must stay valid until `done` runs. `traceparent` goes with
+  // the outbox row.
+  void Submit(const dossiersync::v1::SubmitChangeRequest* req, std::string traceparent, Done done);
+
+  absl::StatusOr<std::optional<dossiersync::v1::Dossier>> Get(const std::string& code);
+  // Up to `limit` dossiers after `filter.after_seq`, in change order.
+  absl::StatusOr<std::vector<dossiersync::v1::Dossier>> List(const ListFilter& filter, int limit);
+
+  // Called after each commit that added outbox rows (with their count).
+  void SetOnCommit(std::function<void(int)> cb);
+  // Stops accepting, applies what is queued, joins the writer.
+  void Stop();
+  size_t queue_depth() const;
+
+ private:
+  struct Pending {
+    const dossiersync::v1::SubmitChangeRequest* req;
+    std::string traceparent;
+    Done done;
+  };
+  IntakeStore(storage::Database* db, Options options) : db_(db), options_(std::move(options)) {}
+  void WriterLoop();
+  absl::Status ApplyBatch(std::vector<Pending>& batch,
+                          std::vector<absl::StatusOr<ApplyResult>>& results, int* outbox_rows);
+  absl::StatusOr<absl::StatusOr<ApplyResult>> ApplyOne(storage::Transaction& tx, const Pending& p,
+                                                       int64_t now_us, bool* wrote);
+  absl::Status FillSteps(storage::Transaction& tx, dossiersync::v1::Dossier* d);
+
+  storage::Database* db_;
+  Options options_;
+  int64_t next_seq_ = 1;  // writer thread only
+  int64_t last_now_us_ = 0;  // writer thread only: keeps changed_at monotonic
+  mutable absl::Mutex mu_;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::function<void(int)> on_commit_;  // set before traffic
+  std::thread writer_;
+};
+
+}  // namespace dossiersync::intake
+
+#endif  // DOSSIERSYNC_SERVICES_INTAKE_INTAKE_STORE_H_

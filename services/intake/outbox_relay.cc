@@ -1,0 +1,217 @@
+#include "services/intake/outbox_relay.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "common/metrics.h"
+
+namespace dossiersync::intake {
+
+OutboxRelay::OutboxRelay(storage::Database* db, RelayOptions options, prometheus::Registry& registry)
+    : db_(db), options_(std::move(options)) {
+  backlog_gauge_ = &prometheus::BuildGauge()
+                        .Name("dossiersync_intake_outbox_backlog")
+                        .Help("Outbox rows not yet acknowledged by Kafka")
+                        .Register(registry)
+                        .Add({});
+  published_total_ = &prometheus::BuildCounter()
+                          .Name("dossiersync_intake_published_total")
+                          .Help("Changes acknowledged by Kafka (delivery reports)")
+                          .Register(registry)
+                          .Add({});
+  delivery_failures_ = &prometheus::BuildCounter()
+                            .Name("dossiersync_intake_delivery_failures_total")
+                            .Help("Failed delivery reports and fatal producer errors")
+                            .Register(registry)
+                            .Add({});
+  publish_latency_ = &prometheus::BuildHistogram()
+                          .Name("dossiersync_intake_publish_latency_seconds")
+                          .Help("From commit of the change to its Kafka delivery report")
+                          .Register(registry)
+                          .Add({}, LatencyBuckets());
+}
+
+OutboxRelay::~OutboxRelay() { Stop(absl::Seconds(1)); }
+
+absl::Status OutboxRelay::Start() {
+  auto tx = db_->BeginRead();
+  if (!tx.ok()) return tx.status();
+  auto row = (*tx)->QueryOne("SELECT COUNT(*) FROM outbox");
+  if (!row.ok()) return row.status();
+  backlog_ = (*row)->Int(0);
+  backlog_gauge_->Set(static_cast<double>(backlog_.load()));
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void OutboxRelay::Notify(int rows) {
+  backlog_ += rows;
+  backlog_gauge_->Set(static_cast<double>(backlog_.load()));
+  absl::MutexLock l(&mu_);
+  wake_ = true;
+}
+
+void OutboxRelay::Stop(absl::Duration grace) {
+  {
+    absl::MutexLock l(&mu_);
+    if (stop_) return;
+    stop_ = true;
+    grace_ = grace;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void OutboxRelay::OnDelivery(int64_t id, const absl::Status& st) {
+  auto it = in_flight_.find(id);
+  if (st.ok()) {
+    if (it != in_flight_.end()) {
+      publish_latency_->Observe(
+          static_cast<double>(absl::ToUnixMicros(absl::Now()) - it->second.created_at_us) / 1e6);
+    }
+    delivered_.push_back(id);
+  } else {
+    delivery_failures_->Increment();
+    LogWarn("outbox delivery failed; will republish from the oldest remaining row",
+            {{"outbox_id", id}, {"error", std::string(st.message())}});
+    restart_ = true;
+  }
+  if (it != in_flight_.end()) in_flight_.erase(it);
+}
+
+absl::Status OutboxRelay::EnsureProducer() {
+  if (producer_) return absl::OkStatus();
+  auto p = KafkaProducer::Create(
+      options_.brokers, [this](int64_t id, const absl::Status& st) { OnDelivery(id, st); },
+      options_.producer_config);
+  if (!p.ok()) return p.status();
+  producer_ = std::move(*p);
+  return absl::OkStatus();
+}
+
+void OutboxRelay::ProduceMore() {
+  while (!restart_ && static_cast<int>(in_flight_.size()) < options_.max_in_flight) {
+    auto tx = db_->BeginRead();
+    if (!tx.ok()) {
+      LogWarn("outbox read failed", {{"error", std::string(tx.status().message())}});
+      return;
+    }
+    auto rows = (*tx)->Query(
+        "SELECT id, code, event_id, traceparent, payload, created_at_us FROM outbox "
+        "WHERE id > $1 ORDER BY id LIMIT $2",
+        {cursor_, static_cast<int64_t>(options_.read_batch)});
+    tx->reset();
+    if (!rows.ok()) {
+      LogWarn("outbox read failed", {{"error", std::string(rows.status().message())}});
+      return;
+    }
+    for (const auto& r : *rows) {
+      OutMessage m{options_.topic, r.Str(1), r.Str(4), "dossiersync.v1.DossierChange",
+                   r.Str(2),       r.Str(3), r.Int(0)};
+      in_flight_[m.opaque] = InFlight{r.Int(5)};
+      absl::Status st = producer_->Produce(m, absl::Seconds(1));
+      if (!st.ok()) {
+        in_flight_.erase(m.opaque);
+        delivery_failures_->Increment();
+        LogWarn("outbox produce failed", {{"outbox_id", m.opaque}, {"error", std::string(st.message())}});
+        if (st.code() != absl::StatusCode::kResourceExhausted) restart_ = true;
+        return;
+      }
+      cursor_ = m.opaque;
+    }
+    if (static_cast<int>(rows->size()) < options_.read_batch) return;
+  }
+}
+
+void OutboxRelay::RecordDelivered() {
+  if (delivered_.empty()) return;
+  auto tx = db_->Begin();
+  if (tx.ok()) {
+    absl::Status st;
+    for (int64_t id : delivered_) {
+      auto r = (*tx)->Exec("DELETE FROM outbox WHERE id = $1", {id});
+      if (!r.ok()) {
+        st = r.status();
+        break;
+      }
+    }
+    if (st.ok()) st = (*tx)->Commit();
+    if (st.ok()) {
+      backlog_ -= static_cast<int64_t>(delivered_.size());
+      published_ += static_cast<int64_t>(delivered_.size());
+      published_total_->Increment(static_cast<double>(delivered_.size()));
+      backlog_gauge_->Set(static_cast<double>(backlog_.load()));
+      delivered_.clear();
+      return;
+    }
+    LogWarn("outbox delete failed; will retry", {{"error", std::string(st.message())}});
+  }
+  // Keep `delivered_`: deleting again is harmless; a crash only re-publishes (same event-id).
+}
+
+void OutboxRelay::Run() {
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (true) {
+    bool stopping;
+    {
+      absl::MutexLock l(&mu_);
+      stopping = stop_;
+      wake_ = false;
+    }
+    if (stopping) break;
+    if (absl::Status st = EnsureProducer(); !st.ok()) {
+      LogError("kafka producer unavailable", {{"error", std::string(st.message())}});
+      absl::MutexLock l(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Seconds(1));
+      continue;
+    }
+    if (auto fatal = producer_->FatalError()) {
+      LogError("kafka producer fatal error; recreating", {{"error", *fatal}});
+      delivery_failures_->Increment();
+      restart_ = true;
+    }
+    if (restart_ && in_flight_.empty() && absl::Now() >= restart_after_) {
+      // Everything in flight has reported: start over from the oldest unacknowledged row.
+      RecordDelivered();
+      producer_.reset();
+      cursor_ = 0;
+      restart_ = false;
+      restart_after_ = absl::Now() + backoff;
+      backoff = std::min(backoff * 2, absl::Seconds(10));
+      continue;
+    }
+    if (restart_ && producer_->FatalError()) {
+      in_flight_.clear();  // a fatal producer will never report them: start over now
+      continue;
+    }
+    if (absl::Now() >= restart_after_) ProduceMore();
+    int served = producer_->Poll(in_flight_.empty() ? 0 : 10);
+    if (served > 0) backoff = absl::Milliseconds(100);
+    RecordDelivered();
+    if (in_flight_.empty() && served == 0) {
+      absl::MutexLock l(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(+[](OutboxRelay* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
+                             return r->stop_ || r->wake_;
+                           }, this),
+                           options_.idle_poll);
+    }
+  }
+  // Graceful stop: wait for what is in flight, record it.
+  absl::Duration grace;
+  {
+    absl::MutexLock l(&mu_);
+    grace = grace_;
+  }
+  if (producer_) {
+    absl::Time deadline = absl::Now() + grace;
+    while (!in_flight_.empty() && absl::Now() < deadline) producer_->Poll(50);
+    RecordDelivered();
+    if (!in_flight_.empty()) {
+      LogWarn("stopping with unacknowledged outbox rows; they will be published after restart",
+              {{"in_flight", static_cast<int64_t>(in_flight_.size())}});
+    }
+    producer_->Flush(absl::ZeroDuration()).IgnoreError();
+    producer_.reset();
+  }
+}
+
+}  // namespace dossiersync::intake

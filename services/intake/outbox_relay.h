@@ -1,0 +1,91 @@
+// Outbox relay: publishes outbox rows in id order to dossiersync.dossier-changes.v1 with the
+// idempotent producer and deletes each row only when its delivery report says the broker has it.
+//
+// A Kafka outage only delays: messages never expire in the producer (message.timeout.ms=0), and
+// the rows stay in the outbox until acknowledged, so a crash re-publishes exactly the
+// unacknowledged suffix of each partition (a repeat carries the same event-id). On a failed
+// delivery or a fatal producer error the relay drains what is in flight, recreates the producer
+// and starts again from the oldest remaining row.
+//
+// Thread safety: Start/Stop from one thread; Notify and the accessors from any thread.
+#ifndef DOSSIERSYNC_SERVICES_INTAKE_OUTBOX_RELAY_H_
+#define DOSSIERSYNC_SERVICES_INTAKE_OUTBOX_RELAY_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/kafka.h"
+#include "common/storage/database.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace dossiersync::intake {
+
+struct RelayOptions {
+  std::string brokers;
+  std::string topic = kTopicDossierChanges;
+  std::map<std::string, std::string> producer_config;
+  int max_in_flight = 20000;  // produced but not yet acknowledged
+  int read_batch = 1000;
+  absl::Duration idle_poll = absl::Milliseconds(200);
+};
+
+class OutboxRelay {
+ public:
+  OutboxRelay(storage::Database* db, RelayOptions options, prometheus::Registry& registry);
+  ~OutboxRelay();
+
+  absl::Status Start();
+  // Stops reading new rows, waits up to `grace` for in-flight deliveries, records them.
+  void Stop(absl::Duration grace);
+  // Wakes the relay: rows were committed.
+  void Notify(int rows);
+
+  int64_t backlog() const { return backlog_.load(); }
+  int64_t published() const { return published_.load(); }
+
+ private:
+  struct InFlight {
+    int64_t created_at_us;
+  };
+  void Run();
+  absl::Status EnsureProducer();
+  void ProduceMore();
+  void RecordDelivered();
+  void OnDelivery(int64_t id, const absl::Status& st);
+
+  storage::Database* db_;
+  const RelayOptions options_;
+  std::unique_ptr<KafkaProducer> producer_;  // relay thread only
+  int64_t cursor_ = 0;                       // relay thread only: highest id handed to Kafka
+  std::map<int64_t, InFlight> in_flight_;    // relay thread only
+  std::vector<int64_t> delivered_;           // relay thread only (filled by delivery callback)
+  bool restart_ = false;                     // relay thread only
+  absl::Time restart_after_ = absl::InfinitePast();
+
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Duration grace_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+  std::atomic<int64_t> backlog_{0};
+  std::atomic<int64_t> published_{0};
+
+  prometheus::Gauge* backlog_gauge_;
+  prometheus::Counter* published_total_;
+  prometheus::Counter* delivery_failures_;
+  prometheus::Histogram* publish_latency_;
+};
+
+}  // namespace dossiersync::intake
+
+#endif  // DOSSIERSYNC_SERVICES_INTAKE_OUTBOX_RELAY_H_

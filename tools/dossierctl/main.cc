@@ -1,0 +1,155 @@
+// dossierctl: the operator CLI. Subcommands:
+//   submit  --generate=N | --file=PATH [--unary] [--concurrency=K] [--backfill]
+//   tail TOPIC [--from_beginning] [--max_messages=N] [--idle_timeout=5s]
+//   get CODE
+#include <cstdio>
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/flags.h"
+#include "common/grpc_client.h"
+#include "dossiersync/v1/intake.grpc.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
+#include "tools/dossierctl/submit.h"
+#include "tools/dossierctl/tail.h"
+
+ABSL_FLAG(std::string, intake_addr, "127.0.0.1:50051", "IntakeService address");
+ABSL_FLAG(std::string, sync_addr, "127.0.0.1:50052", "SyncService address");
+ABSL_FLAG(std::string, reconciliation_addr, "127.0.0.1:50053", "ReconciliationService address");
+ABSL_FLAG(std::string, kafka_brokers, "", "Kafka bootstrap servers (for tail)");
+ABSL_FLAG(std::string, token_file, "", "File holding the bearer token for gRPC calls");
+ABSL_FLAG(std::string, tls_ca_file, "", "CA to verify servers (TLS); empty = plaintext");
+ABSL_FLAG(std::string, file, "", "submit: JSON lines of SubmitChangeRequest");
+ABSL_FLAG(int64_t, generate, 0, "submit: number of generated dossiers (full lifecycles)");
+ABSL_FLAG(int64_t, first_index, 0, "submit: index of the first generated dossier");
+ABSL_FLAG(uint64_t, seed, 37, "submit: workload seed");
+ABSL_FLAG(bool, backfill, false, "submit: one final snapshot per dossier with all its steps");
+ABSL_FLAG(bool, unary, false, "submit: unary SubmitChange calls instead of SubmitChanges streams");
+ABSL_FLAG(int, concurrency, 4, "submit: streams or concurrent unary callers");
+ABSL_FLAG(bool, progress, true, "submit: progress line on stderr");
+ABSL_FLAG(bool, from_beginning, true, "tail: start at the earliest offset");
+ABSL_FLAG(int64_t, max_messages, 0, "tail: stop after N messages (0 = no limit)");
+ABSL_FLAG(absl::Duration, idle_timeout, absl::ZeroDuration(),
+          "tail: stop after this long without messages (0 = never)");
+
+namespace {
+
+constexpr char kUsage[] =
+    "dossierctl <command> [flags]\n"
+    "  submit  --generate=N | --file=PATH   send dossier changes to intake\n"
+    "  tail TOPIC                           print a Kafka topic as JSON lines\n"
+    "  get CODE                             print a dossier as stored by intake";
+
+dossiersync::ClientOptions Client() {
+  dossiersync::ClientOptions c;
+  c.tls_ca_file = absl::GetFlag(FLAGS_tls_ca_file);
+  if (!absl::GetFlag(FLAGS_token_file).empty()) {
+    auto t = dossiersync::ReadSecretFile(absl::GetFlag(FLAGS_token_file));
+    if (!t.ok()) dossiersync::ConfigError(std::string(t.status().message()));
+    c.token = *t;
+  }
+  return c;
+}
+
+int Submit() {
+  dossiersync::tools::SubmitOptions o;
+  o.intake_addr = absl::GetFlag(FLAGS_intake_addr);
+  o.client = Client();
+  o.file = absl::GetFlag(FLAGS_file);
+  o.generate = absl::GetFlag(FLAGS_generate);
+  o.first_index = absl::GetFlag(FLAGS_first_index);
+  o.workload.seed = absl::GetFlag(FLAGS_seed);
+  o.workload.backfill = absl::GetFlag(FLAGS_backfill);
+  o.unary = absl::GetFlag(FLAGS_unary);
+  o.concurrency = absl::GetFlag(FLAGS_concurrency);
+  o.progress = absl::GetFlag(FLAGS_progress);
+  auto rep = dossiersync::tools::RunSubmit(o);
+  if (!rep.ok()) {
+    std::cerr << "submit: " << rep.status().message() << std::endl;
+    return 2;
+  }
+  nlohmann::json errors = nlohmann::json::object();
+  for (const auto& [k, v] : rep->errors) errors[k] = v;
+  nlohmann::json j{{"dossiers", rep->dossiers},   {"changes", rep->changes},
+                   {"accepted", rep->accepted},   {"duplicates", rep->duplicates},
+                   {"failed", rep->failed},       {"errors", errors},
+                   {"seconds", absl::ToDoubleSeconds(rep->elapsed)},
+                   {"changes_per_second", static_cast<int64_t>(rep->rate())}};
+  std::cout << j.dump() << std::endl;
+  return rep->failed == 0 ? 0 : 1;
+}
+
+int Tail(const std::vector<std::string>& args) {
+  if (args.size() < 3) {
+    std::cerr << "usage: dossierctl tail TOPIC --kafka_brokers=HOST:PORT" << std::endl;
+    return 2;
+  }
+  dossiersync::tools::TailOptions o;
+  o.brokers = absl::GetFlag(FLAGS_kafka_brokers);
+  o.topic = args[2];
+  o.from_beginning = absl::GetFlag(FLAGS_from_beginning);
+  o.max_messages = absl::GetFlag(FLAGS_max_messages);
+  o.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
+  if (o.brokers.empty()) {
+    std::cerr << "tail: --kafka_brokers (or DOSSIERSYNC_KAFKA_BROKERS) is required" << std::endl;
+    return 2;
+  }
+  auto n = dossiersync::tools::RunTail(o, [](const nlohmann::json& j) {
+    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    std::cout.flush();
+  });
+  if (!n.ok()) {
+    std::cerr << "tail: " << n.status().message() << std::endl;
+    return 1;
+  }
+  return 0;
+}
+
+int Get(const std::vector<std::string>& args) {
+  if (args.size() < 3) {
+    std::cerr << "usage: dossierctl get CODE" << std::endl;
+    return 2;
+  }
+  auto ch = dossiersync::MakeChannel(absl::GetFlag(FLAGS_intake_addr), Client());
+  if (!ch.ok()) {
+    std::cerr << ch.status().message() << std::endl;
+    return 2;
+  }
+  auto stub = dossiersync::v1::IntakeService::NewStub(*ch);
+  auto client = Client();
+  auto ctx = dossiersync::MakeContext(client, absl::Seconds(10));
+  dossiersync::v1::GetDossierRequest req;
+  req.set_code(args[2]);
+  dossiersync::v1::Dossier d;
+  grpc::Status st = stub->GetDossier(ctx.get(), req, &d);
+  if (!st.ok()) {
+    std::cerr << "get: " << st.error_code() << " " << st.error_message() << std::endl;
+    return 1;
+  }
+  std::string out;
+  google::protobuf::util::JsonPrintOptions po;
+  po.preserve_proto_field_names = true;
+  po.add_whitespace = true;
+  (void)google::protobuf::util::MessageToJsonString(d, &out, po);
+  std::cout << out << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args = dossiersync::ParseFlags(argc, argv, kUsage);
+  if (args.size() < 2) {
+    std::cerr << kUsage << std::endl;
+    return 2;
+  }
+  const std::string& cmd = args[1];
+  if (cmd == "submit") return Submit();
+  if (cmd == "tail") return Tail(args);
+  if (cmd == "get") return Get(args);
+  std::cerr << "unknown command '" << cmd << "'\n" << kUsage << std::endl;
+  return 2;
+}
