@@ -6,6 +6,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/raw_messages.h"
 
 namespace dossiersync::intake {
 
@@ -85,14 +86,22 @@ void IntakeServiceImpl::Process(const grpc::CallbackServerContext* ctx,
 }
 
 grpc::ServerUnaryReactor* IntakeServiceImpl::SubmitChange(grpc::CallbackServerContext* ctx,
-                                                          const SubmitChangeRequest* req,
-                                                          SubmitChangeResponse* resp) {
+                                                          const grpc::ByteBuffer* raw,
+                                                          grpc::ByteBuffer* raw_resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  Process(ctx, req, [reactor, req, resp](const absl::Status& st, const ApplyResult& r) {
+  auto req = std::make_shared<SubmitChangeRequest>();
+  if (absl::Status st = ParseRaw(*raw, req.get()); !st.ok()) {
+    Count(st, {}, absl::Now());
+    reactor->Finish(ToGrpcStatus(st));
+    return reactor;
+  }
+  Process(ctx, req.get(), [reactor, req, raw_resp](const absl::Status& st, const ApplyResult& r) {
     if (st.ok()) {
-      resp->set_code(req->dossier().code());
-      resp->set_revision(r.revision);
-      resp->set_duplicate(r.duplicate);
+      SubmitChangeResponse resp;
+      resp.set_code(req->dossier().code());
+      resp.set_revision(r.revision);
+      resp.set_duplicate(r.duplicate);
+      SerializeRaw(resp, raw_resp);
     } else if (st.code() != absl::StatusCode::kInvalidArgument) {
       LogInfo("change rejected", {{"code", req->dossier().code()},
                                   {"status", std::string(absl::StatusCodeToString(st.code()))},
@@ -104,31 +113,37 @@ grpc::ServerUnaryReactor* IntakeServiceImpl::SubmitChange(grpc::CallbackServerCo
 }
 
 grpc::ServerUnaryReactor* IntakeServiceImpl::GetDossier(grpc::CallbackServerContext* ctx,
-                                                        const GetDossierRequest* req, Dossier* resp) {
+                                                        const grpc::ByteBuffer* raw,
+                                                        grpc::ByteBuffer* raw_resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto caller = auth_->Authenticate(*ctx, Role::kPortal);
   if (!caller.ok()) {
     reactor->Finish(ToGrpcStatus(caller.status()));
     return reactor;
   }
-  if (req->code().empty()) {
+  GetDossierRequest req;
+  if (absl::Status st = ParseRaw(*raw, &req); !st.ok()) {
+    reactor->Finish(ToGrpcStatus(st));
+    return reactor;
+  }
+  if (req.code().empty()) {
     reactor->Finish(ToGrpcStatus(FieldError("code", "required")));
     return reactor;
   }
-  readers_.Post([this, reactor, req, resp, caller = *caller] {
-    auto d = store_->Get(req->code());
+  readers_.Post([this, reactor, code = req.code(), raw_resp, caller = *caller] {
+    auto d = store_->Get(code);
     if (!d.ok()) {
       reactor->Finish(ToGrpcStatus(absl::UnavailableError(d.status().message())));
     } else if (!d->has_value()) {
       reactor->Finish(ToGrpcStatus(
           ReasonError(absl::StatusCode::kNotFound, "DOSSIER_NOT_FOUND",
-                      absl::StrCat("no dossier with code ", req->code()), {{"code", req->code()}})));
+                      absl::StrCat("no dossier with code ", code), {{"code", code}})));
     } else if (!caller.MayUseAgency((*d)->agency_code())) {
       reactor->Finish(ToGrpcStatus(ReasonError(absl::StatusCode::kPermissionDenied,
                                                "AGENCY_NOT_ALLOWED",
                                                "dossier belongs to another agency")));
     } else {
-      *resp = std::move(**d);
+      SerializeRaw(**d, raw_resp);
       reactor->Finish(grpc::Status::OK);
     }
   });

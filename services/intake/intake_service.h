@@ -1,5 +1,7 @@
 // dossiersync.v1.IntakeService on gRPC's callback API: one small reactor per call, never blocking
 // inside a reaction (writes complete on the store's writer thread; reads run on a small pool).
+// Methods are raw (ByteBuffer) so that malformed bytes get a specific INVALID_ARGUMENT and a bad
+// item in a SubmitChanges stream gets its own error response (common/raw_messages.h).
 //
 // Thread safety: the service is thread-safe; reactors serialise their own state with a mutex.
 #ifndef DOSSIERSYNC_SERVICES_INTAKE_INTAKE_SERVICE_H_
@@ -20,23 +22,27 @@
 
 namespace dossiersync::intake {
 
-class IntakeServiceImpl final : public dossiersync::v1::IntakeService::CallbackService {
+using IntakeRawService = dossiersync::v1::IntakeService::WithRawCallbackMethod_SubmitChange<
+    dossiersync::v1::IntakeService::WithRawCallbackMethod_SubmitChanges<
+        dossiersync::v1::IntakeService::WithRawCallbackMethod_GetDossier<
+            dossiersync::v1::IntakeService::WithRawCallbackMethod_ListDossiers<
+                dossiersync::v1::IntakeService::Service>>>>;
+
+class IntakeServiceImpl final : public IntakeRawService {
  public:
   IntakeServiceImpl(IntakeStore* store, const Authenticator* auth, ValidatorConfig config,
                     prometheus::Registry& registry);
   ~IntakeServiceImpl() override;
 
   grpc::ServerUnaryReactor* SubmitChange(grpc::CallbackServerContext* ctx,
-                                         const dossiersync::v1::SubmitChangeRequest* req,
-                                         dossiersync::v1::SubmitChangeResponse* resp) override;
-  grpc::ServerBidiReactor<dossiersync::v1::SubmitChangeRequest,
-                          dossiersync::v1::SubmitChangeResponse>*
-  SubmitChanges(grpc::CallbackServerContext* ctx) override;
+                                         const grpc::ByteBuffer* req,
+                                         grpc::ByteBuffer* resp) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* SubmitChanges(
+      grpc::CallbackServerContext* ctx) override;
   grpc::ServerUnaryReactor* GetDossier(grpc::CallbackServerContext* ctx,
-                                       const dossiersync::v1::GetDossierRequest* req,
-                                       dossiersync::v1::Dossier* resp) override;
-  grpc::ServerWriteReactor<dossiersync::v1::Dossier>* ListDossiers(
-      grpc::CallbackServerContext* ctx, const dossiersync::v1::ListDossiersRequest* req) override;
+                                       const grpc::ByteBuffer* req, grpc::ByteBuffer* resp) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* ListDossiers(grpc::CallbackServerContext* ctx,
+                                                           const grpc::ByteBuffer* req) override;
 
   // Shared by the unary and streaming paths: authenticate, validate, queue for the store.
   // `done` gets the outcome as an absl::Status plus the response.

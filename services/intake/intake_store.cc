@@ -151,6 +151,8 @@ void IntakeStore::WriterLoop() {
     std::vector<absl::StatusOr<ApplyResult>> results;
     int outbox_rows = 0;
     absl::Status st = ApplyBatch(batch, results, &outbox_rows);
+    // Tell the relay before acknowledging, so the backlog already counts every acknowledged row.
+    if (st.ok() && outbox_rows > 0 && on_commit_) on_commit_(outbox_rows);
     for (size_t i = 0; i < batch.size(); ++i) {
       if (st.ok()) {
         batch[i].done(std::move(results[i]));
@@ -158,7 +160,6 @@ void IntakeStore::WriterLoop() {
         batch[i].done(absl::UnavailableError(absl::StrCat("storage not writable: ", st.message())));
       }
     }
-    if (st.ok() && outbox_rows > 0 && on_commit_) on_commit_(outbox_rows);
   }
 }
 

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/synchronization/mutex.h"
 #include "common/errors.h"
+#include "common/raw_messages.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/intake/intake_service.h"
 
@@ -23,7 +24,7 @@ namespace {
 constexpr size_t kMaxPendingPerStream = 1024;
 
 // One response per request, in request order; at most kMaxPendingPerStream requests in flight.
-class SubmitStream : public grpc::ServerBidiReactor<SubmitChangeRequest, SubmitChangeResponse> {
+class SubmitStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   SubmitStream(IntakeServiceImpl* svc, grpc::CallbackServerContext* ctx) : svc_(svc), ctx_(ctx) {
     StartRead(&req_);
@@ -39,7 +40,7 @@ class SubmitStream : public grpc::ServerBidiReactor<SubmitChangeRequest, SubmitC
       }
     }
     auto slot = std::make_shared<Slot>();
-    slot->req = std::move(req_);
+    absl::Status parsed = ParseRaw(req_, &slot->req);
     req_.Clear();
     slot->resp.set_index(next_index_++);
     slot->resp.set_code(slot->req.dossier().code());
@@ -47,17 +48,23 @@ class SubmitStream : public grpc::ServerBidiReactor<SubmitChangeRequest, SubmitC
       absl::MutexLock l(&mu_);
       slots_.push_back(slot);
     }
-    svc_->Process(ctx_, &slot->req, [this, slot](const absl::Status& st, const ApplyResult& r) {
+    auto done = [this, slot](const absl::Status& st, const ApplyResult& r) {
       if (st.ok()) {
         slot->resp.set_revision(r.revision);
         slot->resp.set_duplicate(r.duplicate);
       } else {
         *slot->resp.mutable_error() = ToRpcStatus(st);
       }
+      SerializeRaw(slot->resp, &slot->out);
       absl::MutexLock l(&mu_);
       slot->ready = true;
       Pump();
-    });
+    };
+    if (parsed.ok()) {
+      svc_->Process(ctx_, &slot->req, std::move(done));
+    } else {
+      done(parsed, {});
+    }
     absl::MutexLock l(&mu_);
     if (slots_.size() < kMaxPendingPerStream) {
       StartRead(&req_);
@@ -80,6 +87,7 @@ class SubmitStream : public grpc::ServerBidiReactor<SubmitChangeRequest, SubmitC
   struct Slot {
     SubmitChangeRequest req;
     SubmitChangeResponse resp;
+    grpc::ByteBuffer out;  // resp, serialized
     bool ready = false;
   };
 
@@ -90,7 +98,7 @@ class SubmitStream : public grpc::ServerBidiReactor<SubmitChangeRequest, SubmitC
     while (broken_ && !slots_.empty() && slots_.front()->ready) slots_.pop_front();
     if (!broken_ && !slots_.empty() && slots_.front()->ready) {
       writing_ = true;
-      StartWrite(&slots_.front()->resp);
+      StartWrite(&slots_.front()->out);
     }
     if (read_paused_ && !reads_done_ && slots_.size() < kMaxPendingPerStream / 2) {
       read_paused_ = false;
@@ -105,7 +113,7 @@ class SubmitStream : public grpc::ServerBidiReactor<SubmitChangeRequest, SubmitC
 
   IntakeServiceImpl* svc_;
   grpc::CallbackServerContext* ctx_;
-  SubmitChangeRequest req_;  // the read buffer
+  grpc::ByteBuffer req_;     // the read buffer
   int64_t next_index_ = 0;   // reaction thread only (reads are sequential)
   absl::Mutex mu_;
   std::deque<std::shared_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);
@@ -118,11 +126,13 @@ class SubmitStream : public grpc::ServerBidiReactor<SubmitChangeRequest, SubmitC
 
 constexpr int kListBatch = 500;
 
-class ListStream : public grpc::ServerWriteReactor<Dossier> {
+class ListStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  ListStream(IntakeServiceImpl* svc, grpc::CallbackServerContext* ctx, const ListDossiersRequest* req)
+  ListStream(IntakeServiceImpl* svc, grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* raw)
       : svc_(svc) {
-    absl::Status st = Init(ctx, *req);
+    ListDossiersRequest req;
+    absl::Status st = ParseRaw(*raw, &req);
+    if (st.ok()) st = Init(ctx, req);
     if (!st.ok()) {
       Finish(ToGrpcStatus(st));
       return;
@@ -181,7 +191,8 @@ class ListStream : public grpc::ServerWriteReactor<Dossier> {
     if (pos_ < batch_.size() && remaining_ != 0) {
       filter_.after_seq = batch_[pos_].change_seq();
       if (remaining_ > 0) --remaining_;
-      StartWrite(&batch_[pos_++]);
+      SerializeRaw(batch_[pos_++], &out_);
+      StartWrite(&out_);
       return;
     }
     if (last_batch_ || remaining_ == 0) {
@@ -195,19 +206,20 @@ class ListStream : public grpc::ServerWriteReactor<Dossier> {
   ListFilter filter_;
   int remaining_ = -1;  // -1 = unlimited
   std::vector<Dossier> batch_;
+  grpc::ByteBuffer out_;
   size_t pos_ = 0;
   bool last_batch_ = false;
 };
 
 }  // namespace
 
-grpc::ServerBidiReactor<SubmitChangeRequest, SubmitChangeResponse>* IntakeServiceImpl::SubmitChanges(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* IntakeServiceImpl::SubmitChanges(
     grpc::CallbackServerContext* ctx) {
   return new SubmitStream(this, ctx);
 }
 
-grpc::ServerWriteReactor<Dossier>* IntakeServiceImpl::ListDossiers(grpc::CallbackServerContext* ctx,
-                                                                   const ListDossiersRequest* req) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* IntakeServiceImpl::ListDossiers(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req) {
   return new ListStream(this, ctx, req);
 }
 

@@ -23,7 +23,11 @@ absl::StatusOr<TransitionRules> TransitionRules::Parse(const std::string& spec) 
       return absl::InvalidArgumentError(
           absl::StrCat("--transitions: rule '", rule, "' must be FROM>TO[,TO...] with codes 1-10"));
     }
-    for (absl::string_view t : absl::StrSplit(parts[1], ',', absl::SkipWhitespace())) {
+    std::vector<absl::string_view> targets = absl::StrSplit(parts[1], ',', absl::SkipWhitespace());
+    if (targets.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("--transitions: rule '", rule, "' has no target"));
+    }
+    for (absl::string_view t : targets) {
       int to = 0;
       if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(t), &to) || to < 1 || to > 10) {
         return absl::InvalidArgumentError(

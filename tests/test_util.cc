@@ -1,0 +1,239 @@
+#include "tests/test_util.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include <httplib.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/grpc_client.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace dossiersync::testing {
+
+using dossiersync::v1::SubmitChangeRequest;
+using google::protobuf::util::TimeUtil;
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "dossiersync-test-XXXXXX").string();
+  char* p = mkdtemp(tmpl.data());
+  path_ = p ? p : "/tmp";
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::unique_ptr<devbroker::DevBroker> StartBroker(int brokers, int partitions) {
+  devbroker::DevBrokerOptions o;
+  o.brokers = brokers;
+  o.partitions = partitions;
+  auto b = devbroker::DevBroker::Start(o);
+  if (!b.ok()) std::abort();
+  return std::move(*b);
+}
+
+intake::IntakeConfig IntakeTestConfig(const std::string& brokers, const std::string& dir) {
+  intake::IntakeConfig c;
+  c.server.listen = "127.0.0.1:0";
+  c.server.allow_insecure = true;
+  c.metrics_listen = "127.0.0.1:0";
+  c.kafka_brokers = brokers;
+  c.database = "sqlite:" + dir + "/intake.db";
+  c.sqlite_synchronous = "NORMAL";
+  c.shutdown_grace = absl::Seconds(5);
+  return c;
+}
+
+std::unique_ptr<intake::App> StartIntake(const intake::IntakeConfig& config) {
+  auto app = intake::App::Start(config);
+  if (!app.ok()) {
+    fprintf(stderr, "intake start failed: %s\n", std::string(app.status().message()).c_str());
+    std::abort();
+  }
+  return std::move(*app);
+}
+
+std::unique_ptr<dossiersync::v1::IntakeService::Stub> IntakeStub(int port) {
+  auto ch = MakeChannel(absl::StrCat("127.0.0.1:", port), ClientOptions{});
+  return dossiersync::v1::IntakeService::NewStub(*ch);
+}
+
+SubmitChangeRequest ValidRequest(int seq, int status, int64_t revision) {
+  SubmitChangeRequest r;
+  auto* d = r.mutable_dossier();
+  d->set_code(absl::StrFormat("000.00.13.H37-240705-%04d", seq));
+  d->set_procedure_code("1.001193");
+  d->set_procedure_name("Đăng ký khai sinh");
+  d->set_field_code("HT");
+  d->set_field_name("Hộ tịch");
+  d->set_agency_code("000.00.13.H37");
+  d->set_agency_name("Sở Tư pháp tỉnh Lạng Sơn");
+  d->mutable_applicant()->set_name("Hoàng Văn An");
+  d->mutable_applicant()->set_kind(dossiersync::v1::APPLICANT_KIND_CITIZEN);
+  d->mutable_applicant()->set_id_kind(dossiersync::v1::ID_KIND_CCCD);
+  d->mutable_applicant()->set_id_number("020123456789");
+  d->set_summary("Đăng ký khai sinh cho con");
+  d->set_channel(dossiersync::v1::CHANNEL_ONLINE);
+  d->set_status(static_cast<dossiersync::v1::DossierStatus>(status));
+  d->set_revision(revision);
+  // Fixed times (the day in the code, 08:00 in Hanoi) keep equal requests byte-identical.
+  absl::Time base = absl::FromCivil(absl::CivilSecond(2024, 7, 5, 8, 0, 0), absl::FixedTimeZone(7 * 3600));
+  auto ts = [](absl::Time t) { return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t)); };
+  *d->mutable_submitted_at() = ts(base);
+  bool accepted = status == 2 || status == 4 || status == 5 || status == 6 || status == 8 ||
+                  status == 9 || status == 10;
+  if (accepted) {
+    *d->mutable_received_at() = ts(base + absl::Hours(1));
+    *d->mutable_due_at() = ts(base + absl::Hours(24 * 15));
+  }
+  if (status == 9 || status == 10) *d->mutable_finished_at() = ts(base + absl::Hours(48));
+  if (status == 10) *d->mutable_returned_at() = ts(base + absl::Hours(50));
+  if (status == 3) *d->mutable_refused_at() = ts(base + absl::Hours(2));
+  auto* step = r.add_new_steps();
+  step->set_step_id(absl::StrCat("r", revision));
+  step->set_officer("Nông Văn Quý");
+  step->set_content("Cập nhật trạng thái");
+  step->set_status(static_cast<dossiersync::v1::DossierStatus>(status));
+  *step->mutable_occurred_at() = ts(base + absl::Hours(3));
+  return r;
+}
+
+bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (!cond()) {
+    if (absl::Now() > deadline) return cond();
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
+std::vector<InMessage> CollectUntil(const std::string& brokers, const std::string& topic,
+                                    const std::function<bool(const std::vector<InMessage>&)>& done,
+                                    absl::Duration timeout) {
+  std::vector<InMessage> out;
+  auto c = KafkaConsumer::CreateAssigned(brokers, topic, true);
+  if (!c.ok()) return out;
+  absl::Time deadline = absl::Now() + timeout;
+  while (!done(out) && absl::Now() < deadline) {
+    auto m = (*c)->Poll(100);
+    if (m.ok() && m->has_value()) out.push_back(std::move(**m));
+  }
+  return out;
+}
+
+std::vector<InMessage> CollectTopic(const std::string& brokers, const std::string& topic,
+                                    size_t count, absl::Duration timeout) {
+  return CollectUntil(
+      brokers, topic, [count](const std::vector<InMessage>& m) { return m.size() >= count; }, timeout);
+}
+
+std::vector<InMessage> CollectAll(const std::string& brokers, const std::string& topic,
+                                  absl::Duration idle) {
+  std::vector<InMessage> out;
+  auto c = KafkaConsumer::CreateAssigned(brokers, topic, true);
+  if (!c.ok()) return out;
+  absl::Time last = absl::Now();
+  while (absl::Now() - last < idle) {
+    auto m = (*c)->Poll(100);
+    if (m.ok() && m->has_value()) {
+      out.push_back(std::move(**m));
+      last = absl::Now();
+    }
+  }
+  return out;
+}
+
+double ScrapeMetric(int port, const std::string& name) {
+  httplib::Client cli("127.0.0.1", port);
+  auto res = cli.Get("/metrics");
+  if (!res || res->status != 200) return -1;
+  std::string prefix = name + " ";
+  size_t pos = 0;
+  while ((pos = res->body.find(prefix, pos)) != std::string::npos) {
+    if (pos == 0 || res->body[pos - 1] == '\n') return std::atof(res->body.c_str() + pos + prefix.size());
+    pos += prefix.size();
+  }
+  return -1;
+}
+
+size_t DistinctEvents(const std::vector<InMessage>& msgs) {
+  std::set<std::string> ids;
+  for (const auto& m : msgs) {
+    auto it = m.headers.find("event-id");
+    if (it != m.headers.end()) ids.insert(it->second);
+  }
+  return ids.size();
+}
+
+int BrokerControl(const devbroker::DevBroker& b, const std::string& path) {
+  httplib::Client cli("127.0.0.1", b.control_port());
+  auto res = cli.Post(path.c_str());
+  return res ? res->status : -1;
+}
+
+Process::Process(const std::vector<std::string>& argv, const std::string& log_file) {
+  pid_ = fork();
+  if (pid_ == 0) {
+    FILE* f = freopen(log_file.c_str(), "a", stdout);
+    (void)f;
+    dup2(fileno(stdout), fileno(stderr));
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+}
+
+Process::~Process() {
+  if (pid_ > 0 && !waited_) {
+    kill(pid_, SIGKILL);
+    Wait();
+  }
+}
+
+void Process::Kill(int sig) {
+  if (pid_ > 0) kill(pid_, sig);
+}
+
+int Process::Wait() {
+  if (waited_) return 0;
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  waited_ = true;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + WTERMSIG(status);
+}
+
+std::string BinaryPath(const std::string& name) {
+  const char* dir = std::getenv("DOSSIERSYNC_BIN_DIR");
+  return absl::StrCat(dir ? dir : ".", "/", name);
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+}  // namespace dossiersync::testing

@@ -1,0 +1,90 @@
+// Shared test helpers: an in-process devbroker and intake App on real loopback sockets, valid
+// sample requests, topic collection through a real Kafka consumer, condition waits with deadlines
+// and subprocesses for kill tests.
+//
+// Thread safety: helpers are used from the test's main thread.
+#ifndef DOSSIERSYNC_TESTS_TEST_UTIL_H_
+#define DOSSIERSYNC_TESTS_TEST_UTIL_H_
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "common/kafka.h"
+#include "dossiersync/v1/intake.grpc.pb.h"
+#include "services/devbroker/devbroker.h"
+#include "services/intake/app.h"
+
+namespace dossiersync::testing {
+
+// A fresh temporary directory, removed with the object.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::unique_ptr<devbroker::DevBroker> StartBroker(int brokers = 1, int partitions = 6);
+
+// Intake on 127.0.0.1:0, plaintext (--allow_insecure), SQLite in `dir`.
+intake::IntakeConfig IntakeTestConfig(const std::string& brokers, const std::string& dir);
+std::unique_ptr<intake::App> StartIntake(const intake::IntakeConfig& config);
+
+std::unique_ptr<dossiersync::v1::IntakeService::Stub> IntakeStub(int port);
+
+// A request that passes every validation rule: dossier `seq` of agency 000.00.13.H37 at
+// `status` with revision `revision` (timestamps consistent with the status).
+dossiersync::v1::SubmitChangeRequest ValidRequest(int seq, int status, int64_t revision);
+
+// Polls `cond` until it is true or `timeout` passes; returns its last value.
+bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout = absl::Seconds(30));
+
+// Reads `topic` from the beginning until `count` messages arrived or `timeout` passed.
+std::vector<InMessage> CollectTopic(const std::string& brokers, const std::string& topic,
+                                    size_t count, absl::Duration timeout = absl::Seconds(60));
+
+// Reads `topic` from the beginning until `done(messages so far)` is true or `timeout` passed.
+std::vector<InMessage> CollectUntil(const std::string& brokers, const std::string& topic,
+                                    const std::function<bool(const std::vector<InMessage>&)>& done,
+                                    absl::Duration timeout = absl::Seconds(60));
+// Everything already in `topic`: reads until no message came for `idle`.
+std::vector<InMessage> CollectAll(const std::string& brokers, const std::string& topic,
+                                  absl::Duration idle = absl::Seconds(2));
+// The value of an unlabelled metric on http://127.0.0.1:port/metrics, or -1.
+double ScrapeMetric(int port, const std::string& name);
+// Messages with distinct event-id headers.
+size_t DistinctEvents(const std::vector<InMessage>& msgs);
+
+// POSTs to the devbroker's control interface; returns the HTTP status.
+int BrokerControl(const devbroker::DevBroker& b, const std::string& path);
+
+// A child process running `argv` (argv[0] a path), stdout+stderr to `log_file`.
+class Process {
+ public:
+  Process(const std::vector<std::string>& argv, const std::string& log_file);
+  ~Process();
+  void Kill(int sig);
+  int Wait();  // exit status (or 128+signal)
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  bool waited_ = false;
+};
+
+// Path of a built binary (the test binaries run from the build tree).
+std::string BinaryPath(const std::string& name);
+int FreePort();
+
+}  // namespace dossiersync::testing
+
+#endif  // DOSSIERSYNC_TESTS_TEST_UTIL_H_
