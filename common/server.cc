@@ -121,6 +121,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   auto out = std::unique_ptr<GrpcServer>(new GrpcServer());
   builder.AddListeningPort(options.listen, creds, &out->port_);
   builder.SetMaxReceiveMessageSize(options.max_receive_bytes);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a taken port is an error
   for (grpc::Service* s : services) builder.RegisterService(s);
   out->server_ = builder.BuildAndStart();
   if (!out->server_ || out->port_ == 0) {

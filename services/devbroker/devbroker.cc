@@ -49,6 +49,8 @@ absl::StatusOr<std::unique_ptr<DevBroker>> DevBroker::Start(const DevBrokerOptio
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "client.id", "devbroker", err, sizeof(err));
+  // This handle only hosts the mock cluster: its "no bootstrap.servers" notice is noise.
+  rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err));
   b->rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
   if (!b->rk_) return absl::InternalError(absl::StrCat("devbroker: ", err));
   b->mcluster_ = rd_kafka_mock_cluster_new(b->rk_, o.brokers);

@@ -1,0 +1,80 @@
+// Services fail fast on bad configuration with a clear message; every flag also reads
+// DOSSIERSYNC_<FLAG> from the environment; SIGTERM stops gracefully.
+#include <signal.h>
+#include <stdlib.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_client.h"
+#include "gtest/gtest.h"
+#include "tests/test_util.h"
+
+namespace dossiersync {
+namespace {
+
+std::string Slurp(const std::string& path) {
+  std::stringstream ss;
+  ss << std::ifstream(path).rdbuf();
+  return ss.str();
+}
+
+TEST(ConfigTest, IntakeWithoutTlsOrAllowInsecureFailsFast) {
+  testing::TempDir dir;
+  testing::Process p({testing::BinaryPath("dossier-intake"), "--kafka_brokers=127.0.0.1:1"},
+                     dir.File("log"));
+  EXPECT_EQ(p.Wait(), 2);
+  EXPECT_NE(Slurp(dir.File("log")).find("--allow_insecure"), std::string::npos);
+}
+
+TEST(ConfigTest, EnvironmentFallbackIsReadAndValidated) {
+  testing::TempDir dir;
+  setenv("DOSSIERSYNC_PROVINCE_CODE", "37", 1);
+  testing::Process p({testing::BinaryPath("dossier-intake"), "--allow_insecure",
+                      "--kafka_brokers=127.0.0.1:1"},
+                     dir.File("log"));
+  unsetenv("DOSSIERSYNC_PROVINCE_CODE");
+  EXPECT_EQ(p.Wait(), 2);
+  EXPECT_NE(Slurp(dir.File("log")).find("--province_code: expected Hnn"), std::string::npos);
+}
+
+TEST(ConfigTest, UnparsableEnvironmentValueNamesTheVariable) {
+  testing::TempDir dir;
+  setenv("DOSSIERSYNC_SHUTDOWN_GRACE", "soon", 1);
+  testing::Process p({testing::BinaryPath("dossier-intake"), "--allow_insecure"}, dir.File("log"));
+  unsetenv("DOSSIERSYNC_SHUTDOWN_GRACE");
+  EXPECT_EQ(p.Wait(), 2);
+  EXPECT_NE(Slurp(dir.File("log")).find("DOSSIERSYNC_SHUTDOWN_GRACE"), std::string::npos);
+}
+
+TEST(ConfigTest, CommandLineWinsOverEnvironmentAndSigtermStopsGracefully) {
+  testing::TempDir dir;
+  auto broker = testing::StartBroker();
+  int port = testing::FreePort();
+  setenv("DOSSIERSYNC_LISTEN", "127.0.0.1:1", 1);  // overridden below
+  setenv("DOSSIERSYNC_KAFKA_BROKERS", broker->bootstrap().c_str(), 1);
+  setenv("DOSSIERSYNC_DATABASE", ("sqlite:" + dir.File("i.db")).c_str(), 1);
+  testing::Process p({testing::BinaryPath("dossier-intake"), "--allow_insecure",
+                      absl::StrCat("--listen=127.0.0.1:", port),
+                      absl::StrCat("--metrics_listen=127.0.0.1:", testing::FreePort())},
+                     dir.File("log"));
+  unsetenv("DOSSIERSYNC_LISTEN");
+  unsetenv("DOSSIERSYNC_KAFKA_BROKERS");
+  unsetenv("DOSSIERSYNC_DATABASE");
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return Slurp(dir.File("log")).find("\"msg\":\"serving\"") != std::string::npos; }));
+  auto stub = testing::IntakeStub(port);
+  auto ctx = MakeContext({}, absl::Seconds(10));
+  dossiersync::v1::SubmitChangeResponse resp;
+  ASSERT_TRUE(stub->SubmitChange(ctx.get(), testing::ValidRequest(1, 1, 1), &resp).ok());
+  p.Kill(SIGTERM);
+  EXPECT_EQ(p.Wait(), 0);
+  std::string log = Slurp(dir.File("log"));
+  EXPECT_NE(log.find("\"msg\":\"stopped\""), std::string::npos);
+  EXPECT_NE(log.find(dir.File("i.db")), std::string::npos) << "resolved configuration logged";
+  EXPECT_EQ(testing::CollectTopic(broker->bootstrap(), kTopicDossierChanges, 1).size(), 1u);
+}
+
+}  // namespace
+}  // namespace dossiersync

@@ -1,0 +1,84 @@
+// The devbroker process and its control interface.
+#include <signal.h>
+
+#include <fstream>
+
+#include <httplib.h>
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "tests/test_util.h"
+
+namespace dossiersync {
+namespace {
+
+TEST(DevBrokerTest, BinaryPrintsBootstrapFirstAndServesEveryTopic) {
+  testing::TempDir dir;
+  testing::Process p({testing::BinaryPath("devbroker"), "--partitions=3",
+                      "--bootstrap_file=" + dir.File("bs"), "--control_file=" + dir.File("ctl")},
+                     dir.File("out.log"));
+  ASSERT_TRUE(testing::WaitFor([&] { return std::ifstream(dir.File("ctl")).good(); }));
+  std::string first_line, bootstrap;
+  std::getline(std::ifstream(dir.File("out.log")) >> std::ws, first_line);
+  std::getline(std::ifstream(dir.File("bs")), bootstrap);
+  EXPECT_EQ(first_line, bootstrap);
+  EXPECT_TRUE(absl::StartsWith(bootstrap, "127.0.0.1:")) << bootstrap;
+  for (const std::string& topic : AllTopics()) {
+    auto c = KafkaConsumer::CreateAssigned(bootstrap, topic, true);
+    EXPECT_TRUE(c.ok()) << topic << ": " << c.status();
+  }
+  p.Kill(SIGTERM);
+  EXPECT_EQ(p.Wait(), 0);
+}
+
+class ControlTest : public ::testing::Test {
+ protected:
+  void SetUp() override { broker_ = testing::StartBroker(3, 2); }
+  httplib::Result Post(const std::string& path) {
+    httplib::Client cli("127.0.0.1", broker_->control_port());
+    return cli.Post(path.c_str());
+  }
+  std::unique_ptr<devbroker::DevBroker> broker_;
+};
+
+TEST_F(ControlTest, InfoAndHealth) {
+  httplib::Client cli("127.0.0.1", broker_->control_port());
+  auto info = cli.Get("/info");
+  ASSERT_TRUE(info);
+  auto j = nlohmann::json::parse(info->body);
+  EXPECT_EQ(j["bootstrap"], broker_->bootstrap());
+  EXPECT_EQ(j["brokers"], 3);
+  EXPECT_EQ(j["topics"].size(), 6u);
+  EXPECT_EQ(cli.Get("/health")->status, 200);
+}
+
+TEST_F(ControlTest, FaultsThroughTheMockClusterFunctions) {
+  EXPECT_EQ(Post("/brokers/2/down")->status, 200);
+  EXPECT_EQ(Post("/brokers/2/up")->status, 200);
+  EXPECT_EQ(Post("/brokers/1/rtt?ms=50")->status, 200);
+  EXPECT_EQ(Post("/errors?api=0&codes=6,7")->status, 200);
+  EXPECT_EQ(Post("/brokers/3/errors?api=1&codes=7&rtt_ms=10")->status, 200);
+  EXPECT_EQ(Post("/errors/clear?api=0")->status, 200);
+  EXPECT_EQ(Post("/leader?topic=dossiersync.dossier-changes.v1&partition=1&broker=3")->status, 200);
+}
+
+TEST_F(ControlTest, BadRequestsGetClearErrors) {
+  auto r = Post("/brokers/1/rtt");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("ms=N"), std::string::npos);
+  EXPECT_EQ(Post("/errors?api=0&codes=x")->status, 400);
+  EXPECT_EQ(Post("/leader?topic=dossiersync.drift.v1")->status, 400);
+  EXPECT_EQ(Post("/brokers/99/down")->status, 400);
+}
+
+TEST(DevBrokerOptionsTest, RejectsBadOptions) {
+  devbroker::DevBrokerOptions o;
+  o.brokers = 0;
+  EXPECT_EQ(devbroker::DevBroker::Start(o).status().code(), absl::StatusCode::kInvalidArgument);
+  o.brokers = 1;
+  o.control_listen = "nonsense";
+  EXPECT_EQ(devbroker::DevBroker::Start(o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace dossiersync
