@@ -1,18 +1,25 @@
-// Prometheus metrics: one registry per process, exposed on its own HTTP port at /metrics.
+// Prometheus metrics: one registry per process, served on its own HTTP port at /metrics (text
+// exposition format) by cpp-httplib; /healthz answers "ok". prometheus-cpp's own exposer (civetweb)
+// is not used: it takes seconds to stop.
 //
-// Thread safety: prometheus-cpp metric families and metrics are thread-safe.
+// Thread safety: prometheus-cpp metric families and metrics are thread-safe; MetricsServer is
+// started and destroyed by one thread.
 #ifndef DOSSIERSYNC_COMMON_METRICS_H_
 #define DOSSIERSYNC_COMMON_METRICS_H_
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "prometheus/counter.h"
-#include "prometheus/exposer.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+
+namespace httplib {
+class Server;
+}
 
 namespace dossiersync {
 
@@ -21,10 +28,14 @@ class MetricsServer {
   // Listens on `listen` (HOST:PORT; port 0 picks a free one) and serves `registry` at /metrics.
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
       const std::string& listen, std::shared_ptr<prometheus::Registry> registry);
+  ~MetricsServer();
   int port() const { return port_; }
 
  private:
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  MetricsServer() = default;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread thread_;
   int port_ = 0;
 };
 

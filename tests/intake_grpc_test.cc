@@ -3,6 +3,7 @@
 // hostile input.
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/proto_buffer_reader.h>
 
 #include "absl/synchronization/notification.h"
 
@@ -21,10 +22,11 @@ using dossiersync::v1::SubmitChangeResponse;
 
 class IntakeGrpcTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    broker_ = testing::StartBroker();
-    Start(testing::IntakeTestConfig(broker_->bootstrap(), dir_.path()));
-  }
+  // One devbroker for the suite (these tests do not read topics); a fresh intake per test.
+  static void SetUpTestSuite() { shared_broker_ = testing::StartBroker().release(); }
+  static void TearDownTestSuite() { delete shared_broker_; }
+  void SetUp() override { Start(testing::IntakeTestConfig(broker().bootstrap(), dir_.path())); }
+  const devbroker::DevBroker& broker() { return broker_ ? *broker_ : *shared_broker_; }
   void Start(const intake::IntakeConfig& c) {
     app_.reset();
     app_ = testing::StartIntake(c);
@@ -40,11 +42,14 @@ class IntakeGrpcTest : public ::testing::Test {
   }
   static std::string Reason(const grpc::Status& st) { return ReasonOf(DetailsOf(st)); }
 
+  static devbroker::DevBroker* shared_broker_;
   testing::TempDir dir_;
-  std::unique_ptr<devbroker::DevBroker> broker_;
+  std::unique_ptr<devbroker::DevBroker> broker_;  // a test's own broker, if it needs one
   std::unique_ptr<intake::App> app_;
   std::unique_ptr<dossiersync::v1::IntakeService::Stub> stub_;
 };
+
+devbroker::DevBroker* IntakeGrpcTest::shared_broker_ = nullptr;
 
 TEST_F(IntakeGrpcTest, AcceptsAndReturnsTheRevision) {
   SubmitChangeResponse resp;
@@ -105,7 +110,7 @@ TEST_F(IntakeGrpcTest, IllegalTransitionAndCorrection) {
 }
 
 TEST_F(IntakeGrpcTest, TransitionRulesComeFromConfiguration) {
-  auto c = testing::IntakeTestConfig(broker_->bootstrap(), dir_.path());
+  auto c = testing::IntakeTestConfig(broker().bootstrap(), dir_.path());
   c.transitions = "1>2";  // 2 -> 4 no longer allowed
   Start(c);
   ASSERT_TRUE(Submit(ValidRequest(2, 1, 100)).ok());
@@ -274,6 +279,70 @@ TEST_F(IntakeGrpcTest, GarbageBytesGetAClearErrorAndTheServerKeepsServing) {
   EXPECT_TRUE(Submit(ValidRequest(1, 1, 100)).ok());
 }
 
+// Writes raw items on a SubmitChanges stream and collects the raw responses.
+class RawStream : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  explicit RawStream(std::vector<std::string> items) : items_(std::move(items)) {}
+  void Start() {
+    StartRead(&in_);
+    Next();
+    StartCall();
+  }
+  void OnWriteDone(bool ok) override {
+    if (ok) Next();
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    SubmitChangeResponse r;
+    grpc::ProtoBufferReader reader(&in_);
+    r.ParseFromZeroCopyStream(&reader);
+    responses.push_back(r);
+    StartRead(&in_);
+  }
+  void OnDone(const grpc::Status& s) override {
+    status = s;
+    done.Notify();
+  }
+  std::vector<SubmitChangeResponse> responses;
+  grpc::Status status;
+  absl::Notification done;
+
+ private:
+  void Next() {
+    if (pos_ == items_.size()) {
+      StartWritesDone();
+      return;
+    }
+    grpc::Slice slice(items_[pos_++]);
+    out_ = grpc::ByteBuffer(&slice, 1);
+    StartWrite(&out_);
+  }
+  std::vector<std::string> items_;
+  size_t pos_ = 0;
+  grpc::ByteBuffer out_, in_;
+};
+
+TEST_F(IntakeGrpcTest, GarbageItemInAStreamGetsItsOwnErrorAndTheStreamGoesOn) {
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", app_->grpc_port()),
+                                     grpc::InsecureChannelCredentials());
+  grpc::GenericStub generic(channel);
+  RawStream stream({ValidRequest(1, 1, 100).SerializeAsString(), std::string("\xff\xfe\xfd", 3),
+                    ValidRequest(2, 1, 100).SerializeAsString()});
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  generic.PrepareBidiStreamingCall(&ctx, "/dossiersync.v1.IntakeService/SubmitChanges",
+                                   grpc::StubOptions(), &stream);
+  stream.Start();
+  stream.done.WaitForNotification();
+  ASSERT_TRUE(stream.status.ok()) << stream.status.error_message();
+  ASSERT_EQ(stream.responses.size(), 3u);
+  EXPECT_FALSE(stream.responses[0].has_error());
+  EXPECT_EQ(stream.responses[1].error().code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_EQ(FieldOf(stream.responses[1].error()), "request");
+  EXPECT_FALSE(stream.responses[2].has_error());
+  EXPECT_EQ(stream.responses[2].code(), "000.00.13.H37-240705-0002");
+}
+
 TEST_F(IntakeGrpcTest, OversizedRequestsAreRejected) {
   auto r = ValidRequest(1, 1, 100);
   for (int i = 0; i < 2300; ++i) r.mutable_dossier()->add_attachments()->set_name(std::string(1900, 'x'));
@@ -289,14 +358,13 @@ TEST_F(IntakeGrpcTest, OversizedRequestsAreRejected) {
 class IntakeAuthTest : public IntakeGrpcTest {
  protected:
   void SetUp() override {
-    broker_ = testing::StartBroker();
     std::string tokens = dir_.File("tokens");
     FILE* f = fopen(tokens.c_str(), "w");
     fputs("portal-tp portal tok-tuphap-0123456789 000.00.13.H37\n"
           "portal-all portal tok-allagencies-0123456789\n"
           "ops operator tok-operator-0123456789\n", f);
     fclose(f);
-    auto c = testing::IntakeTestConfig(broker_->bootstrap(), dir_.path());
+    auto c = testing::IntakeTestConfig(broker().bootstrap(), dir_.path());
     c.server.auth_tokens_file = tokens;
     Start(c);
   }

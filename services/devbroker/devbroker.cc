@@ -56,10 +56,21 @@ absl::StatusOr<std::unique_ptr<DevBroker>> DevBroker::Start(const DevBrokerOptio
   b->mcluster_ = rd_kafka_mock_cluster_new(b->rk_, o.brokers);
   if (!b->mcluster_) return absl::InternalError("devbroker: cannot create the mock cluster");
   b->bootstrap_ = rd_kafka_mock_cluster_bootstraps(b->mcluster_);
+  // Created concurrently: each call waits for the mock cluster's thread, which may take up to its
+  // poll interval to pick the request up; in parallel the waits overlap.
   int rf = std::min(o.brokers, 3);
-  for (const std::string& topic : AllTopics()) {
-    rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(b->mcluster_, topic.c_str(), o.partitions, rf);
-    if (e) return absl::InternalError(absl::StrCat("create ", topic, ": ", rd_kafka_err2str(e)));
+  std::vector<rd_kafka_resp_err_t> errs(AllTopics().size());
+  std::vector<std::thread> creators;
+  for (size_t i = 0; i < AllTopics().size(); ++i) {
+    creators.emplace_back([&, i] {
+      errs[i] = rd_kafka_mock_topic_create(b->mcluster_, AllTopics()[i].c_str(), o.partitions, rf);
+    });
+  }
+  for (auto& t : creators) t.join();
+  for (size_t i = 0; i < errs.size(); ++i) {
+    if (errs[i]) {
+      return absl::InternalError(absl::StrCat("create ", AllTopics()[i], ": ", rd_kafka_err2str(errs[i])));
+    }
   }
   b->http_ = std::make_unique<httplib::Server>();
   b->InstallRoutes();
