@@ -33,7 +33,8 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromText(const std
     ++line_no;
     line = absl::StripAsciiWhitespace(line.substr(0, line.find('#')));
     if (line.empty()) continue;
-    std::vector<std::string> parts = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    std::vector<std::string> parts =
+        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
     if (parts.size() < 3 || parts.size() > 4) {
       return absl::InvalidArgumentError(
           absl::StrCat("line ", line_no, ": expected `name role token [agencies]`"));

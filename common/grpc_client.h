@@ -18,14 +18,15 @@ struct ClientOptions {
   std::string tls_ca_file;    // set: TLS, verifying the server against this CA
   std::string tls_cert_file;  // client certificate for mTLS (with tls_key_file)
   std::string tls_key_file;
-  std::string token;          // bearer token ("" = none)
-  std::string authority;      // TLS target name override (tests)
+  std::string token;      // bearer token ("" = none)
+  std::string authority;  // TLS target name override (tests)
 };
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& target,
                                                            const ClientOptions& options);
 // A context with `timeout` as deadline, the token and a new traceparent.
-std::unique_ptr<grpc::ClientContext> MakeContext(const ClientOptions& options, absl::Duration timeout);
+std::unique_ptr<grpc::ClientContext> MakeContext(const ClientOptions& options,
+                                                 absl::Duration timeout);
 
 }  // namespace dossiersync
 

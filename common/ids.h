@@ -5,6 +5,7 @@
 #define DOSSIERSYNC_COMMON_IDS_H_
 
 #include <string>
+
 #include "absl/strings/string_view.h"
 
 namespace dossiersync {

@@ -18,8 +18,10 @@ absl::Status SetAll(rd_kafka_conf_t* conf, const std::map<std::string, std::stri
 }
 
 void LogCallback(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
-  LogLevel l = level <= 3 ? LogLevel::kError : level <= 4 ? LogLevel::kWarn
-               : level <= 6 ? LogLevel::kInfo : LogLevel::kDebug;
+  LogLevel l = level <= 3   ? LogLevel::kError
+               : level <= 4 ? LogLevel::kWarn
+               : level <= 6 ? LogLevel::kInfo
+                            : LogLevel::kDebug;
   Log(l, "librdkafka", {{"client", rd_kafka_name(rk)}, {"facility", fac}, {"detail", buf}});
 }
 
@@ -108,7 +110,8 @@ absl::Status KafkaProducer::Produce(const OutMessage& m, absl::Duration queue_wa
         RD_KAFKA_V_HEADER("schema", m.schema.c_str(), -1),
         RD_KAFKA_V_HEADER("event-id", m.event_id.c_str(), -1),
         RD_KAFKA_V_HEADER("traceparent", m.traceparent.c_str(), -1),
-        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<intptr_t>(m.opaque))), RD_KAFKA_V_END);
+        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<intptr_t>(m.opaque))),
+        RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       if (absl::Now() > deadline) return absl::ResourceExhaustedError("kafka producer queue full");
@@ -125,7 +128,8 @@ absl::Status KafkaProducer::Produce(const OutMessage& m, absl::Duration queue_wa
 int KafkaProducer::Poll(int timeout_ms) { return rd_kafka_poll(rk_, timeout_ms); }
 
 absl::Status KafkaProducer::Flush(absl::Duration timeout) {
-  rd_kafka_resp_err_t err = rd_kafka_flush(rk_, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  rd_kafka_resp_err_t err =
+      rd_kafka_flush(rk_, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
   return absl::DeadlineExceededError(absl::StrCat("kafka flush: ", rd_kafka_err2str(err), ", ",
                                                   rd_kafka_outq_len(rk_), " messages left"));
@@ -135,7 +139,8 @@ int KafkaProducer::OutQueueLen() const { return rd_kafka_outq_len(rk_); }
 
 std::optional<std::string> KafkaProducer::FatalError() const {
   char buf[512];
-  if (rd_kafka_fatal_error(rk_, buf, sizeof(buf)) == RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
+  if (rd_kafka_fatal_error(rk_, buf, sizeof(buf)) == RD_KAFKA_RESP_ERR_NO_ERROR)
+    return std::nullopt;
   return std::string(buf);
 }
 
@@ -166,7 +171,8 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
   }
   rd_kafka_poll_set_consumer(c->rk_);
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(topics.size());
-  for (const auto& t : topics) rd_kafka_topic_partition_list_add(list, t.c_str(), RD_KAFKA_PARTITION_UA);
+  for (const auto& t : topics)
+    rd_kafka_topic_partition_list_add(list, t.c_str(), RD_KAFKA_PARTITION_UA);
   rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk_, list);
   rd_kafka_topic_partition_list_destroy(list);
   if (e) return absl::InvalidArgumentError(absl::StrCat("subscribe: ", rd_kafka_err2str(e)));
@@ -200,7 +206,8 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::CreateAssigned(
   rd_kafka_resp_err_t e = rd_kafka_metadata(
       c->rk_, 0, rkt, &md, static_cast<int>(absl::ToInt64Milliseconds(metadata_timeout)));
   rd_kafka_topic_destroy(rkt);
-  if (e) return absl::UnavailableError(absl::StrCat("metadata for ", topic, ": ", rd_kafka_err2str(e)));
+  if (e)
+    return absl::UnavailableError(absl::StrCat("metadata for ", topic, ": ", rd_kafka_err2str(e)));
   int partitions = md->topic_cnt == 1 && !md->topics[0].err ? md->topics[0].partition_cnt : 0;
   rd_kafka_metadata_destroy(md);
   if (partitions == 0) return absl::NotFoundError(absl::StrCat("topic ", topic, " not found"));
@@ -225,7 +232,8 @@ KafkaConsumer::~KafkaConsumer() {
 absl::StatusOr<std::optional<InMessage>> KafkaConsumer::Poll(int timeout_ms) {
   rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, timeout_ms);
   if (!m) return std::optional<InMessage>();
-  std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> guard(m, rd_kafka_message_destroy);
+  std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> guard(
+      m, rd_kafka_message_destroy);
   if (m->err) {
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF || m->err == RD_KAFKA_RESP_ERR__TRANSPORT ||
         m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {

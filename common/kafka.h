@@ -43,7 +43,7 @@ std::string SchemaOfTopic(const std::string& topic);
 struct OutMessage {
   std::string topic;
   std::string key;
-  std::string value;  // serialized protobuf
+  std::string value;   // serialized protobuf
   std::string schema;  // full message name, e.g. dossiersync.v1.DossierChange
   std::string event_id;
   std::string traceparent;
@@ -93,8 +93,9 @@ class KafkaConsumer {
  public:
   // from_beginning: auto.offset.reset=earliest for partitions without a committed offset.
   static absl::StatusOr<std::unique_ptr<KafkaConsumer>> Create(
-      const std::string& brokers, const std::string& group_id, const std::vector<std::string>& topics,
-      bool from_beginning, const std::map<std::string, std::string>& config = {});
+      const std::string& brokers, const std::string& group_id,
+      const std::vector<std::string>& topics, bool from_beginning,
+      const std::map<std::string, std::string>& config = {});
   // Without a group: assigns every partition of `topic` from the beginning (or the end).
   static absl::StatusOr<std::unique_ptr<KafkaConsumer>> CreateAssigned(
       const std::string& brokers, const std::string& topic, bool from_beginning,

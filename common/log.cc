@@ -21,10 +21,14 @@ thread_local std::string t_trace_id;
 
 const char* LevelName(LogLevel l) {
   switch (l) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -34,7 +38,12 @@ std::string FirstChar(absl::string_view word) {
   if (word.empty()) return "";
   size_t n = 1;
   unsigned char c = static_cast<unsigned char>(word[0]);
-  if (c >= 0xF0) n = 4; else if (c >= 0xE0) n = 3; else if (c >= 0xC0) n = 2;
+  if (c >= 0xF0)
+    n = 4;
+  else if (c >= 0xE0)
+    n = 3;
+  else if (c >= 0xC0)
+    n = 2;
   return std::string(word.substr(0, std::min(n, word.size())));
 }
 

@@ -7,8 +7,8 @@
 #define DOSSIERSYNC_COMMON_LOG_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
+#include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 
 namespace dossiersync {
@@ -17,7 +17,8 @@ enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
 void SetLogLevel(LogLevel level);
 void SetLogService(std::string service);
-void Log(LogLevel level, absl::string_view msg, const nlohmann::json& fields = nlohmann::json::object());
+void Log(LogLevel level, absl::string_view msg,
+         const nlohmann::json& fields = nlohmann::json::object());
 inline void LogInfo(absl::string_view m, const nlohmann::json& f = nlohmann::json::object()) {
   Log(LogLevel::kInfo, m, f);
 }

@@ -14,16 +14,18 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   int port = 0;
   if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
       port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("--metrics_listen: expected HOST:PORT, got '", listen, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics_listen: expected HOST:PORT, got '", listen, "'"));
   }
   std::string host = listen.substr(0, colon);
   auto out = std::unique_ptr<MetricsServer>(new MetricsServer());
   out->registry_ = std::move(registry);
   out->http_ = std::make_unique<httplib::Server>();
-  out->http_->Get("/metrics", [reg = out->registry_](const httplib::Request&, httplib::Response& res) {
-    res.set_content(prometheus::TextSerializer().Serialize(reg->Collect()),
-                    "text/plain; version=0.0.4");
-  });
+  out->http_->Get("/metrics",
+                  [reg = out->registry_](const httplib::Request&, httplib::Response& res) {
+                    res.set_content(prometheus::TextSerializer().Serialize(reg->Collect()),
+                                    "text/plain; version=0.0.4");
+                  });
   out->http_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });

@@ -10,9 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "google/protobuf/message.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/proto_buffer_reader.h"
-#include "grpcpp/impl/codegen/proto_utils.h"
 #include "grpcpp/support/proto_buffer_writer.h"
 
 namespace dossiersync {

@@ -37,7 +37,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) 
 
 absl::Status ServerOptions::Validate() const {
   if (listen.empty() || listen.find(':') == std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("--listen: expected HOST:PORT, got '", listen, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen: expected HOST:PORT, got '", listen, "'"));
   }
   if (!allow_insecure) {
     if (tls_cert_file.empty() || tls_key_file.empty()) {
@@ -82,11 +83,16 @@ ServerOptions ServerOptionsFromFlags(const std::string& listen) {
 void ApplyLogFlags(const std::string& service) {
   SetLogService(service);
   std::string l = absl::GetFlag(FLAGS_log_level);
-  if (l == "debug") SetLogLevel(LogLevel::kDebug);
-  else if (l == "info") SetLogLevel(LogLevel::kInfo);
-  else if (l == "warn") SetLogLevel(LogLevel::kWarn);
-  else if (l == "error") SetLogLevel(LogLevel::kError);
-  else ConfigError(absl::StrCat("--log_level: expected debug, info, warn or error, got '", l, "'"));
+  if (l == "debug")
+    SetLogLevel(LogLevel::kDebug);
+  else if (l == "info")
+    SetLogLevel(LogLevel::kInfo);
+  else if (l == "warn")
+    SetLogLevel(LogLevel::kWarn);
+  else if (l == "error")
+    SetLogLevel(LogLevel::kError);
+  else
+    ConfigError(absl::StrCat("--log_level: expected debug, info, warn or error, got '", l, "'"));
 }
 
 absl::StatusOr<std::unique_ptr<Authenticator>> MakeAuthenticator(const ServerOptions& options) {

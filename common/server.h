@@ -42,8 +42,8 @@ void ApplyLogFlags(const std::string& service);
 
 class GrpcServer {
  public:
-  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(const ServerOptions& options,
-                                                           const std::vector<grpc::Service*>& services);
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
+      const ServerOptions& options, const std::vector<grpc::Service*>& services);
   ~GrpcServer();
   int port() const { return port_; }
   grpc::Server* server() { return server_.get(); }
@@ -59,7 +59,8 @@ class GrpcServer {
 // Builds the authenticator the options ask for.
 absl::StatusOr<std::unique_ptr<Authenticator>> MakeAuthenticator(const ServerOptions& options);
 
-// Call first in main(): blocks SIGTERM/SIGINT in every thread so WaitForTerminationSignal sees them.
+// Call first in main(): blocks SIGTERM/SIGINT in every thread so WaitForTerminationSignal sees
+// them.
 void BlockTerminationSignals();
 // Blocks until SIGTERM or SIGINT; returns the signal's name.
 std::string WaitForTerminationSignal();

@@ -39,9 +39,8 @@ class WorkPool {
       {
         absl::MutexLock l(&mu_);
         mu_.Await(absl::Condition(
-            +[](WorkPool* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
-              return p->stop_ || !p->queue_.empty();
-            },
+            +[](WorkPool* p)
+                 ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) { return p->stop_ || !p->queue_.empty(); },
             this));
         if (queue_.empty()) return;
         fn = std::move(queue_.front());

@@ -31,9 +31,9 @@ TEST(ConfigTest, IntakeWithoutTlsOrAllowInsecureFailsFast) {
 TEST(ConfigTest, EnvironmentFallbackIsReadAndValidated) {
   testing::TempDir dir;
   setenv("DOSSIERSYNC_PROVINCE_CODE", "37", 1);
-  testing::Process p({testing::BinaryPath("dossier-intake"), "--allow_insecure",
-                      "--kafka_brokers=127.0.0.1:1"},
-                     dir.File("log"));
+  testing::Process p(
+      {testing::BinaryPath("dossier-intake"), "--allow_insecure", "--kafka_brokers=127.0.0.1:1"},
+      dir.File("log"));
   unsetenv("DOSSIERSYNC_PROVINCE_CODE");
   EXPECT_EQ(p.Wait(), 2);
   EXPECT_NE(Slurp(dir.File("log")).find("--province_code: expected Hnn"), std::string::npos);

@@ -1,9 +1,8 @@
 // The devbroker process and its control interface.
+#include <httplib.h>
 #include <signal.h>
 
 #include <fstream>
-
-#include <httplib.h>
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"

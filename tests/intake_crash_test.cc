@@ -37,7 +37,9 @@ class IntakeProcess {
     (*ch)->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(20));
   }
   dossiersync::v1::IntakeService::Stub* stub() { return stub_.get(); }
-  double Backlog() { return testing::ScrapeMetric(metrics_port_, "dossiersync_intake_outbox_backlog"); }
+  double Backlog() {
+    return testing::ScrapeMetric(metrics_port_, "dossiersync_intake_outbox_backlog");
+  }
   void Kill() {
     proc_->Kill(SIGKILL);
     proc_->Wait();
@@ -73,8 +75,9 @@ TEST(IntakeCrashTest, UnpublishedOutboxRowsSurviveSigkill) {
   }
   ASSERT_EQ(testing::BrokerControl(*broker, "/brokers/1/up"), 200);
   IntakeProcess restarted(broker->bootstrap(), dir);
-  auto msgs = testing::CollectUntil(broker->bootstrap(), kTopicDossierChanges,
-                                    [](const auto& m) { return testing::DistinctEvents(m) >= 300; });
+  auto msgs = testing::CollectUntil(broker->bootstrap(), kTopicDossierChanges, [](const auto& m) {
+    return testing::DistinctEvents(m) >= 300;
+  });
   ASSERT_GE(testing::DistinctEvents(msgs), 300u);
   auto by_code = testing::CheckChanges(msgs);
   ASSERT_EQ(by_code.size(), 30u);

@@ -5,9 +5,8 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 
-#include "absl/synchronization/notification.h"
-
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/errors.h"
 #include "common/grpc_client.h"
 #include "gtest/gtest.h"
@@ -230,10 +229,10 @@ TEST_F(IntakeGrpcTest, StreamWithBadItemsInTheMiddle) {
   auto stream = stub_->SubmitChanges(ctx.get());
   std::vector<SubmitChangeRequest> reqs;
   for (int i = 1; i <= 50; ++i) reqs.push_back(ValidRequest(i, 1, 100));
-  reqs[10].mutable_dossier()->set_code("nonsense");                 // invalid
+  reqs[10].mutable_dossier()->set_code("nonsense");                                     // invalid
   reqs[20].mutable_dossier()->set_status(dossiersync::v1::DOSSIER_STATUS_UNSPECIFIED);  // invalid
-  reqs.push_back(ValidRequest(1, 1, 50));                            // stale (rev 100 stored)
-  reqs.push_back(ValidRequest(2, 1, 100));                           // duplicate
+  reqs.push_back(ValidRequest(1, 1, 50));   // stale (rev 100 stored)
+  reqs.push_back(ValidRequest(2, 1, 100));  // duplicate
   for (auto& r : reqs) ASSERT_TRUE(stream->Write(r));
   stream->WritesDone();
   std::vector<SubmitChangeResponse> resps;
@@ -337,7 +336,8 @@ TEST_F(IntakeGrpcTest, GarbageItemInAStreamGetsItsOwnErrorAndTheStreamGoesOn) {
   ASSERT_TRUE(stream.status.ok()) << stream.status.error_message();
   ASSERT_EQ(stream.responses.size(), 3u);
   EXPECT_FALSE(stream.responses[0].has_error());
-  EXPECT_EQ(stream.responses[1].error().code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_EQ(stream.responses[1].error().code(),
+            static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
   EXPECT_EQ(FieldOf(stream.responses[1].error()), "request");
   EXPECT_FALSE(stream.responses[2].has_error());
   EXPECT_EQ(stream.responses[2].code(), "000.00.13.H37-240705-0002");
@@ -345,11 +345,13 @@ TEST_F(IntakeGrpcTest, GarbageItemInAStreamGetsItsOwnErrorAndTheStreamGoesOn) {
 
 TEST_F(IntakeGrpcTest, OversizedRequestsAreRejected) {
   auto r = ValidRequest(1, 1, 100);
-  for (int i = 0; i < 2300; ++i) r.mutable_dossier()->add_attachments()->set_name(std::string(1900, 'x'));
+  for (int i = 0; i < 2300; ++i)
+    r.mutable_dossier()->add_attachments()->set_name(std::string(1900, 'x'));
   grpc::Status st = Submit(r);  // ~4.4 MB: over the intake limit, under the transport limit
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(FieldOf(DetailsOf(st)), "request");
-  for (int i = 0; i < 8000; ++i) r.mutable_dossier()->add_attachments()->set_name(std::string(1900, 'x'));
+  for (int i = 0; i < 8000; ++i)
+    r.mutable_dossier()->add_attachments()->set_name(std::string(1900, 'x'));
   st = Submit(r);  // ~20 MB: refused by the transport
   EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_TRUE(Submit(ValidRequest(1, 1, 100)).ok());
@@ -360,9 +362,11 @@ class IntakeAuthTest : public IntakeGrpcTest {
   void SetUp() override {
     std::string tokens = dir_.File("tokens");
     FILE* f = fopen(tokens.c_str(), "w");
-    fputs("portal-tp portal tok-tuphap-0123456789 000.00.13.H37\n"
-          "portal-all portal tok-allagencies-0123456789\n"
-          "ops operator tok-operator-0123456789\n", f);
+    fputs(
+        "portal-tp portal tok-tuphap-0123456789 000.00.13.H37\n"
+        "portal-all portal tok-allagencies-0123456789\n"
+        "ops operator tok-operator-0123456789\n",
+        f);
     fclose(f);
     auto c = testing::IntakeTestConfig(broker().bootstrap(), dir_.path());
     c.server.auth_tokens_file = tokens;

@@ -85,13 +85,15 @@ TEST(IntakeKafkaTest, RequestErrorsFromTheBrokerLoseAndReorderNothing) {
     for (int i = 1; i <= 20; ++i) {
       auto ctx = MakeContext({}, absl::Seconds(10));
       SubmitChangeResponse resp;
-      ASSERT_TRUE(stub->SubmitChange(ctx.get(), ValidRequest(i, kLifecycle[k], 100 + k), &resp).ok());
+      ASSERT_TRUE(
+          stub->SubmitChange(ctx.get(), ValidRequest(i, kLifecycle[k], 100 + k), &resp).ok());
     }
   }
   auto msgs = testing::CollectTopic(broker->bootstrap(), kTopicDossierChanges, 100);
   auto by_code = testing::CheckChanges(msgs);
   ASSERT_EQ(by_code.size(), 20u);
-  for (const auto& [code, revs] : by_code) EXPECT_EQ(revs, (std::vector<int64_t>{100, 101, 102, 103, 104}));
+  for (const auto& [code, revs] : by_code)
+    EXPECT_EQ(revs, (std::vector<int64_t>{100, 101, 102, 103, 104}));
 }
 
 }  // namespace

@@ -16,7 +16,8 @@
 namespace dossiersync::testing {
 
 // Per dossier code, the revisions in topic order with repeats (same event-id) removed.
-inline std::map<std::string, std::vector<int64_t>> CheckChanges(const std::vector<InMessage>& msgs) {
+inline std::map<std::string, std::vector<int64_t>> CheckChanges(
+    const std::vector<InMessage>& msgs) {
   std::map<std::string, std::vector<int64_t>> by_code;
   std::set<std::string> seen_events;
   std::map<std::string, int32_t> partition_of;

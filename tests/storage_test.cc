@@ -1,8 +1,7 @@
 // The SQLite driver behind the storage interface.
-#include "common/storage/database.h"
-
 #include <thread>
 
+#include "common/storage/database.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
 
@@ -17,12 +16,18 @@ TEST(SqliteTest, TransactionsCommitAndRollBack) {
   {
     auto tx = (*db)->Begin();
     ASSERT_TRUE(tx.ok());
-    ASSERT_TRUE((*tx)->Exec("INSERT INTO t VALUES ($1, $2, $3)", {std::string("a"), int64_t{1}, Blob{std::string("\0x", 2)}}).ok());
+    ASSERT_TRUE((*tx)
+                    ->Exec("INSERT INTO t VALUES ($1, $2, $3)",
+                           {std::string("a"), int64_t{1}, Blob{std::string("\0x", 2)}})
+                    .ok());
     ASSERT_TRUE((*tx)->Commit().ok());
   }
   {
     auto tx = (*db)->Begin();
-    ASSERT_TRUE((*tx)->Exec("INSERT INTO t VALUES ($1, $2, $3)", {std::string("b"), int64_t{2}, Blob{}}).ok());
+    ASSERT_TRUE(
+        (*tx)
+            ->Exec("INSERT INTO t VALUES ($1, $2, $3)", {std::string("b"), int64_t{2}, Blob{}})
+            .ok());
     // destroyed without Commit: rolled back
   }
   auto tx = (*db)->BeginRead();

@@ -1,6 +1,7 @@
 #include "tests/test_util.h"
 
 #include <arpa/inet.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -10,8 +11,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <set>
-
-#include <httplib.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -89,7 +88,8 @@ SubmitChangeRequest ValidRequest(int seq, int status, int64_t revision) {
   d->set_status(static_cast<dossiersync::v1::DossierStatus>(status));
   d->set_revision(revision);
   // Fixed times (the day in the code, 08:00 in Hanoi) keep equal requests byte-identical.
-  absl::Time base = absl::FromCivil(absl::CivilSecond(2024, 7, 5, 8, 0, 0), absl::FixedTimeZone(7 * 3600));
+  absl::Time base =
+      absl::FromCivil(absl::CivilSecond(2024, 7, 5, 8, 0, 0), absl::FixedTimeZone(7 * 3600));
   auto ts = [](absl::Time t) { return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t)); };
   *d->mutable_submitted_at() = ts(base);
   bool accepted = status == 2 || status == 4 || status == 5 || status == 6 || status == 8 ||
@@ -136,7 +136,8 @@ std::vector<InMessage> CollectUntil(const std::string& brokers, const std::strin
 std::vector<InMessage> CollectTopic(const std::string& brokers, const std::string& topic,
                                     size_t count, absl::Duration timeout) {
   return CollectUntil(
-      brokers, topic, [count](const std::vector<InMessage>& m) { return m.size() >= count; }, timeout);
+      brokers, topic, [count](const std::vector<InMessage>& m) { return m.size() >= count; },
+      timeout);
 }
 
 std::vector<InMessage> CollectAll(const std::string& brokers, const std::string& topic,
@@ -162,7 +163,8 @@ double ScrapeMetric(int port, const std::string& name) {
   std::string prefix = name + " ";
   size_t pos = 0;
   while ((pos = res->body.find(prefix, pos)) != std::string::npos) {
-    if (pos == 0 || res->body[pos - 1] == '\n') return std::atof(res->body.c_str() + pos + prefix.size());
+    if (pos == 0 || res->body[pos - 1] == '\n')
+      return std::atof(res->body.c_str() + pos + prefix.size());
     pos += prefix.size();
   }
   return -1;

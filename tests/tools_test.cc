@@ -21,8 +21,9 @@ TEST(DossierctlTest, SubmitFileThenTailDecodesEveryMessage) {
     for (int i = 1; i <= 5; ++i) {
       for (int s : {1, 2}) {
         std::string json;
-        ASSERT_TRUE(google::protobuf::util::MessageToJsonString(
-                        testing::ValidRequest(i, s, 100 * s), &json).ok());
+        ASSERT_TRUE(
+            google::protobuf::util::MessageToJsonString(testing::ValidRequest(i, s, 100 * s), &json)
+                .ok());
         out << json << "\n";
       }
     }

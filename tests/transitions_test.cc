@@ -9,10 +9,10 @@ TEST(TransitionRulesTest, DefaultFollowsTheObservedFlow) {
   TransitionRules r = TransitionRules::Default();
   EXPECT_TRUE(r.Allowed(1, 2));
   EXPECT_TRUE(r.Allowed(2, 4));
-  EXPECT_TRUE(r.Allowed(2, 9));   // forward skip
-  EXPECT_TRUE(r.Allowed(4, 10));  // forward skip
-  EXPECT_TRUE(r.Allowed(9, 4));   // cancelled result
-  EXPECT_TRUE(r.Allowed(4, 4));   // same status
+  EXPECT_TRUE(r.Allowed(2, 9));    // forward skip
+  EXPECT_TRUE(r.Allowed(4, 10));   // forward skip
+  EXPECT_TRUE(r.Allowed(9, 4));    // cancelled result
+  EXPECT_TRUE(r.Allowed(4, 4));    // same status
   EXPECT_FALSE(r.Allowed(10, 4));  // terminal
   EXPECT_FALSE(r.Allowed(3, 2));
   EXPECT_FALSE(r.Allowed(7, 1));

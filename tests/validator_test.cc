@@ -42,10 +42,10 @@ TEST_F(ValidatorTest, AcceptsValidRequestsForEveryStatus) {
 TEST_F(ValidatorTest, MissingDossier) { ExpectField(SubmitChangeRequest(), "dossier"); }
 
 TEST_F(ValidatorTest, DossierCodeShape) {
-  for (const char* bad : {"", "000.00.13.H37-240705", "000.00.13.H37-240705-001",
-                          "00.00.13.H37-240705-0001", "000.00.13.H37-241305-0001",
-                          "000.00.13.H37-240230-0001", "000.00.13.H37-240705-00a1",
-                          "000.00.13.H37_240705_0001"}) {
+  for (const char* bad :
+       {"", "000.00.13.H37-240705", "000.00.13.H37-240705-001", "00.00.13.H37-240705-0001",
+        "000.00.13.H37-241305-0001", "000.00.13.H37-240230-0001", "000.00.13.H37-240705-00a1",
+        "000.00.13.H37_240705_0001"}) {
     auto r = ValidRequest(1, 2, 1);
     r.mutable_dossier()->set_code(bad);
     ExpectField(r, "dossier.code");
@@ -215,6 +215,23 @@ TEST_F(ValidatorTest, StepIdReusedWithDifferentContentInOneRequest) {
   EXPECT_TRUE(Check(r).ok()) << "an identical repeat is harmless";
   r.mutable_new_steps(1)->set_content("khác");
   ExpectField(r, "new_steps[1].step_id");
+}
+
+TEST_F(ValidatorTest, TooManyStepsInOneChange) {
+  auto r = ValidRequest(1, 2, 1);
+  for (int i = 0; i < 1000; ++i) {
+    auto* s = r.add_new_steps();
+    *s = r.new_steps(0);
+    s->set_step_id("x" + std::to_string(i));
+  }
+  ExpectField(r, "new_steps");
+}
+
+TEST_F(ValidatorTest, IdenticalRepeatedStepsAreAccepted) {
+  // 1,000 steps sharing one id with identical content: a harmless repeat.
+  auto r = ValidRequest(1, 2, 1);
+  for (int i = 0; i < 999; ++i) *r.add_new_steps() = r.new_steps(0);
+  EXPECT_TRUE(Check(r).ok());
 }
 
 TEST_F(ValidatorTest, StepStatusAndTime) {

@@ -45,7 +45,8 @@ absl::Status Database::Migrate(absl::string_view statements) {
     stmt = absl::StripAsciiWhitespace(stmt);
     if (stmt.empty()) continue;
     auto r = (*tx)->Exec(stmt);
-    if (!r.ok()) return absl::Status(r.status().code(), absl::StrCat("migration: ", r.status().message()));
+    if (!r.ok())
+      return absl::Status(r.status().code(), absl::StrCat("migration: ", r.status().message()));
   }
   return (*tx)->Commit();
 }

@@ -13,12 +13,12 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace dossiersync::storage {
 
@@ -79,8 +79,10 @@ struct OpenOptions {
   int busy_timeout_ms = 10000;
 };
 
-// Opens `uri`: "sqlite:PATH" (or a bare path). "postgresql://" is reserved for the PostgreSQL driver.
-absl::StatusOr<std::unique_ptr<Database>> Open(absl::string_view uri, const OpenOptions& options = {});
+// Opens `uri`: "sqlite:PATH" (or a bare path). "postgresql://" is reserved for the PostgreSQL
+// driver.
+absl::StatusOr<std::unique_ptr<Database>> Open(absl::string_view uri,
+                                               const OpenOptions& options = {});
 
 }  // namespace dossiersync::storage
 

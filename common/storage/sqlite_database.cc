@@ -14,7 +14,8 @@ namespace dossiersync::storage {
 namespace {
 
 absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
-  std::string msg = absl::StrCat("sqlite ", what, ": ", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  std::string msg =
+      absl::StrCat("sqlite ", what, ": ", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   int primary = rc & 0xff;
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_IOERR ||
       primary == SQLITE_FULL || primary == SQLITE_READONLY || primary == SQLITE_CANTOPEN) {
@@ -40,9 +41,11 @@ class Connection {
     int rc = sqlite3_open_v2(path.c_str(), &c->db_, flags, nullptr);
     if (rc != SQLITE_OK) return SqliteError(c->db_, rc, absl::StrCat("open ", path));
     sqlite3_busy_timeout(c->db_, o.busy_timeout_ms);
-    std::string pragmas = readonly ? "PRAGMA query_only=1;"
-                                   : absl::StrCat("PRAGMA journal_mode=WAL; PRAGMA synchronous=",
-                                                  o.sqlite_synchronous, "; PRAGMA foreign_keys=ON;");
+    std::string pragmas =
+        readonly
+            ? "PRAGMA query_only=1;"
+            : absl::StrCat("PRAGMA journal_mode=WAL; PRAGMA synchronous=", o.sqlite_synchronous,
+                           "; PRAGMA foreign_keys=ON;");
     char* err = nullptr;
     rc = sqlite3_exec(c->db_, pragmas.c_str(), nullptr, nullptr, &err);
     if (rc != SQLITE_OK) {
@@ -122,8 +125,9 @@ class Connection {
             values.emplace_back(sqlite3_column_double(s, i));
             break;
           case SQLITE_TEXT:
-            values.emplace_back(std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, i)),
-                                            sqlite3_column_bytes(s, i)));
+            values.emplace_back(
+                std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, i)),
+                            sqlite3_column_bytes(s, i)));
             break;
           case SQLITE_BLOB: {
             const char* p = static_cast<const char*>(sqlite3_column_blob(s, i));

@@ -69,7 +69,8 @@ absl::StatusOr<std::unique_ptr<DevBroker>> DevBroker::Start(const DevBrokerOptio
   for (auto& t : creators) t.join();
   for (size_t i = 0; i < errs.size(); ++i) {
     if (errs[i]) {
-      return absl::InternalError(absl::StrCat("create ", AllTopics()[i], ": ", rd_kafka_err2str(errs[i])));
+      return absl::InternalError(
+          absl::StrCat("create ", AllTopics()[i], ": ", rd_kafka_err2str(errs[i])));
     }
   }
   b->http_ = std::make_unique<httplib::Server>();
@@ -77,7 +78,8 @@ absl::StatusOr<std::unique_ptr<DevBroker>> DevBroker::Start(const DevBrokerOptio
   b->control_port_ = port == 0 ? b->http_->bind_to_any_port(hp[0])
                                : (b->http_->bind_to_port(hp[0], port) ? port : -1);
   if (b->control_port_ <= 0) {
-    return absl::UnavailableError(absl::StrCat("--control_listen ", o.control_listen, ": cannot bind"));
+    return absl::UnavailableError(
+        absl::StrCat("--control_listen ", o.control_listen, ": cannot bind"));
   }
   b->http_thread_ = std::thread([s = b->http_.get()] { s->listen_after_bind(); });
   return b;
@@ -90,7 +92,9 @@ DevBroker::~DevBroker() {
   if (rk_) rd_kafka_destroy(rk_);
 }
 
-std::string DevBroker::control_url() const { return absl::StrCat("http://127.0.0.1:", control_port_); }
+std::string DevBroker::control_url() const {
+  return absl::StrCat("http://127.0.0.1:", control_port_);
+}
 
 void DevBroker::InstallRoutes() {
   httplib::Server& s = *http_;
@@ -102,7 +106,8 @@ void DevBroker::InstallRoutes() {
                      {"topics", AllTopics()}};
     res.set_content(j.dump() + "\n", "application/json");
   });
-  s.Post(R"(/brokers/(\d+)/(down|up))", [this](const httplib::Request& req, httplib::Response& res) {
+  s.Post(R"(/brokers/(\d+)/(down|up))", [this](const httplib::Request& req,
+                                               httplib::Response& res) {
     int id = std::stoi(req.matches[1]);
     rd_kafka_resp_err_t e = req.matches[2] == "down" ? rd_kafka_mock_broker_set_down(mcluster_, id)
                                                      : rd_kafka_mock_broker_set_up(mcluster_, id);
@@ -151,7 +156,8 @@ void DevBroker::InstallRoutes() {
   s.Post("/leader", [this](const httplib::Request& req, httplib::Response& res) {
     int partition = 0, broker = 0;
     std::string topic = req.get_param_value("topic");
-    if (topic.empty() || !IntParam(req, "partition", &partition) || !IntParam(req, "broker", &broker)) {
+    if (topic.empty() || !IntParam(req, "partition", &partition) ||
+        !IntParam(req, "broker", &broker)) {
       return Reply(res, 400, "topic=T&partition=P&broker=B required");
     }
     rd_kafka_resp_err_t e =

@@ -8,9 +8,9 @@
 //   POST /brokers/{id}/down | /brokers/{id}/up
 //   POST /brokers/{id}/rtt?ms=N               -> round-trip time added to that broker's responses
 //   POST /errors?api=KEY&codes=E1,E2,...      -> next requests of API KEY fail with those errors
-//   POST /brokers/{id}/errors?api=KEY&codes=E1,...  (per broker, rd_kafka_mock_broker_push_request_error_rtts)
-//   POST /errors/clear?api=KEY
-//   POST /leader?topic=T&partition=P&broker=B -> leader change
+//   POST /brokers/{id}/errors?api=KEY&codes=E1,...  (per broker,
+//   rd_kafka_mock_broker_push_request_error_rtts) POST /errors/clear?api=KEY POST
+//   /leader?topic=T&partition=P&broker=B -> leader change
 // API keys and error codes are Kafka's numeric ones (Produce=0, Fetch=1, ...; e.g. 6 =
 // NOT_LEADER_OR_FOLLOWER, 7 = REQUEST_TIMED_OUT).
 //

@@ -28,7 +28,8 @@ IntakeConfig IntakeConfig::FromFlags() {
   c.server = ServerOptionsFromFlags(absl::GetFlag(FLAGS_listen));
   c.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   c.kafka_brokers = absl::GetFlag(FLAGS_kafka_brokers);
-  for (absl::string_view kv : absl::StrSplit(absl::GetFlag(FLAGS_kafka_config), ',', absl::SkipEmpty())) {
+  for (absl::string_view kv :
+       absl::StrSplit(absl::GetFlag(FLAGS_kafka_config), ',', absl::SkipEmpty())) {
     std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
     c.kafka_config[p.first] = p.second;
   }
@@ -68,7 +69,8 @@ nlohmann::json IntakeConfig::ToJson() const {
   nlohmann::json kc = nlohmann::json::object();
   for (const auto& [k, v] : kafka_config) {
     kc[k] = k.find("password") != std::string::npos || k.find("secret") != std::string::npos
-                ? MaskSecret(v) : v;
+                ? MaskSecret(v)
+                : v;
   }
   std::string db = database;
   if (size_t at = db.find('@'); at != std::string::npos) db = "postgresql://***" + db.substr(at);

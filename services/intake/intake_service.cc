@@ -19,7 +19,8 @@ namespace {
 
 std::string Metadata(const grpc::CallbackServerContext* ctx, const char* key) {
   auto it = ctx->client_metadata().find(key);
-  return it == ctx->client_metadata().end() ? "" : std::string(it->second.data(), it->second.size());
+  return it == ctx->client_metadata().end() ? ""
+                                            : std::string(it->second.data(), it->second.size());
 }
 
 std::string ReasonLabel(const absl::Status& st) {
@@ -135,13 +136,13 @@ grpc::ServerUnaryReactor* IntakeServiceImpl::GetDossier(grpc::CallbackServerCont
     if (!d.ok()) {
       reactor->Finish(ToGrpcStatus(absl::UnavailableError(d.status().message())));
     } else if (!d->has_value()) {
-      reactor->Finish(ToGrpcStatus(
-          ReasonError(absl::StatusCode::kNotFound, "DOSSIER_NOT_FOUND",
-                      absl::StrCat("no dossier with code ", code), {{"code", code}})));
+      reactor->Finish(
+          ToGrpcStatus(ReasonError(absl::StatusCode::kNotFound, "DOSSIER_NOT_FOUND",
+                                   absl::StrCat("no dossier with code ", code), {{"code", code}})));
     } else if (!caller.MayUseAgency((*d)->agency_code())) {
-      reactor->Finish(ToGrpcStatus(ReasonError(absl::StatusCode::kPermissionDenied,
-                                               "AGENCY_NOT_ALLOWED",
-                                               "dossier belongs to another agency")));
+      reactor->Finish(
+          ToGrpcStatus(ReasonError(absl::StatusCode::kPermissionDenied, "AGENCY_NOT_ALLOWED",
+                                   "dossier belongs to another agency")));
     } else {
       SerializeRaw(**d, raw_resp);
       reactor->Finish(grpc::Status::OK);

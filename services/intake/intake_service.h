@@ -40,7 +40,8 @@ class IntakeServiceImpl final : public IntakeRawService {
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* SubmitChanges(
       grpc::CallbackServerContext* ctx) override;
   grpc::ServerUnaryReactor* GetDossier(grpc::CallbackServerContext* ctx,
-                                       const grpc::ByteBuffer* req, grpc::ByteBuffer* resp) override;
+                                       const grpc::ByteBuffer* req,
+                                       grpc::ByteBuffer* resp) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* ListDossiers(grpc::CallbackServerContext* ctx,
                                                            const grpc::ByteBuffer* req) override;
 

@@ -2,6 +2,7 @@
 
 #include <openssl/sha.h>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/errors.h"
@@ -94,7 +95,8 @@ absl::StatusOr<std::unique_ptr<IntakeStore>> IntakeStore::Open(storage::Database
   auto store = std::unique_ptr<IntakeStore>(new IntakeStore(db, std::move(options)));
   auto tx = db->BeginRead();
   if (!tx.ok()) return tx.status();
-  auto row = (*tx)->QueryOne("SELECT COALESCE(MAX(change_seq), 0), COALESCE(MAX(changed_at_us), 0) FROM dossiers");
+  auto row = (*tx)->QueryOne(
+      "SELECT COALESCE(MAX(change_seq), 0), COALESCE(MAX(changed_at_us), 0) FROM dossiers");
   if (!row.ok()) return row.status();
   store->next_seq_ = (*row)->Int(0) + 1;
   store->last_now_us_ = (*row)->Int(1);
@@ -138,9 +140,8 @@ void IntakeStore::WriterLoop() {
     {
       absl::MutexLock l(&mu_);
       mu_.Await(absl::Condition(
-          +[](IntakeStore* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-            return s->stopping_ || !s->queue_.empty();
-          },
+          +[](IntakeStore* s)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) { return s->stopping_ || !s->queue_.empty(); },
           this));
       if (queue_.empty()) return;  // stopping and drained
       while (!queue_.empty() && batch.size() < options_.max_batch) {
@@ -227,12 +228,12 @@ absl::StatusOr<absl::StatusOr<ApplyResult>> IntakeStore::ApplyOne(storage::Trans
   // Steps: new ones are stored; a step id already stored must carry the same content.
   std::vector<int> fresh;
   std::vector<std::string> fresh_hashes;
+  absl::flat_hash_set<std::string> ids_in_request;
   for (int i = 0; i < req.new_steps_size(); ++i) {
     const ProgressStep& s = req.new_steps(i);
+    // An identical repeat within the request (different content was rejected by the validator).
+    if (!ids_in_request.insert(s.step_id()).second) continue;
     std::string h = Sha256(Deterministic(s));
-    bool seen_in_request = false;
-    for (int j : fresh) seen_in_request |= req.new_steps(j).step_id() == s.step_id();
-    if (seen_in_request) continue;  // identical repeat (different content is rejected earlier)
     auto existing = tx.QueryOne("SELECT step_hash FROM steps WHERE code = $1 AND step_id = $2",
                                 {d.code(), s.step_id()});
     if (!existing.ok()) return existing.status();
@@ -287,7 +288,8 @@ absl::StatusOr<absl::StatusOr<ApplyResult>> IntakeStore::ApplyOne(storage::Trans
 }
 
 absl::Status IntakeStore::FillSteps(storage::Transaction& tx, Dossier* d) {
-  auto rows = tx.Query("SELECT step FROM steps WHERE code = $1 ORDER BY change_seq, idx", {d->code()});
+  auto rows =
+      tx.Query("SELECT step FROM steps WHERE code = $1 ORDER BY change_seq, idx", {d->code()});
   if (!rows.ok()) return rows.status();
   for (const auto& r : *rows) {
     if (!d->add_steps()->ParseFromString(r.Str(0))) {
@@ -315,7 +317,8 @@ absl::StatusOr<std::optional<Dossier>> IntakeStore::Get(const std::string& code)
 }
 
 absl::StatusOr<std::vector<Dossier>> IntakeStore::List(const ListFilter& f, int limit) {
-  std::string sql = "SELECT snapshot, change_seq, changed_at_us FROM dossiers WHERE change_seq > $1";
+  std::string sql =
+      "SELECT snapshot, change_seq, changed_at_us FROM dossiers WHERE change_seq > $1";
   if (!f.agency_code.empty()) sql += " AND agency_code = $2";
   if (f.changed_since_us > 0) sql += " AND changed_at_us >= $3";
   if (f.changed_until_us > 0) sql += " AND changed_at_us < $4";
@@ -323,9 +326,8 @@ absl::StatusOr<std::vector<Dossier>> IntakeStore::List(const ListFilter& f, int 
   sql += " ORDER BY change_seq LIMIT $6";
   auto tx = db_->BeginRead();
   if (!tx.ok()) return tx.status();
-  auto rows = (*tx)->Query(sql, {f.after_seq, f.agency_code, f.changed_since_us,
-                                 f.changed_until_us, static_cast<int64_t>(f.status),
-                                 static_cast<int64_t>(limit)});
+  auto rows = (*tx)->Query(sql, {f.after_seq, f.agency_code, f.changed_since_us, f.changed_until_us,
+                                 static_cast<int64_t>(f.status), static_cast<int64_t>(limit)});
   if (!rows.ok()) return rows.status();
   std::vector<Dossier> out;
   out.reserve(rows->size());

@@ -50,8 +50,8 @@ class IntakeStore {
 
   struct Options {
     TransitionRules rules = TransitionRules::Default();
-    size_t max_batch = 512;       // changes per group commit
-    size_t max_queue = 100000;    // pending changes before UNAVAILABLE (overload)
+    size_t max_batch = 512;     // changes per group commit
+    size_t max_queue = 100000;  // pending changes before UNAVAILABLE (overload)
   };
 
   // Creates the schema if needed and starts the writer thread.
@@ -88,7 +88,7 @@ class IntakeStore {
 
   storage::Database* db_;
   Options options_;
-  int64_t next_seq_ = 1;  // writer thread only
+  int64_t next_seq_ = 1;     // writer thread only
   int64_t last_now_us_ = 0;  // writer thread only: keeps changed_at monotonic
   mutable absl::Mutex mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);

@@ -19,8 +19,8 @@ int main(int argc, char** argv) {
     dossiersync::LogError("start failed", {{"error", std::string(app.status().message())}});
     return 1;
   }
-  dossiersync::LogInfo("serving", {{"grpc_port", (*app)->grpc_port()},
-                                   {"metrics_port", (*app)->metrics_port()}});
+  dossiersync::LogInfo(
+      "serving", {{"grpc_port", (*app)->grpc_port()}, {"metrics_port", (*app)->metrics_port()}});
   std::string sig = dossiersync::WaitForTerminationSignal();
   dossiersync::LogInfo("stopping", {{"signal", sig}});
   (*app)->Stop();

@@ -7,7 +7,8 @@
 
 namespace dossiersync::intake {
 
-OutboxRelay::OutboxRelay(storage::Database* db, RelayOptions options, prometheus::Registry& registry)
+OutboxRelay::OutboxRelay(storage::Database* db, RelayOptions options,
+                         prometheus::Registry& registry)
     : db_(db), options_(std::move(options)) {
   backlog_gauge_ = &prometheus::BuildGauge()
                         .Name("dossiersync_intake_outbox_backlog")
@@ -112,7 +113,8 @@ void OutboxRelay::ProduceMore() {
       if (!st.ok()) {
         in_flight_.erase(m.opaque);
         delivery_failures_->Increment();
-        LogWarn("outbox produce failed", {{"outbox_id", m.opaque}, {"error", std::string(st.message())}});
+        LogWarn("outbox produce failed",
+                {{"outbox_id", m.opaque}, {"error", std::string(st.message())}});
         if (st.code() != absl::StatusCode::kResourceExhausted) restart_ = true;
         return;
       }
@@ -189,9 +191,11 @@ void OutboxRelay::Run() {
     RecordDelivered();
     if (in_flight_.empty() && served == 0) {
       absl::MutexLock l(&mu_);
-      mu_.AwaitWithTimeout(absl::Condition(+[](OutboxRelay* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
-                             return r->stop_ || r->wake_;
-                           }, this),
+      mu_.AwaitWithTimeout(absl::Condition(
+                               +[](OutboxRelay* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
+                                 return r->stop_ || r->wake_;
+                               },
+                               this),
                            options_.idle_poll);
     }
   }

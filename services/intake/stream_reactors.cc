@@ -113,8 +113,8 @@ class SubmitStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::Byte
 
   IntakeServiceImpl* svc_;
   grpc::CallbackServerContext* ctx_;
-  grpc::ByteBuffer req_;     // the read buffer
-  int64_t next_index_ = 0;   // reaction thread only (reads are sequential)
+  grpc::ByteBuffer req_;    // the read buffer
+  int64_t next_index_ = 0;  // reaction thread only (reads are sequential)
   absl::Mutex mu_;
   std::deque<std::shared_ptr<Slot>> slots_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
@@ -159,13 +159,15 @@ class ListStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
     }
     if (req.status() < 0 || req.status() > 10) return FieldError("status", "must be 0 or 1-10");
     if (req.page_size() < 0) return FieldError("page_size", "must not be negative");
-    if (!req.page_token().empty() && (!absl::SimpleAtoi(req.page_token(), &filter_.after_seq) ||
-                                      filter_.after_seq < 0)) {
+    if (!req.page_token().empty() &&
+        (!absl::SimpleAtoi(req.page_token(), &filter_.after_seq) || filter_.after_seq < 0)) {
       return FieldError("page_token", "must be the change_seq of the last dossier received");
     }
     filter_.agency_code = req.agency_code();
-    if (req.has_changed_since()) filter_.changed_since_us = TimeUtil::TimestampToMicroseconds(req.changed_since());
-    if (req.has_changed_until()) filter_.changed_until_us = TimeUtil::TimestampToMicroseconds(req.changed_until());
+    if (req.has_changed_since())
+      filter_.changed_since_us = TimeUtil::TimestampToMicroseconds(req.changed_since());
+    if (req.has_changed_until())
+      filter_.changed_until_us = TimeUtil::TimestampToMicroseconds(req.changed_until());
     filter_.status = req.status();
     filter_.include_steps = req.include_steps();
     remaining_ = req.page_size() > 0 ? req.page_size() : -1;

@@ -25,7 +25,8 @@ absl::StatusOr<TransitionRules> TransitionRules::Parse(const std::string& spec) 
     }
     std::vector<absl::string_view> targets = absl::StrSplit(parts[1], ',', absl::SkipWhitespace());
     if (targets.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("--transitions: rule '", rule, "' has no target"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--transitions: rule '", rule, "' has no target"));
     }
     for (absl::string_view t : targets) {
       int to = 0;

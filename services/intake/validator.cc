@@ -1,10 +1,10 @@
 #include "services/intake/validator.h"
 
-
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/match.h"
 #include "common/errors.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -58,8 +58,8 @@ class Checker {
     int n = Utf8Length(value);
     if (n < 0) return FieldError(field, "must be valid UTF-8");
     if (n > max) {
-      return FieldError(field, absl::StrCat("longer than the DVCQG limit of ", max,
-                                            " characters (", n, ")"));
+      return FieldError(
+          field, absl::StrCat("longer than the DVCQG limit of ", max, " characters (", n, ")"));
     }
     return absl::OkStatus();
   }
@@ -91,10 +91,10 @@ class Checker {
 
 bool Set(const Timestamp& t) { return t.seconds() != 0 || t.nanos() != 0; }
 
-#define RETURN_IF_ERROR(expr)              \
-  do {                                     \
-    absl::Status _st = (expr);             \
-    if (!_st.ok()) return _st;             \
+#define RETURN_IF_ERROR(expr)  \
+  do {                         \
+    absl::Status _st = (expr); \
+    if (!_st.ok()) return _st; \
   } while (0)
 
 absl::Status ValidateTimes(const Dossier& d, Checker& ck) {
@@ -140,8 +140,9 @@ absl::Status ValidateTimes(const Dossier& d, Checker& ck) {
 absl::Status ValidateApplicant(const Dossier& d, const ValidatorConfig& c, Checker& ck) {
   const auto& a = d.applicant();
   if (a.kind() < 1 || a.kind() > 4) {
-    return FieldError("dossier.applicant.kind", "required by DVCQG: 1 citizen, 2 business, "
-                                                "3 state agency, 4 other organisation");
+    return FieldError("dossier.applicant.kind",
+                      "required by DVCQG: 1 citizen, 2 business, "
+                      "3 state agency, 4 other organisation");
   }
   RETURN_IF_ERROR(ck.Text("dossier.applicant.name", a.name(), c.max_text_chars));
   if (a.id_kind() < 0 || a.id_kind() > 2) {
@@ -207,6 +208,11 @@ absl::Status ValidateLists(const Dossier& d, const ValidatorConfig& c, Checker& 
 
 absl::Status ValidateSteps(const dossiersync::v1::SubmitChangeRequest& req,
                            const ValidatorConfig& c, Checker& ck) {
+  if (req.new_steps_size() > c.max_new_steps) {
+    return FieldError("new_steps",
+                      absl::StrCat("more than ", c.max_new_steps, " steps in one change"));
+  }
+  absl::flat_hash_map<std::string, int> first_with_id;
   for (int i = 0; i < req.new_steps_size(); ++i) {
     const ProgressStep& s = req.new_steps(i);
     std::string f = absl::StrCat("new_steps[", i, "]");
@@ -214,11 +220,9 @@ absl::Status ValidateSteps(const dossiersync::v1::SubmitChangeRequest& req,
       return FieldError(f + ".step_id", "required, unique within the dossier");
     }
     RETURN_IF_ERROR(ck.Text(f + ".step_id", s.step_id(), 200));
-    for (int j = 0; j < i; ++j) {
-      if (req.new_steps(j).step_id() == s.step_id() &&
-          req.new_steps(j).SerializeAsString() != s.SerializeAsString()) {
-        return FieldError(f + ".step_id", "step id reused with different content");
-      }
+    auto [it, fresh] = first_with_id.emplace(s.step_id(), i);
+    if (!fresh && req.new_steps(it->second).SerializeAsString() != s.SerializeAsString()) {
+      return FieldError(f + ".step_id", "step id reused with different content");
     }
     RETURN_IF_ERROR(ck.Text(f + ".officer", s.officer(), c.max_officer_chars));
     RETURN_IF_ERROR(ck.Text(f + ".officer_title", s.officer_title(), c.max_text_chars));
@@ -250,7 +254,11 @@ int Utf8Length(absl::string_view s) {
   int n = 0;
   for (size_t i = 0; i < s.size();) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xE  ? 3
+                 : (c >> 3) == 0x1E ? 4
+                                    : 0;
     if (len == 0 || i + len > s.size()) return -1;
     for (size_t k = 1; k < len; ++k) {
       if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return -1;
@@ -281,8 +289,8 @@ absl::Status ValidateRequest(const dossiersync::v1::SubmitChangeRequest& req,
                       "must be {agency ddd.dd.dd.Hdd}-{yyMMdd}-{sequence of 4+ digits}");
   }
   if (code.substr(dash1 - 3, 3) != c.province_code) {
-    return FieldError("dossier.code", absl::StrCat("agency part must belong to province ",
-                                                   c.province_code));
+    return FieldError("dossier.code",
+                      absl::StrCat("agency part must belong to province ", c.province_code));
   }
   if (!MatchShape(d.agency_code(), kAgencyShape)) {
     return FieldError("dossier.agency_code", "must match ddd.dd.dd.Hdd");

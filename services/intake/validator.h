@@ -8,9 +8,9 @@
 
 #include <cstddef>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "dossiersync/v1/intake.pb.h"
 
@@ -21,11 +21,12 @@ struct ValidatorConfig {
   absl::Duration max_future_skew = absl::Minutes(5);
   size_t max_request_bytes = 4 * 1024 * 1024;
   // DVCQG text limits in characters (reference/dvcqg.md §4).
-  int max_summary_chars = 1000;        // TrichYeuHoSo
-  int max_officer_chars = 50;          // NguoiXuLy
+  int max_summary_chars = 1000;          // TrichYeuHoSo
+  int max_officer_chars = 50;            // NguoiXuLy
   int max_result_doc_name_chars = 2000;  // TenGiayTo
   int max_attachment_name_chars = 4000;  // TenTepDinhKem
-  int max_text_chars = 2000;           // any other text (a 2,000+ note broke DongBoHoSoMC)
+  int max_text_chars = 2000;             // any other text (a 2,000+ note broke DongBoHoSoMC)
+  int max_new_steps = 1000;              // progress steps in one change
 
   absl::Status Validate() const;
 };

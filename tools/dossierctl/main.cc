@@ -73,9 +73,12 @@ int Submit() {
   }
   nlohmann::json errors = nlohmann::json::object();
   for (const auto& [k, v] : rep->errors) errors[k] = v;
-  nlohmann::json j{{"dossiers", rep->dossiers},   {"changes", rep->changes},
-                   {"accepted", rep->accepted},   {"duplicates", rep->duplicates},
-                   {"failed", rep->failed},       {"errors", errors},
+  nlohmann::json j{{"dossiers", rep->dossiers},
+                   {"changes", rep->changes},
+                   {"accepted", rep->accepted},
+                   {"duplicates", rep->duplicates},
+                   {"failed", rep->failed},
+                   {"errors", errors},
                    {"seconds", absl::ToDoubleSeconds(rep->elapsed)},
                    {"changes_per_second", static_cast<int64_t>(rep->rate())}};
   std::cout << j.dump() << std::endl;

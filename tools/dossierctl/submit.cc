@@ -26,7 +26,8 @@ using dossiersync::v1::SubmitChangeResponse;
 // The changes of the dossiers bound to one worker, interleaved `window` dossiers at a time.
 class Source {
  public:
-  Source(const SubmitOptions& o, int worker, std::vector<std::vector<SubmitChangeRequest>>* file_dossiers)
+  Source(const SubmitOptions& o, int worker,
+         std::vector<std::vector<SubmitChangeRequest>>* file_dossiers)
       : o_(o), worker_(worker), workload_(o.workload), file_(file_dossiers) {
     next_dossier_ = worker;
   }
@@ -166,7 +167,8 @@ double SubmitReport::rate() const {
 }
 
 absl::StatusOr<SubmitReport> RunSubmit(const SubmitOptions& o) {
-  if (o.concurrency < 1 || o.window < 1) return absl::InvalidArgumentError("--concurrency and --window must be >= 1");
+  if (o.concurrency < 1 || o.window < 1)
+    return absl::InvalidArgumentError("--concurrency and --window must be >= 1");
   std::vector<std::vector<SubmitChangeRequest>> file_dossiers;
   if (!o.file.empty()) {
     auto f = ReadFile(o.file);
@@ -186,8 +188,10 @@ absl::StatusOr<SubmitReport> RunSubmit(const SubmitOptions& o) {
   for (int w = 0; w < o.concurrency; ++w) {
     sources.push_back(std::make_unique<Source>(o, w, o.file.empty() ? nullptr : &file_dossiers));
     workers.emplace_back([&, src = sources.back().get()] {
-      if (o.unary) UnaryWorker(stub.get(), o, src, &sh);
-      else StreamWorker(stub.get(), o, src, &sh);
+      if (o.unary)
+        UnaryWorker(stub.get(), o, src, &sh);
+      else
+        StreamWorker(stub.get(), o, src, &sh);
     });
   }
   absl::Notification done;
@@ -200,10 +204,12 @@ absl::StatusOr<SubmitReport> RunSubmit(const SubmitOptions& o) {
       double rate = secs > 0 ? static_cast<double>(sh.changes.load()) / secs : 0;
       double dps = secs > 0 ? static_cast<double>(d) / secs : 0;
       double eta = dps > 0 ? static_cast<double>(total - d) / dps : 0;
-      std::fprintf(stderr, "\rsubmit: dossiers %lld/%lld  changes %lld  %.0f changes/s  failed %lld  ETA %.0fs   ",
-                   static_cast<long long>(d), static_cast<long long>(total),
-                   static_cast<long long>(sh.changes.load()), rate,
-                   static_cast<long long>(sh.failed.load()), eta);
+      std::fprintf(
+          stderr,
+          "\rsubmit: dossiers %lld/%lld  changes %lld  %.0f changes/s  failed %lld  ETA %.0fs   ",
+          static_cast<long long>(d), static_cast<long long>(total),
+          static_cast<long long>(sh.changes.load()), rate, static_cast<long long>(sh.failed.load()),
+          eta);
     }
   });
   for (auto& t : workers) t.join();

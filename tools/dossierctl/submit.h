@@ -25,11 +25,11 @@ struct SubmitOptions {
   int64_t first_index = 0;  // generated dossier indices start here
   WorkloadOptions workload;
   bool unary = false;
-  int concurrency = 4;      // streams, or concurrent unary workers
-  int window = 64;          // dossiers interleaved per worker
+  int concurrency = 4;  // streams, or concurrent unary workers
+  int window = 64;      // dossiers interleaved per worker
   bool progress = true;
-  absl::Duration call_timeout = absl::Seconds(30);     // unary calls
-  absl::Duration stream_timeout = absl::Hours(6);     // one SubmitChanges stream per worker
+  absl::Duration call_timeout = absl::Seconds(30);  // unary calls
+  absl::Duration stream_timeout = absl::Hours(6);   // one SubmitChanges stream per worker
 };
 
 struct SubmitReport {

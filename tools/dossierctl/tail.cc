@@ -14,8 +14,11 @@
 namespace dossiersync::tools {
 
 nlohmann::json DecodeMessage(const InMessage& m) {
-  nlohmann::json j{{"topic", m.topic}, {"partition", m.partition}, {"offset", m.offset},
-                   {"key", m.key},     {"timestamp_ms", m.timestamp_ms}};
+  nlohmann::json j{{"topic", m.topic},
+                   {"partition", m.partition},
+                   {"offset", m.offset},
+                   {"key", m.key},
+                   {"timestamp_ms", m.timestamp_ms}};
   nlohmann::json h = nlohmann::json::object();
   for (const auto& [k, v] : m.headers) h[k] = v;
   j["headers"] = h;

@@ -20,8 +20,9 @@ struct TailOptions {
   std::string brokers;
   std::string topic;
   bool from_beginning = true;
-  int64_t max_messages = 0;                    // 0 = unlimited
-  absl::Duration idle_timeout = absl::ZeroDuration();  // stop after this long without messages; 0 = never
+  int64_t max_messages = 0;  // 0 = unlimited
+  absl::Duration idle_timeout =
+      absl::ZeroDuration();  // stop after this long without messages; 0 = never
 };
 
 // Decodes one message to JSON: {topic, partition, offset, key, headers, value | error}.

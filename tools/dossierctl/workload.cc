@@ -49,19 +49,27 @@ const Procedure kProcedures[] = {
     {"1.001193", "Đăng ký khai sinh", "HT", "Hộ tịch", 0},
     {"1.000656", "Đăng ký kết hôn", "HT", "Hộ tịch", 0},
     {"2.000908", "Cấp bản sao trích lục hộ tịch", "HT", "Hộ tịch", 8000},
-    {"1.001612", "Đăng ký thành lập hộ kinh doanh", "HKD", "Thành lập và hoạt động của hộ kinh doanh", 100000},
-    {"1.001279", "Đăng ký thành lập doanh nghiệp tư nhân", "DN", "Thành lập và hoạt động doanh nghiệp", 50000},
+    {"1.001612", "Đăng ký thành lập hộ kinh doanh", "HKD",
+     "Thành lập và hoạt động của hộ kinh doanh", 100000},
+    {"1.001279", "Đăng ký thành lập doanh nghiệp tư nhân", "DN",
+     "Thành lập và hoạt động doanh nghiệp", 50000},
     {"2.001199", "Cấp giấy phép xây dựng nhà ở riêng lẻ", "XD", "Hoạt động xây dựng", 75000},
-    {"1.004227", "Đăng ký biến động quyền sử dụng đất, quyền sở hữu tài sản gắn liền với đất", "DD", "Đất đai", 30000},
-    {"1.005197", "Cấp đổi giấy phép lái xe do ngành Giao thông vận tải cấp", "DB", "Đường bộ", 135000},
-    {"1.002425", "Cấp Phiếu lý lịch tư pháp cho công dân Việt Nam", "LLTP", "Lý lịch tư pháp", 200000},
+    {"1.004227", "Đăng ký biến động quyền sử dụng đất, quyền sở hữu tài sản gắn liền với đất", "DD",
+     "Đất đai", 30000},
+    {"1.005197", "Cấp đổi giấy phép lái xe do ngành Giao thông vận tải cấp", "DB", "Đường bộ",
+     135000},
+    {"1.002425", "Cấp Phiếu lý lịch tư pháp cho công dân Việt Nam", "LLTP", "Lý lịch tư pháp",
+     200000},
     {"2.000794", "Chứng thực bản sao từ bản chính giấy tờ, văn bản", "CT", "Chứng thực", 2000},
 };
 
-const char* kSurnames[] = {"Hoàng", "Nông", "Lương", "Vi", "Lăng", "Nguyễn", "Trần", "Lý", "Đinh", "Chu", "Hà", "Mông"};
+const char* kSurnames[] = {"Hoàng", "Nông", "Lương", "Vi",  "Lăng", "Nguyễn",
+                           "Trần",  "Lý",   "Đinh",  "Chu", "Hà",   "Mông"};
 const char* kMiddles[] = {"Văn", "Thị", "Đức", "Minh", "Thu", "Hồng", "Quang", "Ngọc"};
-const char* kGivens[] = {"An", "Bình", "Cường", "Dung", "Hạnh", "Khánh", "Linh", "Mai", "Nam", "Phương", "Sơn", "Thảo", "Tuấn", "Yến"};
-const char* kOfficers[] = {"Hoàng Thị Lan", "Nông Văn Quý", "Lương Minh Hải", "Vi Thị Hoa", "Chu Đức Thắng"};
+const char* kGivens[] = {"An",  "Bình", "Cường",  "Dung", "Hạnh", "Khánh", "Linh",
+                         "Mai", "Nam",  "Phương", "Sơn",  "Thảo", "Tuấn",  "Yến"};
+const char* kOfficers[] = {"Hoàng Thị Lan", "Nông Văn Quý", "Lương Minh Hải", "Vi Thị Hoa",
+                           "Chu Đức Thắng"};
 
 // A status path (after submission); the dossier starts at 1 (online) or 2 (at the counter).
 std::vector<int> PathFor(double r) {
@@ -77,16 +85,26 @@ std::vector<int> PathFor(double r) {
 
 const char* StepContent(int status) {
   switch (status) {
-    case 1: return "Công dân nộp hồ sơ trực tuyến";
-    case 2: return "Tiếp nhận hồ sơ, kiểm tra thành phần hợp lệ";
-    case 3: return "Từ chối tiếp nhận: hồ sơ không thuộc thẩm quyền giải quyết";
-    case 4: return "Chuyển phòng chuyên môn thẩm định, xử lý hồ sơ";
-    case 5: return "Yêu cầu công dân bổ sung giấy tờ còn thiếu";
-    case 6: return "Thông báo nộp phí, lệ phí theo quy định";
-    case 7: return "Công dân đề nghị rút hồ sơ";
-    case 8: return "Dừng xử lý theo đề nghị của cơ quan có thẩm quyền";
-    case 9: return "Hoàn thành xử lý, chờ trả kết quả";
-    case 10: return "Trả kết quả cho công dân";
+    case 1:
+      return "Công dân nộp hồ sơ trực tuyến";
+    case 2:
+      return "Tiếp nhận hồ sơ, kiểm tra thành phần hợp lệ";
+    case 3:
+      return "Từ chối tiếp nhận: hồ sơ không thuộc thẩm quyền giải quyết";
+    case 4:
+      return "Chuyển phòng chuyên môn thẩm định, xử lý hồ sơ";
+    case 5:
+      return "Yêu cầu công dân bổ sung giấy tờ còn thiếu";
+    case 6:
+      return "Thông báo nộp phí, lệ phí theo quy định";
+    case 7:
+      return "Công dân đề nghị rút hồ sơ";
+    case 8:
+      return "Dừng xử lý theo đề nghị của cơ quan có thẩm quyền";
+    case 9:
+      return "Hoàn thành xử lý, chờ trả kết quả";
+    case 10:
+      return "Trả kết quả cho công dân";
   }
   return "";
 }
@@ -105,13 +123,16 @@ std::vector<SubmitChangeRequest> Workload::Lifecycle(int64_t index) const {
   const Procedure& pr = pick(kProcedures);
   bool online = u(rng) < o_.online_share;
   std::vector<int> path = PathFor(u(rng));
-  if (!online && path.size() > 1 && path[1] == 2) path.erase(path.begin());  // received at the counter
+  if (!online && path.size() > 1 && path[1] == 2)
+    path.erase(path.begin());  // received at the counter
   // Times: submission 10-30 days ago; each change 1-24 hours after the previous one.
-  absl::Time t = o_.now - absl::Hours(24 * 10) - absl::Seconds(static_cast<int64_t>(u(rng) * 86400 * 20));
+  absl::Time t =
+      o_.now - absl::Hours(24 * 10) - absl::Seconds(static_cast<int64_t>(u(rng) * 86400 * 20));
   absl::Time submitted = t;
 
   Dossier d;
-  d.set_code(absl::StrFormat("%s-%s-%04d", ag.code, absl::FormatTime("%y%m%d", submitted, absl::FixedTimeZone(7 * 3600)),
+  d.set_code(absl::StrFormat("%s-%s-%04d", ag.code,
+                             absl::FormatTime("%y%m%d", submitted, absl::FixedTimeZone(7 * 3600)),
                              index + 1));
   d.set_procedure_code(pr.code);
   d.set_procedure_name(pr.name);
@@ -121,7 +142,8 @@ std::vector<SubmitChangeRequest> Workload::Lifecycle(int64_t index) const {
   d.set_agency_name(ag.name);
   auto* a = d.mutable_applicant();
   a->set_name(absl::StrCat(pick(kSurnames), " ", pick(kMiddles), " ", pick(kGivens)));
-  a->set_kind(u(rng) < 0.9 ? dossiersync::v1::APPLICANT_KIND_CITIZEN : dossiersync::v1::APPLICANT_KIND_BUSINESS);
+  a->set_kind(u(rng) < 0.9 ? dossiersync::v1::APPLICANT_KIND_CITIZEN
+                           : dossiersync::v1::APPLICANT_KIND_BUSINESS);
   a->set_id_kind(dossiersync::v1::ID_KIND_CCCD);
   a->set_id_number(absl::StrFormat("020%09d", rng() % 1000000000));
   a->set_phone(absl::StrFormat("09%08d", rng() % 100000000));
@@ -132,7 +154,7 @@ std::vector<SubmitChangeRequest> Workload::Lifecycle(int64_t index) const {
   d.set_summary(absl::StrCat(pr.name, " - ", a->name()));
   d.set_channel(online ? dossiersync::v1::CHANNEL_ONLINE : dossiersync::v1::CHANNEL_IN_PERSON);
   d.set_result_delivery(u(rng) < 0.8 ? dossiersync::v1::RESULT_DELIVERY_AT_OFFICE
-                                      : dossiersync::v1::RESULT_DELIVERY_BY_POST);
+                                     : dossiersync::v1::RESULT_DELIVERY_BY_POST);
   *d.mutable_submitted_at() = Ts(submitted);
   d.set_receipt_number(absl::StrFormat("BN-%07d", index + 1));
   auto* att = d.add_attachments();
@@ -161,7 +183,8 @@ std::vector<SubmitChangeRequest> Workload::Lifecycle(int64_t index) const {
       *d.mutable_due_at() = Ts(t + absl::Hours(24 * 15));
     }
     if (status == 9 && late) {
-      t = std::max(t, absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(d.due_at())) + absl::Hours(1));
+      t = std::max(
+          t, absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(d.due_at())) + absl::Hours(1));
       t = std::min(t, o_.now - absl::Minutes(5));
     }
     if (status == 9) *d.mutable_finished_at() = Ts(t);
