@@ -25,6 +25,28 @@ void LogCallback(const rd_kafka_t* rk, int level, const char* fac, const char* b
   Log(l, "librdkafka", {{"client", rd_kafka_name(rk)}, {"facility", fac}, {"detail", buf}});
 }
 
+// Applies `defaults` overridden by `overrides`, installs the JSON logger, and hands the conf to
+// `configure` (callbacks, opaque) before creating the handle.
+absl::StatusOr<rd_kafka_t*> NewHandle(rd_kafka_type_t type, std::map<std::string, std::string> kv,
+                                      const std::map<std::string, std::string>& overrides,
+                                      const std::function<void(rd_kafka_conf_t*)>& configure = {}) {
+  for (const auto& [k, v] : overrides) kv[k] = v;
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  if (auto st = SetAll(conf, kv); !st.ok()) {
+    rd_kafka_conf_destroy(conf);
+    return st;
+  }
+  InstallKafkaLogger(conf);
+  if (configure) configure(conf);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof(err));
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return absl::InvalidArgumentError(absl::StrCat("kafka client: ", err));
+  }
+  return rk;
+}
+
 }  // namespace
 
 const std::vector<std::string>& AllTopics() {
@@ -63,23 +85,14 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
       {"queue.buffering.max.messages", "200000"},
       {"compression.type", "lz4"},
   };
-  for (const auto& [k, v] : config) kv[k] = v;
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  if (auto st = SetAll(conf, kv); !st.ok()) {
-    rd_kafka_conf_destroy(conf);
-    return st;
-  }
   auto p = std::unique_ptr<KafkaProducer>(new KafkaProducer());
   p->on_delivery_ = std::move(on_delivery);
-  rd_kafka_conf_set_dr_msg_cb(conf, &KafkaProducer::OnDelivery);
-  rd_kafka_conf_set_opaque(conf, p.get());
-  InstallKafkaLogger(conf);
-  char err[512];
-  p->rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-  if (p->rk_ == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", err));
-  }
+  auto rk = NewHandle(RD_KAFKA_PRODUCER, std::move(kv), config, [&](rd_kafka_conf_t* conf) {
+    rd_kafka_conf_set_dr_msg_cb(conf, &KafkaProducer::OnDelivery);
+    rd_kafka_conf_set_opaque(conf, p.get());
+  });
+  if (!rk.ok()) return rk.status();
+  p->rk_ = *rk;
   return p;
 }
 
@@ -155,20 +168,10 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
       {"enable.partition.eof", "false"},
       {"enable.auto.offset.store", "false"},
   };
-  for (const auto& [k, v] : config) kv[k] = v;
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  if (auto st = SetAll(conf, kv); !st.ok()) {
-    rd_kafka_conf_destroy(conf);
-    return st;
-  }
-  InstallKafkaLogger(conf);
-  char err[512];
   auto c = std::unique_ptr<KafkaConsumer>(new KafkaConsumer());
-  c->rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-  if (!c->rk_) {
-    rd_kafka_conf_destroy(conf);
-    return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", err));
-  }
+  auto rk = NewHandle(RD_KAFKA_CONSUMER, std::move(kv), config);
+  if (!rk.ok()) return rk.status();
+  c->rk_ = *rk;
   rd_kafka_poll_set_consumer(c->rk_);
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(topics.size());
   for (const auto& t : topics)
@@ -184,22 +187,14 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::CreateAssigned(
     absl::Duration metadata_timeout) {
   auto c = std::unique_ptr<KafkaConsumer>(new KafkaConsumer());
   c->grouped_ = false;
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  absl::Status st = SetAll(conf, {{"bootstrap.servers", brokers},
-                                  {"group.id", "dossierctl-assigned"},
-                                  {"enable.auto.commit", "false"},
-                                  {"enable.auto.offset.store", "false"}});
-  if (!st.ok()) {
-    rd_kafka_conf_destroy(conf);
-    return st;
-  }
-  InstallKafkaLogger(conf);
-  char err[512];
-  c->rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-  if (!c->rk_) {
-    rd_kafka_conf_destroy(conf);
-    return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", err));
-  }
+  auto rk = NewHandle(RD_KAFKA_CONSUMER,
+                      {{"bootstrap.servers", brokers},
+                       {"group.id", "dossierctl-assigned"},
+                       {"enable.auto.commit", "false"},
+                       {"enable.auto.offset.store", "false"}},
+                      {});
+  if (!rk.ok()) return rk.status();
+  c->rk_ = *rk;
   rd_kafka_poll_set_consumer(c->rk_);
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(c->rk_, topic.c_str(), nullptr);
   const rd_kafka_metadata_t* md = nullptr;

@@ -172,23 +172,27 @@ absl::Status ValidateApplicant(const Dossier& d, const ValidatorConfig& c, Check
   return absl::OkStatus();
 }
 
+// Attachments and result documents: name (with its own limit), url, id and component code.
+template <typename Doc>
+absl::Status ValidateDocuments(const google::protobuf::RepeatedPtrField<Doc>& docs,
+                               const std::string& field, int max_name, const ValidatorConfig& c,
+                               Checker& ck) {
+  for (int i = 0; i < docs.size(); ++i) {
+    const Doc& x = docs[i];
+    std::string f = absl::StrCat(field, "[", i, "]");
+    RETURN_IF_ERROR(ck.Text(f + ".name", x.name(), max_name));
+    RETURN_IF_ERROR(ck.Text(f + ".url", x.url(), c.max_attachment_name_chars));
+    RETURN_IF_ERROR(ck.Text(f + ".id", x.id(), 200));
+    RETURN_IF_ERROR(ck.Text(f + ".component_code", x.component_code(), 200));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateLists(const Dossier& d, const ValidatorConfig& c, Checker& ck) {
-  for (int i = 0; i < d.attachments_size(); ++i) {
-    const auto& x = d.attachments(i);
-    std::string f = absl::StrCat("dossier.attachments[", i, "]");
-    RETURN_IF_ERROR(ck.Text(f + ".name", x.name(), c.max_attachment_name_chars));
-    RETURN_IF_ERROR(ck.Text(f + ".url", x.url(), c.max_attachment_name_chars));
-    RETURN_IF_ERROR(ck.Text(f + ".id", x.id(), 200));
-    RETURN_IF_ERROR(ck.Text(f + ".component_code", x.component_code(), 200));
-  }
-  for (int i = 0; i < d.result_documents_size(); ++i) {
-    const auto& x = d.result_documents(i);
-    std::string f = absl::StrCat("dossier.result_documents[", i, "]");
-    RETURN_IF_ERROR(ck.Text(f + ".name", x.name(), c.max_result_doc_name_chars));
-    RETURN_IF_ERROR(ck.Text(f + ".url", x.url(), c.max_attachment_name_chars));
-    RETURN_IF_ERROR(ck.Text(f + ".id", x.id(), 200));
-    RETURN_IF_ERROR(ck.Text(f + ".component_code", x.component_code(), 200));
-  }
+  RETURN_IF_ERROR(ValidateDocuments(d.attachments(), "dossier.attachments",
+                                    c.max_attachment_name_chars, c, ck));
+  RETURN_IF_ERROR(ValidateDocuments(d.result_documents(), "dossier.result_documents",
+                                    c.max_result_doc_name_chars, c, ck));
   for (int i = 0; i < d.fees_size(); ++i) {
     const auto& x = d.fees(i);
     std::string f = absl::StrCat("dossier.fees[", i, "]");
