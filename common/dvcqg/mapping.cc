@@ -1,0 +1,310 @@
+#include "common/dvcqg/mapping.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace dossiersync::dvcqg {
+namespace {
+
+using dossiersync::v1::Dossier;
+using dossiersync::v1::ProgressStep;
+using google::protobuf::Timestamp;
+using google::protobuf::util::TimeUtil;
+using nlohmann::json;
+
+const absl::TimeZone& Hanoi() {
+  static const absl::TimeZone tz = absl::FixedTimeZone(7 * 3600);
+  return tz;
+}
+
+bool IsSet(const Timestamp& t) { return t.seconds() != 0 || t.nanos() != 0; }
+
+std::string Str(int64_t v) { return absl::StrCat(v); }
+
+// Reads a string member ("" when absent); non-strings are a protocol error.
+absl::StatusOr<std::string> Get(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return std::string();
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_number_integer()) return absl::StrCat(it->get<int64_t>());
+  return FieldError(key, "must be a string");
+}
+
+absl::StatusOr<int> GetCode(const json& j, const char* key, int min, int max, bool allow_empty) {
+  auto s = Get(j, key);
+  if (!s.ok()) return s.status();
+  if (s->empty() && allow_empty) return 0;
+  int v = 0;
+  if (!absl::SimpleAtoi(*s, &v) || v < min || v > max) {
+    return FieldError(key, absl::StrCat("must be a code ", min, "-", max));
+  }
+  return v;
+}
+
+#define ASSIGN_OR_RETURN(lhs, expr) \
+  auto lhs##_or = (expr);           \
+  if (!lhs##_or.ok()) return lhs##_or.status(); \
+  auto lhs = std::move(*lhs##_or)
+
+absl::Status SetDate(const json& j, const char* key, Timestamp* out) {
+  ASSIGN_OR_RETURN(s, Get(j, key));
+  auto t = ParseDate(s);
+  if (!t.ok()) return FieldError(key, t.status().message());
+  *out = *t;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string FormatDate(const Timestamp& t) {
+  if (!IsSet(t)) return "";
+  absl::Time at = absl::FromUnixSeconds(t.seconds());
+  return absl::FormatTime("%Y%m%d%H%M%S", at, Hanoi());
+}
+
+absl::StatusOr<Timestamp> ParseDate(absl::string_view s) {
+  if (s.empty()) return Timestamp();
+  if (s.size() != 14) return absl::InvalidArgumentError("date must be yyyyMMddHHmmss");
+  for (char c : s) {
+    if (!absl::ascii_isdigit(c)) return absl::InvalidArgumentError("date must be yyyyMMddHHmmss");
+  }
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime("%Y%m%d%H%M%S", std::string(s), Hanoi(), &t, &err)) {
+    return absl::InvalidArgumentError(absl::StrCat("date must be yyyyMMddHHmmss: ", err));
+  }
+  // Reject values that ParseTime normalised (month 13, 31 February, ...).
+  if (absl::FormatTime("%Y%m%d%H%M%S", t, Hanoi()) != s) {
+    return absl::InvalidArgumentError("date is not a valid calendar date");
+  }
+  return TimeUtil::SecondsToTimestamp(absl::ToUnixSeconds(t));
+}
+
+std::string TruncateChars(absl::string_view s, int max_chars, MappingStats* stats) {
+  int n = 0;
+  size_t i = 0;
+  while (i < s.size()) {
+    if (n == max_chars) {
+      if (stats) ++stats->truncated_fields;
+      return std::string(s.substr(0, i));
+    }
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+    i = std::min(s.size(), i + len);
+    ++n;
+  }
+  return std::string(s);
+}
+
+json DossierToJson(const Dossier& d, int status, const TextLimits& lim, MappingStats* st) {
+  auto T = [&](const std::string& s, int max) { return TruncateChars(s, max, st); };
+  const auto& a = d.applicant();
+  json ids = json::array();
+  if (!a.id_number().empty()) {
+    int kind = a.id_kind() != 0 ? a.id_kind() : (a.id_number().size() == 9 ? 2 : 1);
+    ids.push_back({{"LoaiDinhDanh", Str(kind)}, {"SoDinhDanh", a.id_number()}});
+  }
+  json files = json::array();
+  for (const auto& f : d.attachments()) {
+    files.push_back({{"TepDinhKemId", f.id()},
+                     {"TenTepDinhKem", T(f.name(), lim.attachment_name)},
+                     {"IsDeleted", "False"},
+                     {"MaThanhPhanHoSo", f.component_code()},
+                     {"DuongDanTaiTepTin", f.url()}});
+  }
+  json results = json::array();
+  for (const auto& r : d.result_documents()) {
+    results.push_back({{"TenGiayTo", T(r.name(), lim.result_doc_name)},
+                       {"MaThanhPhanHoSo", r.component_code()},
+                       {"GiayToId", r.id()},
+                       {"DuongDanTepTinKetQua", r.url()}});
+  }
+  json fees = json::array();
+  for (const auto& f : d.fees()) {
+    fees.push_back({{"TenPhiLePhi", T(f.name(), lim.text)},
+                    {"MaPhiLePhi", f.code()},
+                    {"HinhThucThu", f.collection_method()},
+                    {"Gia", Str(f.amount_vnd())},
+                    {"LoaiPhiLePhi", f.kind()}});
+  }
+  json supplements = json::array();
+  for (const auto& s : d.supplements()) {
+    supplements.push_back({{"MaYeuCau", s.id()},
+                           {"NoiDungYeuCau", T(s.content(), lim.text)},
+                           {"NgayYeuCau", FormatDate(s.requested_at())},
+                           {"NgayHenBoSung", FormatDate(s.due_at())},
+                           {"NgayBoSung", FormatDate(s.completed_at())}});
+  }
+  return json{
+      {"MaHoSo", d.code()},
+      {"MaTTHC", d.procedure_code()},
+      {"TenTTHC", T(d.procedure_name(), lim.text)},
+      {"MaLinhVuc", d.field_code()},
+      {"TenLinhVuc", T(d.field_name(), lim.text)},
+      {"SoBienNhan", d.receipt_number()},
+      {"ChuHoSo", T(a.name(), lim.text)},
+      {"LoaiDoiTuong", a.kind() == 0 ? "" : Str(a.kind())},
+      {"MaDoiTuong", a.account_id()},
+      {"SoGiayToChuHoSo", a.id_number()},
+      {"DinhDanhCHS", ids},
+      {"Email", a.email()},
+      {"SoDienThoai", a.phone()},
+      {"ThongTinKhac", T(d.other_info(), lim.text)},
+      {"TrichYeuHoSo", T(d.summary(), lim.summary)},
+      {"KenhThucHien", d.channel() == 0 ? "" : Str(d.channel())},
+      {"NgayNopHoSo", FormatDate(d.submitted_at())},
+      {"NgayTiepNhan", FormatDate(d.received_at())},
+      {"NgayHenTra", FormatDate(d.due_at())},
+      {"NgayKetThucXuLy", FormatDate(d.finished_at())},
+      {"NgayTra", FormatDate(d.returned_at())},
+      {"NgayTuChoi", FormatDate(d.refused_at())},
+      {"TrangThaiHoSo", Str(status)},
+      {"HinhThuc", d.result_delivery() == dossiersync::v1::RESULT_DELIVERY_BY_POST ? "1" : "0"},
+      {"DonViXuLy", T(d.agency_name(), lim.text)},
+      {"ThongTinTra", T(d.return_info(), lim.text)},
+      {"TaiLieuNop", files},
+      {"DanhSachGiayToKetQua", results},
+      {"DanhSachLePhi", fees},
+      {"DanhSachHoSoBoSung", supplements},
+  };
+}
+
+json StepToJson(const std::string& code, const ProgressStep& s, int status, const TextLimits& lim,
+                MappingStats* st) {
+  return json{{"MaHoSo", code},
+              {"NguoiXuLy", TruncateChars(s.officer(), lim.officer, st)},
+              {"ChucDanh", TruncateChars(s.officer_title(), lim.text, st)},
+              {"ThoiDiemXuLy", FormatDate(s.occurred_at())},
+              {"PhongBanXuLy", TruncateChars(s.department(), lim.text, st)},
+              {"NoiDungXuLy", TruncateChars(s.content(), lim.text, st)},
+              {"TrangThai", Str(status)},
+              {"NgayBatDau", FormatDate(s.started_at())},
+              {"NgayKetThucTheoQuyDinh", FormatDate(s.due_at())}};
+}
+
+absl::StatusOr<ProgressStep> StepFromJson(const json& j) {
+  if (!j.is_object()) return FieldError("QuaTrinhXuLy", "items must be objects");
+  ProgressStep s;
+  ASSIGN_OR_RETURN(officer, Get(j, "NguoiXuLy"));
+  ASSIGN_OR_RETURN(title, Get(j, "ChucDanh"));
+  ASSIGN_OR_RETURN(dept, Get(j, "PhongBanXuLy"));
+  ASSIGN_OR_RETURN(content, Get(j, "NoiDungXuLy"));
+  ASSIGN_OR_RETURN(status, GetCode(j, "TrangThai", 1, 10, false));
+  s.set_officer(officer);
+  s.set_officer_title(title);
+  s.set_department(dept);
+  s.set_content(content);
+  s.set_status(static_cast<dossiersync::v1::DossierStatus>(status));
+  if (auto e = SetDate(j, "ThoiDiemXuLy", s.mutable_occurred_at()); !e.ok()) return e;
+  if (auto e = SetDate(j, "NgayBatDau", s.mutable_started_at()); !e.ok()) return e;
+  if (auto e = SetDate(j, "NgayKetThucTheoQuyDinh", s.mutable_due_at()); !e.ok()) return e;
+  return s;
+}
+
+absl::StatusOr<Dossier> DossierFromJson(const json& j) {
+  if (!j.is_object()) return FieldError("result", "items must be objects");
+  Dossier d;
+  struct Text {
+    const char* key;
+    std::string* (Dossier::*set)();
+  };
+  const Text texts[] = {
+      {"MaHoSo", &Dossier::mutable_code},           {"MaTTHC", &Dossier::mutable_procedure_code},
+      {"TenTTHC", &Dossier::mutable_procedure_name}, {"MaLinhVuc", &Dossier::mutable_field_code},
+      {"TenLinhVuc", &Dossier::mutable_field_name}, {"SoBienNhan", &Dossier::mutable_receipt_number},
+      {"ThongTinKhac", &Dossier::mutable_other_info}, {"TrichYeuHoSo", &Dossier::mutable_summary},
+      {"DonViXuLy", &Dossier::mutable_agency_name}, {"ThongTinTra", &Dossier::mutable_return_info},
+  };
+  for (const Text& t : texts) {
+    ASSIGN_OR_RETURN(v, Get(j, t.key));
+    *(d.*t.set)() = std::move(v);
+  }
+  auto* a = d.mutable_applicant();
+  ASSIGN_OR_RETURN(name, Get(j, "ChuHoSo"));
+  ASSIGN_OR_RETURN(account, Get(j, "MaDoiTuong"));
+  ASSIGN_OR_RETURN(idn, Get(j, "SoGiayToChuHoSo"));
+  ASSIGN_OR_RETURN(email, Get(j, "Email"));
+  ASSIGN_OR_RETURN(phone, Get(j, "SoDienThoai"));
+  ASSIGN_OR_RETURN(kind, GetCode(j, "LoaiDoiTuong", 1, 4, true));
+  ASSIGN_OR_RETURN(channel, GetCode(j, "KenhThucHien", 1, 3, true));
+  ASSIGN_OR_RETURN(status, GetCode(j, "TrangThaiHoSo", 1, 10, false));
+  ASSIGN_OR_RETURN(delivery, GetCode(j, "HinhThuc", 0, 1, true));
+  a->set_name(name);
+  a->set_account_id(account);
+  a->set_id_number(idn);
+  a->set_email(email);
+  a->set_phone(phone);
+  a->set_kind(static_cast<dossiersync::v1::ApplicantKind>(kind));
+  if (auto it = j.find("DinhDanhCHS"); it != j.end() && it->is_array() && !it->empty()) {
+    ASSIGN_OR_RETURN(idk, GetCode((*it)[0], "LoaiDinhDanh", 1, 2, true));
+    a->set_id_kind(static_cast<dossiersync::v1::IdKind>(idk));
+  }
+  d.set_channel(static_cast<dossiersync::v1::Channel>(channel));
+  d.set_status(static_cast<dossiersync::v1::DossierStatus>(status));
+  d.set_result_delivery(delivery == 1 ? dossiersync::v1::RESULT_DELIVERY_BY_POST
+                                      : dossiersync::v1::RESULT_DELIVERY_AT_OFFICE);
+  struct Date {
+    const char* key;
+    Timestamp* (Dossier::*set)();
+  };
+  const Date dates[] = {{"NgayNopHoSo", &Dossier::mutable_submitted_at},
+                        {"NgayTiepNhan", &Dossier::mutable_received_at},
+                        {"NgayHenTra", &Dossier::mutable_due_at},
+                        {"NgayKetThucXuLy", &Dossier::mutable_finished_at},
+                        {"NgayTra", &Dossier::mutable_returned_at},
+                        {"NgayTuChoi", &Dossier::mutable_refused_at}};
+  for (const Date& dt : dates) {
+    if (auto e = SetDate(j, dt.key, (d.*dt.set)()); !e.ok()) return e;
+  }
+  for (const char* list : {"TaiLieuNop", "DanhSachGiayToKetQua", "DanhSachLePhi"}) {
+    auto it = j.find(list);
+    if (it != j.end() && !it->is_array()) return FieldError(list, "must be an array");
+  }
+  if (auto it = j.find("TaiLieuNop"); it != j.end()) {
+    for (const auto& f : *it) {
+      auto* x = d.add_attachments();
+      ASSIGN_OR_RETURN(id, Get(f, "TepDinhKemId"));
+      ASSIGN_OR_RETURN(fname, Get(f, "TenTepDinhKem"));
+      ASSIGN_OR_RETURN(comp, Get(f, "MaThanhPhanHoSo"));
+      ASSIGN_OR_RETURN(url, Get(f, "DuongDanTaiTepTin"));
+      x->set_id(id);
+      x->set_name(fname);
+      x->set_component_code(comp);
+      x->set_url(url);
+    }
+  }
+  if (auto it = j.find("DanhSachGiayToKetQua"); it != j.end()) {
+    for (const auto& r : *it) {
+      auto* x = d.add_result_documents();
+      ASSIGN_OR_RETURN(id, Get(r, "GiayToId"));
+      ASSIGN_OR_RETURN(rname, Get(r, "TenGiayTo"));
+      ASSIGN_OR_RETURN(comp, Get(r, "MaThanhPhanHoSo"));
+      ASSIGN_OR_RETURN(url, Get(r, "DuongDanTepTinKetQua"));
+      x->set_id(id);
+      x->set_name(rname);
+      x->set_component_code(comp);
+      x->set_url(url);
+    }
+  }
+  if (auto it = j.find("QuaTrinhXuLy"); it != j.end()) {
+    if (!it->is_array()) return FieldError("QuaTrinhXuLy", "must be an array");
+    for (const auto& row : *it) {
+      ASSIGN_OR_RETURN(step, StepFromJson(row));
+      *d.add_steps() = std::move(step);
+    }
+  }
+  return d;
+}
+
+std::string ErrorCodeOf(const json& r) {
+  auto it = r.find("error_code");
+  if (it == r.end() || it->is_null()) return "";
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_number_integer()) return absl::StrCat(it->get<int64_t>());
+  return "?";
+}
+
+}  // namespace dossiersync::dvcqg

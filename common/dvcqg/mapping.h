@@ -1,0 +1,63 @@
+// The mapping between our Dossier / ProgressStep and DVCQG JSON (reference/dvcqg.md §4-§6).
+//
+// Rules: every scalar is a JSON string (numbers and flags included); dates are yyyyMMddHHmmss in
+// Asia/Ho_Chi_Minh (UTC+7, no daylight saving) and an absent date is ""; code tables
+// (LoaiDoiTuong, KenhThucHien, HinhThuc, LoaiDinhDanh) as in the reference; text over a DVCQG limit
+// is truncated to the limit in characters (Unicode code points, never inside a UTF-8 sequence),
+// without an ellipsis. Intake already rejects over-long text, so truncation only guards data that
+// reached us another way; it is counted in `MappingStats`.
+//
+// Thread safety: pure functions.
+#ifndef DOSSIERSYNC_COMMON_DVCQG_MAPPING_H_
+#define DOSSIERSYNC_COMMON_DVCQG_MAPPING_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "dossiersync/v1/dossier.pb.h"
+#include "nlohmann/json.hpp"
+
+namespace dossiersync::dvcqg {
+
+struct TextLimits {
+  int summary = 1000;            // TrichYeuHoSo
+  int officer = 50;              // NguoiXuLy
+  int result_doc_name = 2000;    // TenGiayTo
+  int attachment_name = 4000;    // TenTepDinhKem
+  int text = 2000;               // every other free text (a 2,000+ note broke DongBoHoSoMC)
+};
+
+struct MappingStats {
+  int truncated_fields = 0;
+};
+
+// yyyyMMddHHmmss in UTC+7; "" for an unset timestamp.
+std::string FormatDate(const google::protobuf::Timestamp& t);
+// Parses yyyyMMddHHmmss (UTC+7); "" gives an unset timestamp; anything else is an error.
+absl::StatusOr<google::protobuf::Timestamp> ParseDate(absl::string_view s);
+// Truncates to at most `max_chars` code points at a character boundary.
+std::string TruncateChars(absl::string_view s, int max_chars, MappingStats* stats = nullptr);
+
+// One DongBoHoSoMC data[] item. `status` is the DVCQG status code to send (after the
+// configurable status mapping; pass dossier.status() for the identity mapping).
+nlohmann::json DossierToJson(const dossiersync::v1::Dossier& d, int status,
+                             const TextLimits& limits = {}, MappingStats* stats = nullptr);
+// One CapNhatTienDoHoSoMC data[] item.
+nlohmann::json StepToJson(const std::string& code, const dossiersync::v1::ProgressStep& s,
+                          int status, const TextLimits& limits = {}, MappingStats* stats = nullptr);
+
+// The reverse, for TraCuuHoSo results: every field the mapping writes is read back; steps from
+// the item's "QuaTrinhXuLy" array when present. Malformed items give INVALID_ARGUMENT naming the
+// field.
+absl::StatusOr<dossiersync::v1::Dossier> DossierFromJson(const nlohmann::json& item);
+absl::StatusOr<dossiersync::v1::ProgressStep> StepFromJson(const nlohmann::json& item);
+
+// DVCQG answers error_code as a number or a string: both normalised to a string ("" if absent).
+std::string ErrorCodeOf(const nlohmann::json& response);
+
+}  // namespace dossiersync::dvcqg
+
+#endif  // DOSSIERSYNC_COMMON_DVCQG_MAPPING_H_

@@ -1,0 +1,89 @@
+#include "services/dvcqg_sim/faults.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace dossiersync::sim {
+
+nlohmann::json Faults::ToJson() const {
+  return {{"latency_ms", latency_ms},       {"jitter_ms", jitter_ms},
+          {"error_500_rate", error_500_rate}, {"error_503_rate", error_503_rate},
+          {"rate_429", rate_429},           {"retry_after_s", retry_after_s},
+          {"hang_rate", hang_rate},         {"hang_ms", hang_ms},
+          {"hang_after_apply", hang_after_apply}, {"drop_rate", drop_rate}};
+}
+
+absl::Status Faults::Merge(const nlohmann::json& j) {
+  if (!j.is_object()) return absl::InvalidArgumentError("faults: expected a JSON object");
+  Faults f = *this;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& k = it.key();
+    const auto& v = it.value();
+    auto rate = [&](double* out) -> absl::Status {
+      if (!v.is_number() || v.get<double>() < 0 || v.get<double>() > 1) {
+        return absl::InvalidArgumentError(absl::StrCat("faults.", k, ": a number 0-1"));
+      }
+      *out = v.get<double>();
+      return absl::OkStatus();
+    };
+    auto ms = [&](int* out, int max) -> absl::Status {
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > max) {
+        return absl::InvalidArgumentError(absl::StrCat("faults.", k, ": an integer 0-", max));
+      }
+      *out = v.get<int>();
+      return absl::OkStatus();
+    };
+    absl::Status st;
+    if (k == "latency_ms") st = ms(&f.latency_ms, 600000);
+    else if (k == "jitter_ms") st = ms(&f.jitter_ms, 600000);
+    else if (k == "error_500_rate") st = rate(&f.error_500_rate);
+    else if (k == "error_503_rate") st = rate(&f.error_503_rate);
+    else if (k == "rate_429") st = rate(&f.rate_429);
+    else if (k == "retry_after_s") st = ms(&f.retry_after_s, 3600);
+    else if (k == "hang_rate") st = rate(&f.hang_rate);
+    else if (k == "hang_ms") st = ms(&f.hang_ms, 600000);
+    else if (k == "drop_rate") st = rate(&f.drop_rate);
+    else if (k == "hang_after_apply") {
+      if (!v.is_boolean()) return absl::InvalidArgumentError("faults.hang_after_apply: a boolean");
+      f.hang_after_apply = v.get<bool>();
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("faults: unknown field '", k, "'"));
+    }
+    if (!st.ok()) return st;
+  }
+  if (f.error_500_rate + f.error_503_rate + f.rate_429 + f.hang_rate > 1) {
+    return absl::InvalidArgumentError("faults: error, 429 and hang rates add up to more than 1");
+  }
+  *this = f;
+  return absl::OkStatus();
+}
+
+Faults FaultState::Get() const {
+  absl::MutexLock l(&mu_);
+  return faults_;
+}
+
+absl::Status FaultState::Merge(const nlohmann::json& j) {
+  absl::MutexLock l(&mu_);
+  return faults_.Merge(j);
+}
+
+void FaultState::Set(const Faults& f) {
+  absl::MutexLock l(&mu_);
+  faults_ = f;
+}
+
+FaultAction FaultState::Draw(bool is_write, int* delay_ms) {
+  absl::MutexLock l(&mu_);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  *delay_ms = faults_.latency_ms;
+  if (faults_.jitter_ms > 0) *delay_ms += static_cast<int>(rng_() % (faults_.jitter_ms + 1));
+  double r = u(rng_);
+  if ((r -= faults_.error_500_rate) < 0) return FaultAction::kError500;
+  if ((r -= faults_.error_503_rate) < 0) return FaultAction::kError503;
+  if ((r -= faults_.rate_429) < 0) return FaultAction::kRateLimit;
+  if ((r -= faults_.hang_rate) < 0) return FaultAction::kHang;
+  if (is_write && u(rng_) < faults_.drop_rate) return FaultAction::kDrop;
+  return FaultAction::kNone;
+}
+
+}  // namespace dossiersync::sim
