@@ -88,6 +88,8 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(const ClientConfig& confi
   return c;
 }
 
+Client::Client(ClientConfig config) : config_(std::move(config)) {}
+
 Client::~Client() = default;
 
 int64_t Client::logins() const {

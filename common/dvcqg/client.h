@@ -96,7 +96,7 @@ class Client {
 
  private:
   struct Metrics;
-  explicit Client(ClientConfig config) : config_(std::move(config)) {}
+  explicit Client(ClientConfig config);
   // Sends `body` (session added) to the integration endpoint, re-logging in once on rejection.
   CallResult Call(const char* service, nlohmann::json body, const std::vector<std::string>& codes);
   CallResult Post(const std::string& path, const std::string& body);

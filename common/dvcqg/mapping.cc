@@ -49,11 +49,14 @@ absl::StatusOr<int> GetCode(const json& j, const char* key, int min, int max, bo
   if (!lhs##_or.ok()) return lhs##_or.status(); \
   auto lhs = std::move(*lhs##_or)
 
-absl::Status SetDate(const json& j, const char* key, Timestamp* out) {
+// Sets msg->*field from a yyyyMMddHHmmss member; an absent or "" date leaves it unset.
+template <typename M>
+absl::Status SetDate(const json& j, const char* key, M* msg, Timestamp* (M::*field)()) {
   ASSIGN_OR_RETURN(s, Get(j, key));
+  if (s.empty()) return absl::OkStatus();
   auto t = ParseDate(s);
   if (!t.ok()) return FieldError(key, t.status().message());
-  *out = *t;
+  *(msg->*field)() = *t;
   return absl::OkStatus();
 }
 
@@ -71,15 +74,19 @@ absl::StatusOr<Timestamp> ParseDate(absl::string_view s) {
   for (char c : s) {
     if (!absl::ascii_isdigit(c)) return absl::InvalidArgumentError("date must be yyyyMMddHHmmss");
   }
-  absl::Time t;
-  std::string err;
-  if (!absl::ParseTime("%Y%m%d%H%M%S", std::string(s), Hanoi(), &t, &err)) {
-    return absl::InvalidArgumentError(absl::StrCat("date must be yyyyMMddHHmmss: ", err));
+  auto num = [&](size_t pos, size_t len) {
+    int v = 0;
+    (void)absl::SimpleAtoi(s.substr(pos, len), &v);
+    return v;
+  };
+  int y = num(0, 4), mo = num(4, 2), d = num(6, 2), h = num(8, 2), mi = num(10, 2), sec = num(12, 2);
+  absl::CivilSecond cs(y, mo, d, h, mi, sec);
+  // Reject values that CivilSecond normalised (month 13, 30 February, hour 24, ...).
+  if (cs.year() != y || cs.month() != mo || cs.day() != d || cs.hour() != h || cs.minute() != mi ||
+      cs.second() != sec) {
+    return absl::InvalidArgumentError("date is not a valid calendar date and time");
   }
-  // Reject values that ParseTime normalised (month 13, 31 February, ...).
-  if (absl::FormatTime("%Y%m%d%H%M%S", t, Hanoi()) != s) {
-    return absl::InvalidArgumentError("date is not a valid calendar date");
-  }
+  absl::Time t = absl::FromCivil(cs, Hanoi());
   return TimeUtil::SecondsToTimestamp(absl::ToUnixSeconds(t));
 }
 
@@ -198,9 +205,11 @@ absl::StatusOr<ProgressStep> StepFromJson(const json& j) {
   s.set_department(dept);
   s.set_content(content);
   s.set_status(static_cast<dossiersync::v1::DossierStatus>(status));
-  if (auto e = SetDate(j, "ThoiDiemXuLy", s.mutable_occurred_at()); !e.ok()) return e;
-  if (auto e = SetDate(j, "NgayBatDau", s.mutable_started_at()); !e.ok()) return e;
-  if (auto e = SetDate(j, "NgayKetThucTheoQuyDinh", s.mutable_due_at()); !e.ok()) return e;
+  if (auto e = SetDate(j, "ThoiDiemXuLy", &s, &ProgressStep::mutable_occurred_at); !e.ok()) return e;
+  if (auto e = SetDate(j, "NgayBatDau", &s, &ProgressStep::mutable_started_at); !e.ok()) return e;
+  if (auto e = SetDate(j, "NgayKetThucTheoQuyDinh", &s, &ProgressStep::mutable_due_at); !e.ok()) {
+    return e;
+  }
   return s;
 }
 
@@ -257,7 +266,7 @@ absl::StatusOr<Dossier> DossierFromJson(const json& j) {
                         {"NgayTra", &Dossier::mutable_returned_at},
                         {"NgayTuChoi", &Dossier::mutable_refused_at}};
   for (const Date& dt : dates) {
-    if (auto e = SetDate(j, dt.key, (d.*dt.set)()); !e.ok()) return e;
+    if (auto e = SetDate(j, dt.key, &d, dt.set); !e.ok()) return e;
   }
   for (const char* list : {"TaiLieuNop", "DanhSachGiayToKetQua", "DanhSachLePhi"}) {
     auto it = j.find(list);

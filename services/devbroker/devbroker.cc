@@ -1,6 +1,6 @@
 #include "services/devbroker/devbroker.h"
 
-#include <httplib.h>
+#include "common/http_server.h"
 
 #include <vector>
 
@@ -75,19 +75,14 @@ absl::StatusOr<std::unique_ptr<DevBroker>> DevBroker::Start(const DevBrokerOptio
   }
   b->http_ = std::make_unique<httplib::Server>();
   b->InstallRoutes();
-  b->control_port_ = port == 0 ? b->http_->bind_to_any_port(hp[0])
-                               : (b->http_->bind_to_port(hp[0], port) ? port : -1);
-  if (b->control_port_ <= 0) {
-    return absl::UnavailableError(
-        absl::StrCat("--control_listen ", o.control_listen, ": cannot bind"));
-  }
-  b->http_thread_ = std::thread([s = b->http_.get()] { s->listen_after_bind(); });
+  auto bound = StartHttpServer(*b->http_, o.control_listen, &b->http_thread_, "--control_listen");
+  if (!bound.ok()) return bound.status();
+  b->control_port_ = *bound;
   return b;
 }
 
 DevBroker::~DevBroker() {
-  if (http_) http_->stop();
-  if (http_thread_.joinable()) http_thread_.join();
+  StopHttpServer(http_.get(), &http_thread_);
   if (mcluster_) rd_kafka_mock_cluster_destroy(mcluster_);
   if (rk_) rd_kafka_destroy(rk_);
 }

@@ -29,6 +29,10 @@ json Simulator::Stats() {
     out["logins"] = logins_;
     out["login_failures"] = login_failures_;
     out["active_sessions"] = sessions_.size();
+    absl::Time now = absl::Now();
+    int64_t valid = 0;
+    for (const auto& [token, expires] : sessions_) valid += now < expires;
+    out["valid_sessions"] = valid;
     out["outcomes"] = outcomes_;
     out["injected"] = injected_;
   }

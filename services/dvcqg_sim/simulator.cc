@@ -1,6 +1,6 @@
 #include "services/dvcqg_sim/simulator.h"
 
-#include <httplib.h>
+#include "common/http_server.h"
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -72,18 +72,9 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Start(const SimConfig& con
   s->http_->set_payload_max_length(config.max_body_bytes);
   s->http_->set_keep_alive_max_count(100000);
   s->Routes();
-  size_t colon = config.listen.rfind(':');
-  int port = 0;
-  if (!absl::SimpleAtoi(config.listen.substr(colon + 1), &port)) {
-    return absl::InvalidArgumentError("--listen: bad port");
-  }
-  std::string host = config.listen.substr(0, colon);
-  s->port_ = port == 0 ? s->http_->bind_to_any_port(host)
-                       : (s->http_->bind_to_port(host, port) ? port : -1);
-  if (s->port_ <= 0) {
-    return absl::UnavailableError(absl::StrCat("--listen ", config.listen, ": cannot bind"));
-  }
-  s->thread_ = std::thread([srv = s->http_.get()] { srv->listen_after_bind(); });
+  auto port = StartHttpServer(*s->http_, config.listen, &s->thread_, "--listen");
+  if (!port.ok()) return port.status();
+  s->port_ = *port;
   return s;
 }
 
@@ -93,8 +84,7 @@ Simulator::~Simulator() { Stop(); }
 
 void Simulator::Stop() {
   if (!stopping_.HasBeenNotified()) stopping_.Notify();
-  if (http_) http_->stop();
-  if (thread_.joinable()) thread_.join();
+  StopHttpServer(http_.get(), &thread_);
 }
 
 std::string Simulator::url() const { return absl::StrCat("http://127.0.0.1:", port_); }

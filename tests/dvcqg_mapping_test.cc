@@ -1,0 +1,238 @@
+// The Dossier/ProgressStep <-> DVCQG JSON mapping against golden vectors (tests/golden/), and its
+// rules: strings only, UTC+7 dates, absent dates "", code tables, truncation at the limits.
+#include "common/dvcqg/mapping.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "google/protobuf/util/message_differencer.h"
+#include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
+
+namespace dossiersync::dvcqg {
+namespace {
+
+using dossiersync::v1::Dossier;
+using dossiersync::v1::ProgressStep;
+using google::protobuf::util::TimeUtil;
+using nlohmann::json;
+
+google::protobuf::Timestamp Utc(int y, int mo, int d, int h, int mi, int s) {
+  absl::Time t = absl::FromCivil(absl::CivilSecond(y, mo, d, h, mi, s), absl::UTCTimeZone());
+  return TimeUtil::SecondsToTimestamp(absl::ToUnixSeconds(t));
+}
+
+std::string GoldenDir() {
+  const char* dir = std::getenv("DOSSIERSYNC_GOLDEN_DIR");
+  return dir ? dir : "tests/golden";
+}
+
+// Compares with tests/golden/NAME. DOSSIERSYNC_UPDATE_GOLDEN=1 rewrites the file instead (then
+// review the diff by hand against reference/dvcqg.md before committing it).
+void ExpectGolden(const std::string& name, const json& actual) {
+  std::string path = GoldenDir() + "/" + name;
+  if (std::getenv("DOSSIERSYNC_UPDATE_GOLDEN")) {
+    std::ofstream(path) << actual.dump(2) << "\n";
+    return;
+  }
+  std::ifstream in(path);
+  ASSERT_TRUE(in.good()) << path;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_EQ(actual, json::parse(ss.str())) << "golden " << path;
+}
+
+Dossier FullDossier() {
+  Dossier d;
+  d.set_code("000.00.13.H37-240705-0001");
+  d.set_procedure_code("1.001193");
+  d.set_procedure_name("Đăng ký khai sinh");
+  d.set_field_code("HT");
+  d.set_field_name("Hộ tịch");
+  d.set_agency_code("000.00.13.H37");
+  d.set_agency_name("Sở Tư pháp tỉnh Lạng Sơn");
+  d.set_receipt_number("BN-0000001");
+  auto* a = d.mutable_applicant();
+  a->set_name("Hoàng Thị Ngọc Ánh");
+  a->set_kind(dossiersync::v1::APPLICANT_KIND_CITIZEN);
+  a->set_id_number("020123456789");
+  a->set_id_kind(dossiersync::v1::ID_KIND_CCCD);
+  a->set_email("anh.ht@example.vn");
+  a->set_phone("0912345678");
+  a->set_account_id("DVCQG-0000012345");
+  d.set_summary("Đăng ký khai sinh cho con: Nông Văn Đức");
+  d.set_channel(dossiersync::v1::CHANNEL_ONLINE);
+  d.set_status(dossiersync::v1::DOSSIER_STATUS_RETURNED);
+  *d.mutable_submitted_at() = Utc(2024, 7, 5, 1, 0, 0);   // 08:00 in Lạng Sơn
+  *d.mutable_received_at() = Utc(2024, 7, 5, 2, 30, 15);
+  *d.mutable_due_at() = Utc(2024, 7, 19, 10, 0, 0);
+  *d.mutable_finished_at() = Utc(2024, 7, 8, 16, 59, 59);  // 23:59:59 local
+  *d.mutable_returned_at() = Utc(2024, 7, 8, 17, 0, 0);    // next day, 00:00 local
+  d.set_result_delivery(dossiersync::v1::RESULT_DELIVERY_BY_POST);
+  d.set_return_info("Gửi qua bưu điện");
+  d.set_other_info("");
+  auto* f = d.add_attachments();
+  f->set_id("TL1");
+  f->set_name("Tờ khai đăng ký khai sinh.pdf");
+  f->set_component_code("TP01");
+  f->set_url("https://dichvucong.langson.gov.vn/files/TL1.pdf");
+  auto* r = d.add_result_documents();
+  r->set_id("KQ1");
+  r->set_name("Giấy khai sinh (bản chính)");
+  r->set_component_code("KQ01");
+  r->set_url("https://dichvucong.langson.gov.vn/ketqua/KQ1.pdf");
+  auto* fee = d.add_fees();
+  fee->set_code("LP01");
+  fee->set_name("Lệ phí đăng ký khai sinh");
+  fee->set_amount_vnd(8000);
+  fee->set_collection_method("Trực tuyến");
+  fee->set_kind("1");
+  auto* s = d.add_supplements();
+  s->set_id("BS1");
+  s->set_content("Bổ sung giấy chứng sinh");
+  *s->mutable_requested_at() = Utc(2024, 7, 6, 3, 0, 0);
+  return d;
+}
+
+TEST(DvcqgMappingTest, FullDossierMatchesGolden) {
+  Dossier d = FullDossier();
+  ExpectGolden("dvcqg_full_dossier.json", DossierToJson(d, d.status()));
+}
+
+TEST(DvcqgMappingTest, AbsentDatesAreEmptyStrings) {
+  Dossier d;
+  d.set_code("000.00.13.H37-240705-0002");
+  d.set_procedure_code("2.000794");
+  d.set_procedure_name("Chứng thực bản sao từ bản chính");
+  d.set_field_code("CT");
+  d.set_field_name("Chứng thực");
+  d.set_agency_name("UBND huyện Cao Lộc");
+  d.mutable_applicant()->set_kind(dossiersync::v1::APPLICANT_KIND_BUSINESS);
+  d.set_status(dossiersync::v1::DOSSIER_STATUS_SUBMITTED);
+  d.set_channel(dossiersync::v1::CHANNEL_POSTAL);
+  ExpectGolden("dvcqg_absent_dates.json", DossierToJson(d, 1));
+}
+
+TEST(DvcqgMappingTest, StepMatchesGolden) {
+  ProgressStep s;
+  s.set_step_id("s2");
+  s.set_officer("Nông Văn Quý");
+  s.set_officer_title("Chuyên viên");
+  s.set_department("Bộ phận Một cửa");
+  s.set_content("Tiếp nhận hồ sơ, kiểm tra thành phần hợp lệ");
+  s.set_status(dossiersync::v1::DOSSIER_STATUS_ACCEPTED);
+  *s.mutable_occurred_at() = Utc(2024, 7, 5, 2, 30, 15);
+  *s.mutable_started_at() = Utc(2024, 7, 5, 2, 0, 0);
+  ExpectGolden("dvcqg_step.json", StepToJson("000.00.13.H37-240705-0001", s, 2));
+}
+
+TEST(DvcqgMappingTest, EveryScalarIsAString) {
+  json j = DossierToJson(FullDossier(), 10);
+  std::function<void(const json&)> check = [&](const json& v) {
+    if (v.is_object() || v.is_array()) {
+      for (const auto& e : v) check(e);
+    } else {
+      EXPECT_TRUE(v.is_string()) << v.dump();
+    }
+  };
+  check(j);
+}
+
+TEST(DvcqgMappingTest, StatusComesFromTheMappingNotTheDossier) {
+  EXPECT_EQ(DossierToJson(FullDossier(), 4)["TrangThaiHoSo"], "4");
+}
+
+TEST(DvcqgMappingTest, DatesAreHanoiTime) {
+  EXPECT_EQ(FormatDate(Utc(2024, 12, 31, 17, 0, 0)), "20250101000000");
+  EXPECT_EQ(FormatDate(google::protobuf::Timestamp()), "");
+  auto t = ParseDate("20250101000000");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->seconds(), Utc(2024, 12, 31, 17, 0, 0).seconds());
+  for (const char* bad : {"2025010100000", "2025-01-01 00:0", "20251301000000", "20250230120000",
+                          "2025010100000x"}) {
+    EXPECT_FALSE(ParseDate(bad).ok()) << bad;
+  }
+}
+
+TEST(DvcqgMappingTest, TruncatesAtEachLimitOnCharacterBoundaries) {
+  std::string viet1001;
+  for (int i = 0; i < 1001; ++i) viet1001 += "ộ";  // 3 bytes each
+  MappingStats stats;
+  EXPECT_EQ(TruncateChars(viet1001, 1000, &stats).size(), 3000u);
+  EXPECT_EQ(stats.truncated_fields, 1);
+  EXPECT_EQ(TruncateChars("abc", 3, &stats), "abc");
+  EXPECT_EQ(stats.truncated_fields, 1);
+
+  Dossier d = FullDossier();
+  d.set_summary(viet1001);
+  d.mutable_attachments(0)->set_name(std::string(4001, 'a'));
+  d.mutable_result_documents(0)->set_name(std::string(2001, 'b'));
+  d.set_return_info(std::string(2001, 'c'));
+  stats = {};
+  json j = DossierToJson(d, 10, {}, &stats);
+  EXPECT_EQ(j["TrichYeuHoSo"].get<std::string>(), viet1001.substr(0, 3000));
+  EXPECT_EQ(j["TaiLieuNop"][0]["TenTepDinhKem"].get<std::string>().size(), 4000u);
+  EXPECT_EQ(j["DanhSachGiayToKetQua"][0]["TenGiayTo"].get<std::string>().size(), 2000u);
+  EXPECT_EQ(j["ThongTinTra"].get<std::string>().size(), 2000u);
+  EXPECT_EQ(stats.truncated_fields, 4);
+
+  ProgressStep s;
+  s.set_officer("Hoàng Thị Ngọc Ánh Hoàng Thị Ngọc Ánh Hoàng Thị Ngọc Ánh");  // 56 characters
+  s.set_content(std::string(2001, 'x'));
+  stats = {};
+  json row = StepToJson("c", s, 4, {}, &stats);
+  EXPECT_EQ(row["NguoiXuLy"], "Hoàng Thị Ngọc Ánh Hoàng Thị Ngọc Ánh Hoàng Thị Ng");  // 50
+  EXPECT_EQ(row["NoiDungXuLy"].get<std::string>().size(), 2000u);
+  EXPECT_EQ(stats.truncated_fields, 2);
+}
+
+TEST(DvcqgMappingTest, RoundTripsThroughTraCuuHoSoShape) {
+  Dossier d = FullDossier();
+  json j = DossierToJson(d, d.status());
+  ProgressStep s;
+  s.set_officer("Vi Thị Hoa");
+  s.set_content("Trả kết quả");
+  s.set_status(dossiersync::v1::DOSSIER_STATUS_RETURNED);
+  *s.mutable_occurred_at() = Utc(2024, 7, 8, 17, 0, 0);
+  j["QuaTrinhXuLy"] = json::array({StepToJson(d.code(), s, 10)});
+  auto back = DossierFromJson(j);
+  ASSERT_TRUE(back.ok()) << back.status();
+  // Fields DVCQG does not carry are not expected back.
+  Dossier expect = d;
+  expect.clear_agency_code();
+  expect.clear_revision();
+  expect.clear_fees();
+  expect.clear_supplements();
+  *expect.add_steps() = s;
+  Dossier got = *back;
+  got.clear_fees();
+  got.clear_supplements();
+  std::string diff;
+  google::protobuf::util::MessageDifferencer md;
+  md.ReportDifferencesToString(&diff);
+  EXPECT_TRUE(md.Compare(expect, got)) << diff;
+}
+
+TEST(DvcqgMappingTest, MalformedLookupItemsNameTheField) {
+  json j = DossierToJson(FullDossier(), 10);
+  j["NgayTiepNhan"] = "05/07/2024";
+  EXPECT_NE(DossierFromJson(j).status().message().find("NgayTiepNhan"), absl::string_view::npos);
+  j = DossierToJson(FullDossier(), 10);
+  j["TrangThaiHoSo"] = "11";
+  EXPECT_NE(DossierFromJson(j).status().message().find("TrangThaiHoSo"), absl::string_view::npos);
+  j = DossierToJson(FullDossier(), 10);
+  j["TaiLieuNop"] = "none";
+  EXPECT_FALSE(DossierFromJson(j).ok());
+  EXPECT_FALSE(DossierFromJson(json::array()).ok());
+}
+
+TEST(DvcqgMappingTest, ErrorCodeAsNumberOrString) {
+  EXPECT_EQ(ErrorCodeOf(json{{"error_code", 0}}), "0");
+  EXPECT_EQ(ErrorCodeOf(json{{"error_code", "0"}}), "0");
+  EXPECT_EQ(ErrorCodeOf(json{{"error_code", "401"}}), "401");
+  EXPECT_EQ(ErrorCodeOf(json::object()), "");
+}
+
+}  // namespace
+}  // namespace dossiersync::dvcqg
