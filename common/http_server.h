@@ -29,16 +29,19 @@ inline absl::StatusOr<int> StartHttpServer(httplib::Server& server, const std::s
   int port = 0;
   if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
       port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(flag, ": expected HOST:PORT, got '", listen, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": expected HOST:PORT, got '", listen, "'"));
   }
   std::string host = listen.substr(0, colon);
+  server.set_tcp_nodelay(true);
   socket_t fd = INVALID_SOCKET;
   server.set_socket_options([&fd](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     fd = sock;
   });
-  int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
+  int bound =
+      port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
   if (bound <= 0) return absl::UnavailableError(absl::StrCat(flag, " ", listen, ": cannot bind"));
   if (fd != INVALID_SOCKET) ::listen(fd, backlog);  // a second listen() raises the backlog
   *thread = std::thread([&server] { server.listen_after_bind(); });

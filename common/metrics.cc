@@ -1,8 +1,7 @@
 #include "common/metrics.h"
 
-#include "common/http_server.h"
-
 #include "absl/strings/str_cat.h"
+#include "common/http_server.h"
 #include "prometheus/text_serializer.h"
 
 namespace dossiersync {

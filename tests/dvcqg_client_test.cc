@@ -1,7 +1,5 @@
 // The DVCQG client against the simulator over a real socket: every service, every classified
 // outcome, every fault kind, sessions (expiry, revocation, no login storm).
-#include "common/dvcqg/client.h"
-
 #include <httplib.h>
 
 #include <atomic>
@@ -10,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/dvcqg/client.h"
 #include "gtest/gtest.h"
 #include "services/dvcqg_sim/simulator.h"
 #include "tests/test_util.h"
@@ -253,7 +252,8 @@ TEST_F(DvcqgClientTest, ExpiredSessionLogsInOnceAndTheCallSucceeds) {
   StartSim({}, absl::Milliseconds(300));  // DVCQG's sessions expire sooner than we were told
   Dossier d = D(1);
   ASSERT_EQ(Create(d).outcome, Outcome::kAccepted);
-  ASSERT_TRUE(testing::WaitFor([&] { return Admin("GET", "/admin/stats")["valid_sessions"] == 0; }));
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return Admin("GET", "/admin/stats")["valid_sessions"] == 0; }));
   CallResult r = client_->SyncDossiers({{&d, 2}}, true);
   EXPECT_EQ(r.outcome, Outcome::kAccepted) << r.message;
   EXPECT_EQ(r.logins, 1);

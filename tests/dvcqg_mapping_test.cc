@@ -1,11 +1,10 @@
 // The Dossier/ProgressStep <-> DVCQG JSON mapping against golden vectors (tests/golden/), and its
 // rules: strings only, UTC+7 dates, absent dates "", code tables, truncation at the limits.
-#include "common/dvcqg/mapping.h"
-
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
+#include "common/dvcqg/mapping.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -25,7 +24,7 @@ google::protobuf::Timestamp Utc(int y, int mo, int d, int h, int mi, int s) {
 
 std::string GoldenDir() {
   const char* dir = std::getenv("DOSSIERSYNC_GOLDEN_DIR");
-  return dir ? dir : "tests/golden";
+  return dir ? dir : DS_GOLDEN_DIR;
 }
 
 // Compares with tests/golden/NAME. DOSSIERSYNC_UPDATE_GOLDEN=1 rewrites the file instead (then
@@ -64,7 +63,7 @@ Dossier FullDossier() {
   d.set_summary("Đăng ký khai sinh cho con: Nông Văn Đức");
   d.set_channel(dossiersync::v1::CHANNEL_ONLINE);
   d.set_status(dossiersync::v1::DOSSIER_STATUS_RETURNED);
-  *d.mutable_submitted_at() = Utc(2024, 7, 5, 1, 0, 0);   // 08:00 in Lạng Sơn
+  *d.mutable_submitted_at() = Utc(2024, 7, 5, 1, 0, 0);  // 08:00 in Lạng Sơn
   *d.mutable_received_at() = Utc(2024, 7, 5, 2, 30, 15);
   *d.mutable_due_at() = Utc(2024, 7, 19, 10, 0, 0);
   *d.mutable_finished_at() = Utc(2024, 7, 8, 16, 59, 59);  // 23:59:59 local
@@ -149,8 +148,8 @@ TEST(DvcqgMappingTest, DatesAreHanoiTime) {
   auto t = ParseDate("20250101000000");
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->seconds(), Utc(2024, 12, 31, 17, 0, 0).seconds());
-  for (const char* bad : {"2025010100000", "2025-01-01 00:0", "20251301000000", "20250230120000",
-                          "2025010100000x"}) {
+  for (const char* bad :
+       {"2025010100000", "2025-01-01 00:0", "20251301000000", "20250230120000", "2025010100000x"}) {
     EXPECT_FALSE(ParseDate(bad).ok()) << bad;
   }
 }

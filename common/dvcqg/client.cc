@@ -22,16 +22,26 @@ struct Client::Metrics {
 
 const char* OutcomeName(Outcome o) {
   switch (o) {
-    case Outcome::kAccepted: return "accepted";
-    case Outcome::kAlreadyExists: return "already_exists";
-    case Outcome::kNotFound: return "not_found";
-    case Outcome::kSessionRejected: return "session_rejected";
-    case Outcome::kInvalidItem: return "invalid_item";
-    case Outcome::kRateLimited: return "rate_limited";
-    case Outcome::kServerError: return "server_error";
-    case Outcome::kTimeout: return "timeout";
-    case Outcome::kNetworkError: return "network_error";
-    case Outcome::kBadResponse: return "bad_response";
+    case Outcome::kAccepted:
+      return "accepted";
+    case Outcome::kAlreadyExists:
+      return "already_exists";
+    case Outcome::kNotFound:
+      return "not_found";
+    case Outcome::kSessionRejected:
+      return "session_rejected";
+    case Outcome::kInvalidItem:
+      return "invalid_item";
+    case Outcome::kRateLimited:
+      return "rate_limited";
+    case Outcome::kServerError:
+      return "server_error";
+    case Outcome::kTimeout:
+      return "timeout";
+    case Outcome::kNetworkError:
+      return "network_error";
+    case Outcome::kBadResponse:
+      return "bad_response";
   }
   return "unknown";
 }
@@ -108,6 +118,7 @@ std::unique_ptr<httplib::Client> Client::Acquire() {
   }
   auto c = std::make_unique<httplib::Client>(config_.base_url);
   c->set_keep_alive(true);
+  c->set_tcp_nodelay(true);  // small JSON requests: no Nagle / delayed-ACK stalls
   c->set_connection_timeout(absl::ToChronoMicroseconds(config_.connect_timeout));
   c->set_read_timeout(absl::ToChronoMicroseconds(config_.read_timeout));
   c->set_write_timeout(absl::ToChronoMicroseconds(config_.read_timeout));
@@ -172,7 +183,8 @@ absl::StatusOr<std::string> Client::Session(CallResult* result) {
     while (true) {
       if (!token_.empty() && absl::Now() < token_expires_) return token_;
       if (!logging_in_) break;
-      mu_.Await(absl::Condition(+[](bool* b) { return !*b; }, &logging_in_));
+      mu_.Await(absl::Condition(
+          +[](bool* b) { return !*b; }, &logging_in_));
     }
     logging_in_ = true;
   }
@@ -255,8 +267,8 @@ CallResult Client::Call(const char* service, json body, const std::vector<std::s
     }
   }
   if (r.items.size() == 1 && r.field.empty()) r.field = r.items[0].field;
-  metrics_->latency->Add({{"service", service}, {"outcome", OutcomeName(r.outcome)}},
-                         LatencyBuckets())
+  metrics_->latency
+      ->Add({{"service", service}, {"outcome", OutcomeName(r.outcome)}}, LatencyBuckets())
       .Observe(absl::ToDoubleSeconds(r.latency));
   metrics_->calls->Add({{"service", service}, {"outcome", OutcomeName(r.outcome)}}).Increment();
   return r;
@@ -266,8 +278,8 @@ CallResult Client::SyncDossiers(const std::vector<DossierItem>& items, bool is_u
   if (items.empty() || static_cast<int>(items.size()) > config_.batch_size) {
     CallResult r;
     r.outcome = Outcome::kInvalidItem;
-    r.message = absl::StrCat("DongBoHoSoMC takes 1-", config_.batch_size, " dossiers, got ",
-                             items.size());
+    r.message =
+        absl::StrCat("DongBoHoSoMC takes 1-", config_.batch_size, " dossiers, got ", items.size());
     return r;
   }
   json data = json::array();

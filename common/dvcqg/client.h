@@ -88,7 +88,8 @@ class Client {
   CallResult SyncDossiers(const std::vector<DossierItem>& items, bool is_update);
   // CapNhatTienDoHoSoMC for one dossier, in chunks of config.progress_chunk rows; one result per
   // chunk, stopping after the first chunk that is not accepted.
-  std::vector<CallResult> UpdateProgress(const std::string& code, const std::vector<StepItem>& steps);
+  std::vector<CallResult> UpdateProgress(const std::string& code,
+                                         const std::vector<StepItem>& steps);
   LookupResult Lookup(const std::string& code);
 
   int64_t logins() const;

@@ -10,7 +10,8 @@
 #include "common/flags.h"
 #include "common/log.h"
 
-ABSL_FLAG(std::string, dvcqg_url, "", "DVCQG base URL http(s)://host:port (the simulator: http://127.0.0.1:8580)");
+ABSL_FLAG(std::string, dvcqg_url, "",
+          "DVCQG base URL http(s)://host:port (the simulator: http://127.0.0.1:8580)");
 ABSL_FLAG(std::string, dvcqg_credentials_file, "",
           "File with `username=` and `password=` lines; else DOSSIERSYNC_DVCQG_USERNAME/_PASSWORD");
 ABSL_FLAG(std::string, dvcqg_agency_code, "000.00.00.H37", "madonvi: the province's agency code");
@@ -37,8 +38,10 @@ absl::Status ClientConfig::Validate() const {
         "DVCQG credentials missing: --dvcqg_credentials_file or DOSSIERSYNC_DVCQG_USERNAME and "
         "DOSSIERSYNC_DVCQG_PASSWORD");
   }
-  if (login_path.empty() || login_path[0] != '/' || service_path.empty() || service_path[0] != '/') {
-    return absl::InvalidArgumentError("--dvcqg_login_path and --dvcqg_service_path must start with /");
+  if (login_path.empty() || login_path[0] != '/' || service_path.empty() ||
+      service_path[0] != '/') {
+    return absl::InvalidArgumentError(
+        "--dvcqg_login_path and --dvcqg_service_path must start with /");
   }
   if (batch_size < 1 || batch_size > 1000) {
     return absl::InvalidArgumentError("--dvcqg_batch_size must be 1-1000");
@@ -52,7 +55,8 @@ absl::Status ClientConfig::Validate() const {
   if (session_ttl < absl::Seconds(40)) {
     return absl::InvalidArgumentError("--dvcqg_session_ttl must be at least 40s");
   }
-  if (max_connections < 1) return absl::InvalidArgumentError("--dvcqg_max_connections must be >= 1");
+  if (max_connections < 1)
+    return absl::InvalidArgumentError("--dvcqg_max_connections must be >= 1");
   return absl::OkStatus();
 }
 

@@ -25,7 +25,7 @@ struct Credentials {
 };
 
 struct ClientConfig {
-  std::string base_url;  // http(s)://host:port (the "ADAPTER_URL")
+  std::string base_url;                    // http(s)://host:port (the "ADAPTER_URL")
   std::string login_path = "/mapi/login";  // [assumed]
   std::string service_path = "/mapi/g";    // [assumed]
   Credentials credentials;
@@ -35,8 +35,8 @@ struct ClientConfig {
   absl::Duration connect_timeout = absl::Seconds(3);
   absl::Duration read_timeout = absl::Seconds(6);  // [seen] in clients
   absl::Duration session_ttl = absl::Minutes(10);  // [assumed]; refreshed 30 s early
-  int batch_size = 50;     // DongBoHoSoMC items per call [assumed]
-  int progress_chunk = 10;  // CapNhatTienDoHoSoMC rows per call [assumed]
+  int batch_size = 50;                             // DongBoHoSoMC items per call [assumed]
+  int progress_chunk = 10;                         // CapNhatTienDoHoSoMC rows per call [assumed]
   int max_connections = 16;
   TextLimits limits;
 

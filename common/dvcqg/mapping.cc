@@ -44,8 +44,8 @@ absl::StatusOr<int> GetCode(const json& j, const char* key, int min, int max, bo
   return v;
 }
 
-#define ASSIGN_OR_RETURN(lhs, expr) \
-  auto lhs##_or = (expr);           \
+#define ASSIGN_OR_RETURN(lhs, expr)             \
+  auto lhs##_or = (expr);                       \
   if (!lhs##_or.ok()) return lhs##_or.status(); \
   auto lhs = std::move(*lhs##_or)
 
@@ -79,7 +79,8 @@ absl::StatusOr<Timestamp> ParseDate(absl::string_view s) {
     (void)absl::SimpleAtoi(s.substr(pos, len), &v);
     return v;
   };
-  int y = num(0, 4), mo = num(4, 2), d = num(6, 2), h = num(8, 2), mi = num(10, 2), sec = num(12, 2);
+  int y = num(0, 4), mo = num(4, 2), d = num(6, 2), h = num(8, 2), mi = num(10, 2),
+      sec = num(12, 2);
   absl::CivilSecond cs(y, mo, d, h, mi, sec);
   // Reject values that CivilSecond normalised (month 13, 30 February, hour 24, ...).
   if (cs.year() != y || cs.month() != mo || cs.day() != d || cs.hour() != h || cs.minute() != mi ||
@@ -99,7 +100,11 @@ std::string TruncateChars(absl::string_view s, int max_chars, MappingStats* stat
       return std::string(s.substr(0, i));
     }
     unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xE  ? 3
+                 : (c >> 3) == 0x1E ? 4
+                                    : 1;
     i = std::min(s.size(), i + len);
     ++n;
   }
@@ -205,7 +210,8 @@ absl::StatusOr<ProgressStep> StepFromJson(const json& j) {
   s.set_department(dept);
   s.set_content(content);
   s.set_status(static_cast<dossiersync::v1::DossierStatus>(status));
-  if (auto e = SetDate(j, "ThoiDiemXuLy", &s, &ProgressStep::mutable_occurred_at); !e.ok()) return e;
+  if (auto e = SetDate(j, "ThoiDiemXuLy", &s, &ProgressStep::mutable_occurred_at); !e.ok())
+    return e;
   if (auto e = SetDate(j, "NgayBatDau", &s, &ProgressStep::mutable_started_at); !e.ok()) return e;
   if (auto e = SetDate(j, "NgayKetThucTheoQuyDinh", &s, &ProgressStep::mutable_due_at); !e.ok()) {
     return e;
@@ -221,11 +227,16 @@ absl::StatusOr<Dossier> DossierFromJson(const json& j) {
     std::string* (Dossier::*set)();
   };
   const Text texts[] = {
-      {"MaHoSo", &Dossier::mutable_code},           {"MaTTHC", &Dossier::mutable_procedure_code},
-      {"TenTTHC", &Dossier::mutable_procedure_name}, {"MaLinhVuc", &Dossier::mutable_field_code},
-      {"TenLinhVuc", &Dossier::mutable_field_name}, {"SoBienNhan", &Dossier::mutable_receipt_number},
-      {"ThongTinKhac", &Dossier::mutable_other_info}, {"TrichYeuHoSo", &Dossier::mutable_summary},
-      {"DonViXuLy", &Dossier::mutable_agency_name}, {"ThongTinTra", &Dossier::mutable_return_info},
+      {"MaHoSo", &Dossier::mutable_code},
+      {"MaTTHC", &Dossier::mutable_procedure_code},
+      {"TenTTHC", &Dossier::mutable_procedure_name},
+      {"MaLinhVuc", &Dossier::mutable_field_code},
+      {"TenLinhVuc", &Dossier::mutable_field_name},
+      {"SoBienNhan", &Dossier::mutable_receipt_number},
+      {"ThongTinKhac", &Dossier::mutable_other_info},
+      {"TrichYeuHoSo", &Dossier::mutable_summary},
+      {"DonViXuLy", &Dossier::mutable_agency_name},
+      {"ThongTinTra", &Dossier::mutable_return_info},
   };
   for (const Text& t : texts) {
     ASSIGN_OR_RETURN(v, Get(j, t.key));

@@ -23,11 +23,11 @@
 namespace dossiersync::dvcqg {
 
 struct TextLimits {
-  int summary = 1000;            // TrichYeuHoSo
-  int officer = 50;              // NguoiXuLy
-  int result_doc_name = 2000;    // TenGiayTo
-  int attachment_name = 4000;    // TenTepDinhKem
-  int text = 2000;               // every other free text (a 2,000+ note broke DongBoHoSoMC)
+  int summary = 1000;          // TrichYeuHoSo
+  int officer = 50;            // NguoiXuLy
+  int result_doc_name = 2000;  // TenGiayTo
+  int attachment_name = 4000;  // TenTepDinhKem
+  int text = 2000;             // every other free text (a 2,000+ note broke DongBoHoSoMC)
 };
 
 struct MappingStats {

@@ -1,12 +1,11 @@
 #include "services/devbroker/devbroker.h"
 
-#include "common/http_server.h"
-
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/http_server.h"
 #include "common/kafka.h"
 #include "nlohmann/json.hpp"
 

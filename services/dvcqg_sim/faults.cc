@@ -5,11 +5,16 @@
 namespace dossiersync::sim {
 
 nlohmann::json Faults::ToJson() const {
-  return {{"latency_ms", latency_ms},       {"jitter_ms", jitter_ms},
-          {"error_500_rate", error_500_rate}, {"error_503_rate", error_503_rate},
-          {"rate_429", rate_429},           {"retry_after_s", retry_after_s},
-          {"hang_rate", hang_rate},         {"hang_ms", hang_ms},
-          {"hang_after_apply", hang_after_apply}, {"drop_rate", drop_rate}};
+  return {{"latency_ms", latency_ms},
+          {"jitter_ms", jitter_ms},
+          {"error_500_rate", error_500_rate},
+          {"error_503_rate", error_503_rate},
+          {"rate_429", rate_429},
+          {"retry_after_s", retry_after_s},
+          {"hang_rate", hang_rate},
+          {"hang_ms", hang_ms},
+          {"hang_after_apply", hang_after_apply},
+          {"drop_rate", drop_rate}};
 }
 
 absl::Status Faults::Merge(const nlohmann::json& j) {
@@ -33,15 +38,24 @@ absl::Status Faults::Merge(const nlohmann::json& j) {
       return absl::OkStatus();
     };
     absl::Status st;
-    if (k == "latency_ms") st = ms(&f.latency_ms, 600000);
-    else if (k == "jitter_ms") st = ms(&f.jitter_ms, 600000);
-    else if (k == "error_500_rate") st = rate(&f.error_500_rate);
-    else if (k == "error_503_rate") st = rate(&f.error_503_rate);
-    else if (k == "rate_429") st = rate(&f.rate_429);
-    else if (k == "retry_after_s") st = ms(&f.retry_after_s, 3600);
-    else if (k == "hang_rate") st = rate(&f.hang_rate);
-    else if (k == "hang_ms") st = ms(&f.hang_ms, 600000);
-    else if (k == "drop_rate") st = rate(&f.drop_rate);
+    if (k == "latency_ms")
+      st = ms(&f.latency_ms, 600000);
+    else if (k == "jitter_ms")
+      st = ms(&f.jitter_ms, 600000);
+    else if (k == "error_500_rate")
+      st = rate(&f.error_500_rate);
+    else if (k == "error_503_rate")
+      st = rate(&f.error_503_rate);
+    else if (k == "rate_429")
+      st = rate(&f.rate_429);
+    else if (k == "retry_after_s")
+      st = ms(&f.retry_after_s, 3600);
+    else if (k == "hang_rate")
+      st = rate(&f.hang_rate);
+    else if (k == "hang_ms")
+      st = ms(&f.hang_ms, 600000);
+    else if (k == "drop_rate")
+      st = rate(&f.drop_rate);
     else if (k == "hang_after_apply") {
       if (!v.is_boolean()) return absl::InvalidArgumentError("faults.hang_after_apply: a boolean");
       f.hang_after_apply = v.get<bool>();

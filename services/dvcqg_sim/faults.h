@@ -21,12 +21,12 @@ struct Faults {
   int jitter_ms = 0;          // plus uniform 0..jitter_ms
   double error_500_rate = 0;  // fraction of /mapi requests answered HTTP 500
   double error_503_rate = 0;
-  double rate_429 = 0;        // answered HTTP 429 with Retry-After
+  double rate_429 = 0;  // answered HTTP 429 with Retry-After
   int retry_after_s = 1;
-  double hang_rate = 0;       // held for hang_ms, then answered (if the client is still there)
+  double hang_rate = 0;  // held for hang_ms, then answered (if the client is still there)
   int hang_ms = 30000;
   bool hang_after_apply = true;  // the write is applied before the hang (the client sees a timeout)
-  double drop_rate = 0;       // writes answered with success but not stored
+  double drop_rate = 0;          // writes answered with success but not stored
 
   nlohmann::json ToJson() const;
   // Applies the fields present in `j`; INVALID_ARGUMENT naming a bad field.

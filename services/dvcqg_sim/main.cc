@@ -11,7 +11,8 @@
 ABSL_FLAG(std::string, listen, "127.0.0.1:8580", "HTTP listen address HOST:PORT (port 0: any)");
 ABSL_FLAG(std::string, database, "sqlite:dvcqg-sim.db", "The simulator's own store");
 ABSL_FLAG(std::string, username, "langson", "Accepted login username");
-ABSL_FLAG(std::string, password_file, "", "File holding the accepted password (default: a dev password)");
+ABSL_FLAG(std::string, password_file, "",
+          "File holding the accepted password (default: a dev password)");
 ABSL_FLAG(absl::Duration, session_ttl, absl::Minutes(10), "Session lifetime");
 ABSL_FLAG(int, max_batch, 50, "DongBoHoSoMC items per call");
 ABSL_FLAG(int, max_progress_rows, 10, "CapNhatTienDoHoSoMC rows per call");

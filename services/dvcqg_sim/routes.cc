@@ -46,8 +46,11 @@ void Simulator::Routes() {
   httplib::Server& s = *http_;
   s.Post("/mapi/login",
          [this](const httplib::Request& q, httplib::Response& r) { HandleLogin(q, r); });
-  s.Post("/mapi/g", [this](const httplib::Request& q, httplib::Response& r) { HandleService(q, r); });
-  s.Get("/health", [](const httplib::Request&, httplib::Response& r) { Reply(r, 200, {{"status", "ok"}}); });
+  s.Post("/mapi/g",
+         [this](const httplib::Request& q, httplib::Response& r) { HandleService(q, r); });
+  s.Get("/health", [](const httplib::Request&, httplib::Response& r) {
+    Reply(r, 200, {{"status", "ok"}});
+  });
   s.Get("/admin/faults", [this](const httplib::Request&, httplib::Response& r) {
     Reply(r, 200, faults_.Get().ToJson());
   });
@@ -89,7 +92,8 @@ void Simulator::Routes() {
     if (!h.ok()) return Reply(r, 500, ErrorBody(500, std::string(h.status().message())));
     Reply(r, 200, {{"code", std::string(q.matches[1])}, {"history", *h}});
   });
-  s.Get("/admin/stats", [this](const httplib::Request&, httplib::Response& r) { Reply(r, 200, Stats()); });
+  s.Get("/admin/stats",
+        [this](const httplib::Request&, httplib::Response& r) { Reply(r, 200, Stats()); });
   s.Post("/admin/reset", [this](const httplib::Request&, httplib::Response& r) {
     absl::Status st = store_->Reset();
     if (!st.ok()) return Reply(r, 500, ErrorBody(500, std::string(st.message())));
@@ -105,9 +109,10 @@ void Simulator::Routes() {
     Reply(r, 200, {{"reset", true}});
   });
   // Errors cpp-httplib produces itself (413 body too large, 404 no route, ...) get a JSON body.
-  s.set_error_handler([max = config_.max_body_bytes](const httplib::Request& q, httplib::Response& r) {
+  s.set_error_handler([max = config_.max_body_bytes](const httplib::Request& q,
+                                                     httplib::Response& r) {
     if (!r.body.empty()) return;  // a handler already answered with its own body
-    std::string msg = r.status == 413 ? absl::StrCat("request body over ", max, " bytes")
+    std::string msg = r.status == 413   ? absl::StrCat("request body over ", max, " bytes")
                       : r.status == 404 ? absl::StrCat("no such endpoint: ", q.method, " ", q.path)
                                         : absl::StrCat("HTTP ", r.status);
     Reply(r, r.status, ErrorBody(r.status, msg));

@@ -73,16 +73,19 @@ absl::StatusOr<std::vector<ItemResult>> SimStore::SyncDossiers(const std::vector
       r.message = is_update ? "Cập nhật hồ sơ thành công" : "Đồng bộ hồ sơ thành công";
       if (!drop) {
         std::string text = Dump(item);
-        auto w = is_update ? (*tx)->Exec("UPDATE sim_dossiers SET item = $2, updated_at_us = $3 "
-                                         "WHERE code = $1",
-                                         {r.code, text, now})
-                           : (*tx)->Exec("INSERT INTO sim_dossiers (code, item, created_at_us, "
-                                         "updated_at_us) VALUES ($1, $2, $3, $3)",
-                                         {r.code, text, now});
+        auto w = is_update ? (*tx)->Exec(
+                                 "UPDATE sim_dossiers SET item = $2, updated_at_us = $3 "
+                                 "WHERE code = $1",
+                                 {r.code, text, now})
+                           : (*tx)->Exec(
+                                 "INSERT INTO sim_dossiers (code, item, created_at_us, "
+                                 "updated_at_us) VALUES ($1, $2, $3, $3)",
+                                 {r.code, text, now});
         if (!w.ok()) return w.status();
-        auto h = (*tx)->Exec("INSERT INTO sim_history (code, service, is_update, item, at_us) "
-                             "VALUES ($1, 'DongBoHoSoMC', $2, $3, $4)",
-                             {r.code, int64_t{is_update}, text, now});
+        auto h = (*tx)->Exec(
+            "INSERT INTO sim_history (code, service, is_update, item, at_us) "
+            "VALUES ($1, 'DongBoHoSoMC', $2, $3, $4)",
+            {r.code, int64_t{is_update}, text, now});
         if (!h.ok()) return h.status();
       }
     }
@@ -113,9 +116,10 @@ absl::StatusOr<std::vector<ItemResult>> SimStore::AddProgress(const std::vector<
         auto w = (*tx)->Exec("INSERT INTO sim_steps (code, item, at_us) VALUES ($1, $2, $3)",
                              {r.code, text, now});
         if (!w.ok()) return w.status();
-        auto h = (*tx)->Exec("INSERT INTO sim_history (code, service, is_update, item, at_us) "
-                             "VALUES ($1, 'CapNhatTienDoHoSoMC', 0, $2, $3)",
-                             {r.code, text, now});
+        auto h = (*tx)->Exec(
+            "INSERT INTO sim_history (code, service, is_update, item, at_us) "
+            "VALUES ($1, 'CapNhatTienDoHoSoMC', 0, $2, $3)",
+            {r.code, text, now});
         if (!h.ok()) return h.status();
       }
     }
@@ -170,9 +174,10 @@ absl::StatusOr<bool> SimStore::Tamper(const std::string& code, const json& patch
   auto w = (*tx)->Exec("UPDATE sim_dossiers SET item = $2, updated_at_us = $3 WHERE code = $1",
                        {code, Dump(item), now});
   if (!w.ok()) return w.status();
-  auto h = (*tx)->Exec("INSERT INTO sim_history (code, service, is_update, item, at_us) "
-                       "VALUES ($1, 'tamper', 1, $2, $3)",
-                       {code, Dump(patch), now});
+  auto h = (*tx)->Exec(
+      "INSERT INTO sim_history (code, service, is_update, item, at_us) "
+      "VALUES ($1, 'tamper', 1, $2, $3)",
+      {code, Dump(patch), now});
   if (!h.ok()) return h.status();
   if (auto st = (*tx)->Commit(); !st.ok()) return st;
   return true;

@@ -1,11 +1,10 @@
 #include "services/dvcqg_sim/simulator.h"
 
-#include "common/http_server.h"
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/dvcqg/mapping.h"
+#include "common/http_server.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "services/dvcqg_sim/validation.h"
@@ -47,11 +46,15 @@ absl::Status SimConfig::Validate() const {
 }
 
 json SimConfig::ToJson() const {
-  return {{"listen", listen},           {"database", database},
-          {"username", username},       {"password", MaskSecret(password)},
+  return {{"listen", listen},
+          {"database", database},
+          {"username", username},
+          {"password", MaskSecret(password)},
           {"session_ttl", absl::FormatDuration(session_ttl)},
-          {"max_batch", max_batch},     {"max_progress_rows", max_progress_rows},
-          {"max_body_bytes", max_body_bytes}, {"threads", threads},
+          {"max_batch", max_batch},
+          {"max_progress_rows", max_progress_rows},
+          {"max_body_bytes", max_body_bytes},
+          {"threads", threads},
           {"faults", faults.ToJson()}};
 }
 
@@ -108,7 +111,8 @@ bool Simulator::SessionValid(const std::string& token) {
 void Simulator::HandleLogin(const httplib::Request& req, httplib::Response& res) {
   json body = json::parse(req.body, nullptr, false);
   if (body.is_discarded() || !body.is_object()) {
-    return Reply(res, 400, Error("400", "malformed JSON body: expected {\"username\",\"password\"}"));
+    return Reply(res, 400,
+                 Error("400", "malformed JSON body: expected {\"username\",\"password\"}"));
   }
   if (Str(body, "username") != config_.username || Str(body, "password") != config_.password) {
     absl::MutexLock l(&mu_);
@@ -161,7 +165,8 @@ json Simulator::Dispatch(const json& body, bool drop) {
   }
   auto data = body.find("data");
   int max = sync ? config_.max_batch : config_.max_progress_rows;
-  if (data == body.end() || !data->is_array() || data->empty() || static_cast<int>(data->size()) > max) {
+  if (data == body.end() || !data->is_array() || data->empty() ||
+      static_cast<int>(data->size()) > max) {
     return Error("2", absl::StrCat("Trường data phải là mảng 1-", max, " phần tử"));
   }
   std::string updating = Str(body, "isUpdating");

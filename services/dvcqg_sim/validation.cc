@@ -100,15 +100,16 @@ std::optional<Violation> ValidateDossierItem(const json& item) {
   if (auto bad = Code(item, "TrangThaiHoSo", 1, 10, true)) return bad;
   if (auto bad = Code(item, "KenhThucHien", 1, 3, false)) return bad;
   if (auto bad = Code(item, "HinhThuc", 0, 1, false)) return bad;
-  for (const char* key : {"NgayNopHoSo", "NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTra",
-                          "NgayTuChoi"}) {
+  for (const char* key :
+       {"NgayNopHoSo", "NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTra", "NgayTuChoi"}) {
     if (auto bad = Date(item, key)) return bad;
   }
   int s = 0;
   (void)absl::SimpleAtoi(Str(item, "TrangThaiHoSo"), &s);
   auto need = [&](bool cond, const char* key) -> std::optional<Violation> {
     if (cond && Str(item, key).empty()) {
-      return Bad(key, absl::StrCat("bắt buộc khi trạng thái là ", s, " (required for status ", s, ")"));
+      return Bad(key,
+                 absl::StrCat("bắt buộc khi trạng thái là ", s, " (required for status ", s, ")"));
     }
     return std::nullopt;
   };

@@ -2,11 +2,13 @@
 //   submit  --generate=N | --file=PATH [--unary] [--concurrency=K] [--backfill]
 //   tail TOPIC [--from_beginning] [--max_messages=N] [--idle_timeout=5s]
 //   get CODE
+//   dvcqg lookup CODE --dvcqg_url=URL --dvcqg_credentials_file=FILE
 #include <cstdio>
 #include <iostream>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "common/dvcqg/client.h"
 #include "common/errors.h"
 #include "common/flags.h"
 #include "common/grpc_client.h"
@@ -41,7 +43,8 @@ constexpr char kUsage[] =
     "dossierctl <command> [flags]\n"
     "  submit  --generate=N | --file=PATH   send dossier changes to intake\n"
     "  tail TOPIC                           print a Kafka topic as JSON lines\n"
-    "  get CODE                             print a dossier as stored by intake";
+    "  get CODE                             print a dossier as stored by intake\n"
+    "  dvcqg lookup CODE                    TraCuuHoSo against --dvcqg_url (exit 3: not found)";
 
 dossiersync::ClientOptions Client() {
   dossiersync::ClientOptions c;
@@ -141,6 +144,42 @@ int Get(const std::vector<std::string>& args) {
   return 0;
 }
 
+int DvcqgLookup(const std::vector<std::string>& args) {
+  if (args.size() < 4 || args[2] != "lookup") {
+    std::cerr << "usage: dossierctl dvcqg lookup CODE --dvcqg_url=URL --dvcqg_credentials_file=FILE"
+              << std::endl;
+    return 2;
+  }
+  auto config = dossiersync::dvcqg::ClientConfigFromFlags();
+  if (!config.ok()) {
+    std::cerr << "dvcqg: " << config.status().message() << std::endl;
+    return 2;
+  }
+  auto client = dossiersync::dvcqg::Client::Create(*config);
+  if (!client.ok()) {
+    std::cerr << "dvcqg: " << client.status().message() << std::endl;
+    return 2;
+  }
+  auto r = (*client)->Lookup(args[3]);
+  nlohmann::json out{{"code", args[3]},
+                     {"outcome", dossiersync::dvcqg::OutcomeName(r.call.outcome)},
+                     {"found", r.dossier.has_value()},
+                     {"latency_ms", absl::ToDoubleMilliseconds(r.call.latency)}};
+  if (r.call.outcome != dossiersync::dvcqg::Outcome::kAccepted) {
+    out["error_code"] = r.call.error_code;
+    out["message"] = r.call.message;
+  }
+  auto res = r.call.response.find("result");
+  if (r.dossier && res != r.call.response.end()) {
+    for (const auto& item : *res) {
+      if (item.value("MaHoSo", "") == args[3]) out["dvcqg"] = item;
+    }
+  }
+  std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+  if (r.call.outcome != dossiersync::dvcqg::Outcome::kAccepted) return 1;
+  return r.dossier ? 0 : 3;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -153,6 +192,7 @@ int main(int argc, char** argv) {
   if (cmd == "submit") return Submit();
   if (cmd == "tail") return Tail(args);
   if (cmd == "get") return Get(args);
+  if (cmd == "dvcqg") return DvcqgLookup(args);
   std::cerr << "unknown command '" << cmd << "'\n" << kUsage << std::endl;
   return 2;
 }
