@@ -1,9 +1,12 @@
 #include "common/dvcqg/mapping.h"
 
+#include <array>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/utf8.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace dossiersync::dvcqg {
@@ -60,6 +63,27 @@ absl::Status SetDate(const json& j, const char* key, M* msg, Timestamp* (M::*fie
   return absl::OkStatus();
 }
 
+// Reads a list of documents (attachments or results): the four keys give id, name, component
+// code and url.
+template <typename AddFn>
+absl::Status ReadDocuments(const json& j, const char* list, const std::array<const char*, 4>& keys,
+                           AddFn add) {
+  auto it = j.find(list);
+  if (it == j.end()) return absl::OkStatus();
+  for (const auto& item : *it) {
+    auto* x = add();
+    ASSIGN_OR_RETURN(id, Get(item, keys[0]));
+    ASSIGN_OR_RETURN(name, Get(item, keys[1]));
+    ASSIGN_OR_RETURN(comp, Get(item, keys[2]));
+    ASSIGN_OR_RETURN(url, Get(item, keys[3]));
+    x->set_id(id);
+    x->set_name(name);
+    x->set_component_code(comp);
+    x->set_url(url);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string FormatDate(const Timestamp& t) {
@@ -92,23 +116,10 @@ absl::StatusOr<Timestamp> ParseDate(absl::string_view s) {
 }
 
 std::string TruncateChars(absl::string_view s, int max_chars, MappingStats* stats) {
-  int n = 0;
-  size_t i = 0;
-  while (i < s.size()) {
-    if (n == max_chars) {
-      if (stats) ++stats->truncated_fields;
-      return std::string(s.substr(0, i));
-    }
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80           ? 1
-                 : (c >> 5) == 0x6  ? 2
-                 : (c >> 4) == 0xE  ? 3
-                 : (c >> 3) == 0x1E ? 4
-                                    : 1;
-    i = std::min(s.size(), i + len);
-    ++n;
-  }
-  return std::string(s);
+  bool truncated = false;
+  std::string out = Utf8Truncate(s, max_chars, &truncated);
+  if (truncated && stats) ++stats->truncated_fields;
+  return out;
 }
 
 json DossierToJson(const Dossier& d, int status, const TextLimits& lim, MappingStats* st) {
@@ -283,31 +294,18 @@ absl::StatusOr<Dossier> DossierFromJson(const json& j) {
     auto it = j.find(list);
     if (it != j.end() && !it->is_array()) return FieldError(list, "must be an array");
   }
-  if (auto it = j.find("TaiLieuNop"); it != j.end()) {
-    for (const auto& f : *it) {
-      auto* x = d.add_attachments();
-      ASSIGN_OR_RETURN(id, Get(f, "TepDinhKemId"));
-      ASSIGN_OR_RETURN(fname, Get(f, "TenTepDinhKem"));
-      ASSIGN_OR_RETURN(comp, Get(f, "MaThanhPhanHoSo"));
-      ASSIGN_OR_RETURN(url, Get(f, "DuongDanTaiTepTin"));
-      x->set_id(id);
-      x->set_name(fname);
-      x->set_component_code(comp);
-      x->set_url(url);
-    }
+  if (auto st =
+          ReadDocuments(j, "TaiLieuNop",
+                        {"TepDinhKemId", "TenTepDinhKem", "MaThanhPhanHoSo", "DuongDanTaiTepTin"},
+                        [&] { return d.add_attachments(); });
+      !st.ok()) {
+    return st;
   }
-  if (auto it = j.find("DanhSachGiayToKetQua"); it != j.end()) {
-    for (const auto& r : *it) {
-      auto* x = d.add_result_documents();
-      ASSIGN_OR_RETURN(id, Get(r, "GiayToId"));
-      ASSIGN_OR_RETURN(rname, Get(r, "TenGiayTo"));
-      ASSIGN_OR_RETURN(comp, Get(r, "MaThanhPhanHoSo"));
-      ASSIGN_OR_RETURN(url, Get(r, "DuongDanTepTinKetQua"));
-      x->set_id(id);
-      x->set_name(rname);
-      x->set_component_code(comp);
-      x->set_url(url);
-    }
+  if (auto st = ReadDocuments(j, "DanhSachGiayToKetQua",
+                              {"GiayToId", "TenGiayTo", "MaThanhPhanHoSo", "DuongDanTepTinKetQua"},
+                              [&] { return d.add_result_documents(); });
+      !st.ok()) {
+    return st;
   }
   if (auto it = j.find("QuaTrinhXuLy"); it != j.end()) {
     if (!it->is_array()) return FieldError("QuaTrinhXuLy", "must be an array");

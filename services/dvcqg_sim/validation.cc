@@ -4,16 +4,17 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/dvcqg/mapping.h"
+#include "common/utf8.h"
 
 namespace dossiersync::sim {
 namespace {
 
 using nlohmann::json;
 
+// Characters (code points); invalid UTF-8 counts byte by byte.
 int Chars(const std::string& s) {
-  int n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
+  int n = Utf8Length(s);
+  return n >= 0 ? n : static_cast<int>(s.size());
 }
 
 std::optional<Violation> Bad(const std::string& field, const std::string& rule) {

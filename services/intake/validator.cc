@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/utf8.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace dossiersync::intake {
@@ -252,25 +253,6 @@ absl::Status ValidatorConfig::Validate() const {
   }
   if (max_request_bytes == 0) return absl::InvalidArgumentError("max request size must be > 0");
   return absl::OkStatus();
-}
-
-int Utf8Length(absl::string_view s) {
-  int n = 0;
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80           ? 1
-                 : (c >> 5) == 0x6  ? 2
-                 : (c >> 4) == 0xE  ? 3
-                 : (c >> 3) == 0x1E ? 4
-                                    : 0;
-    if (len == 0 || i + len > s.size()) return -1;
-    for (size_t k = 1; k < len; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return -1;
-    }
-    i += len;
-    ++n;
-  }
-  return n;
 }
 
 absl::Status ValidateRequest(const dossiersync::v1::SubmitChangeRequest& req,

@@ -31,9 +31,6 @@ struct ValidatorConfig {
   absl::Status Validate() const;
 };
 
-// Counts Unicode code points; -1 if `s` is not valid UTF-8.
-int Utf8Length(absl::string_view s);
-
 // The stateless rules. `now` bounds the future skew.
 absl::Status ValidateRequest(const dossiersync::v1::SubmitChangeRequest& req,
                              const ValidatorConfig& config, absl::Time now);
