@@ -1,0 +1,42 @@
+// The intake service's flags (each also DOSSIERSYNC_<FLAG>), linked into the binary only so
+// that tests can link several services' libraries together.
+#include "absl/flags/flag.h"
+#include "absl/strings/str_split.h"
+#include "services/intake/app.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "gRPC listen address HOST:PORT");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9101", "Prometheus /metrics HOST:PORT");
+ABSL_FLAG(std::string, kafka_brokers, "", "Kafka bootstrap servers (devbroker prints them)");
+ABSL_FLAG(std::string, kafka_config, "",
+          "Extra librdkafka producer properties, comma-separated key=value");
+ABSL_FLAG(std::string, database, "sqlite:dossier-intake.db",
+          "sqlite:PATH (embedded default) or a postgresql:// URI");
+ABSL_FLAG(std::string, sqlite_synchronous, "FULL",
+          "SQLite durability: FULL (fsync per commit group) or NORMAL (survives process crashes)");
+ABSL_FLAG(std::string, province_code, "H37", "Province part (Hnn) every dossier code must carry");
+ABSL_FLAG(std::string, transitions, dossiersync::intake::TransitionRules::kDefaultSpec,
+          "Allowed status transitions FROM>TO,TO;... (same status always allowed)");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "How long SIGTERM waits for in-flight calls and Kafka deliveries");
+
+namespace dossiersync::intake {
+
+IntakeConfig IntakeConfig::FromFlags() {
+  IntakeConfig c;
+  c.server = ServerOptionsFromFlags(absl::GetFlag(FLAGS_listen));
+  c.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  c.kafka_brokers = absl::GetFlag(FLAGS_kafka_brokers);
+  for (absl::string_view kv :
+       absl::StrSplit(absl::GetFlag(FLAGS_kafka_config), ',', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+    c.kafka_config[p.first] = p.second;
+  }
+  c.database = absl::GetFlag(FLAGS_database);
+  c.sqlite_synchronous = absl::GetFlag(FLAGS_sqlite_synchronous);
+  c.validator.province_code = absl::GetFlag(FLAGS_province_code);
+  c.transitions = absl::GetFlag(FLAGS_transitions);
+  c.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  return c;
+}
+
+}  // namespace dossiersync::intake

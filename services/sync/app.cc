@@ -1,0 +1,109 @@
+#include "services/sync/app.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace dossiersync::sync {
+
+absl::Status SyncConfig::Validate() const {
+  if (auto st = server.Validate(); !st.ok()) return st;
+  if (kafka_brokers.empty()) return absl::InvalidArgumentError("--kafka_brokers is required");
+  if (auto st = dvcqg.Validate(); !st.ok()) return st;
+  if (engine.workers < 1 || engine.workers > 256) {
+    return absl::InvalidArgumentError("--workers must be 1-256");
+  }
+  if (engine.rate_limit_per_second < 0 || engine.rate_limit_burst < 1) {
+    return absl::InvalidArgumentError("--rate_limit must be >= 0 and --rate_burst >= 1");
+  }
+  if (engine.breaker_threshold < 1) return absl::InvalidArgumentError("--breaker_threshold >= 1");
+  if (engine.backoff_base <= absl::ZeroDuration() || engine.backoff_cap < engine.backoff_base) {
+    return absl::InvalidArgumentError("--backoff_base must be > 0 and <= --backoff_cap");
+  }
+  if (consumer.assignment_strategy != "cooperative-sticky" &&
+      consumer.assignment_strategy.find("range") == std::string::npos &&
+      consumer.assignment_strategy.find("roundrobin") == std::string::npos) {
+    return absl::InvalidArgumentError(
+        "--assignment_strategy: cooperative-sticky, range or roundrobin");
+  }
+  return absl::OkStatus();
+}
+
+nlohmann::json SyncConfig::ToJson() const {
+  std::string map;
+  for (int i = 1; i <= 10; ++i)
+    absl::StrAppend(&map, i > 1 ? "," : "", i, ":", engine.status_map[i]);
+  return {{"server", server.ToJson()},
+          {"metrics_listen", metrics_listen},
+          {"kafka_brokers", kafka_brokers},
+          {"database", database},
+          {"dvcqg", dvcqg.ToJson()},
+          {"workers", engine.workers},
+          {"rate_limit", engine.rate_limit_per_second},
+          {"breaker_threshold", engine.breaker_threshold},
+          {"status_map", map},
+          {"group_id", consumer.group_id},
+          {"assignment_strategy", consumer.assignment_strategy}};
+}
+
+absl::StatusOr<std::unique_ptr<App>> App::Start(const SyncConfig& config) {
+  if (auto st = config.Validate(); !st.ok()) return st;
+  auto app = std::unique_ptr<App>(new App());
+  App* a = app.get();
+  a->config_ = config;
+  a->registry_ = std::make_shared<prometheus::Registry>();
+  auto db = storage::Open(config.database);
+  if (!db.ok()) return db.status();
+  a->db_ = std::move(*db);
+  auto ledger = Ledger::Open(a->db_.get());
+  if (!ledger.ok()) return ledger.status();
+  a->ledger_ = std::move(*ledger);
+  auto auth = MakeAuthenticator(config.server);
+  if (!auth.ok()) return auth.status();
+  a->auth_ = std::move(*auth);
+  auto client = dvcqg::Client::Create(config.dvcqg, a->registry_.get());
+  if (!client.ok()) return client.status();
+  a->client_ = std::move(*client);
+  auto producer =
+      KafkaProducer::Create(config.kafka_brokers, [a](int64_t opaque, const absl::Status& st) {
+        if (Engine* e = a->engine_ptr_.load()) e->OnDelivery(opaque, st);
+      });
+  if (!producer.ok()) return producer.status();
+  a->producer_ = std::move(*producer);
+  a->poll_thread_ = std::thread([a] {
+    while (!a->stop_poll_) a->producer_->Poll(100);
+  });
+  a->engine_ = std::make_unique<Engine>(
+      config.engine, a->client_.get(), a->ledger_.get(), a->producer_.get(), *a->registry_,
+      [a](const TopicPartition& tp, int64_t offset) { a->offsets_.Done(tp, offset); });
+  a->engine_ptr_ = a->engine_.get();
+  a->engine_->Start();
+  ConsumerOptions co = config.consumer;
+  co.brokers = config.kafka_brokers;
+  a->consumer_ = std::make_unique<Consumer>(co, a->engine_.get(), a->ledger_.get(), &a->offsets_,
+                                            *a->registry_);
+  if (auto st = a->consumer_->Start(); !st.ok()) return st;
+  a->service_ = std::make_unique<SyncServiceImpl>(a->engine_.get(), a->ledger_.get(),
+                                                  a->producer_.get(), a->auth_.get());
+  auto server = GrpcServer::Start(config.server, {a->service_.get()});
+  if (!server.ok()) return server.status();
+  a->server_ = std::move(*server);
+  auto metrics = MetricsServer::Start(config.metrics_listen, a->registry_);
+  if (!metrics.ok()) return metrics.status();
+  a->metrics_ = std::move(*metrics);
+  return app;
+}
+
+void App::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (server_) server_->Shutdown(config_.shutdown_grace);
+  if (consumer_) consumer_->Stop();  // releases partitions: waits for in-flight work, commits
+  if (engine_) engine_->Stop();
+  if (producer_) producer_->Flush(config_.shutdown_grace).IgnoreError();
+  stop_poll_ = true;
+  if (poll_thread_.joinable()) poll_thread_.join();
+}
+
+App::~App() { Stop(); }
+
+}  // namespace dossiersync::sync

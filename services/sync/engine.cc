@@ -1,0 +1,322 @@
+#include "services/sync/engine.h"
+
+#include <random>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace dossiersync::sync {
+
+using dossiersync::v1::DossierChange;
+using google::protobuf::util::TimeUtil;
+
+absl::StatusOr<std::array<int, 11>> ParseStatusMap(const std::string& spec) {
+  std::array<int, 11> m = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  for (absl::string_view kv : absl::StrSplit(spec, ',', absl::SkipWhitespace())) {
+    std::vector<absl::string_view> p = absl::StrSplit(kv, ':');
+    int from = 0, to = 0;
+    if (p.size() != 2 || !absl::SimpleAtoi(p[0], &from) || !absl::SimpleAtoi(p[1], &to) ||
+        from < 1 || from > 10 || to < 1 || to > 10) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--status_map: '", kv, "' must be OURS:DVCQG with codes 1-10"));
+    }
+    m[from] = to;
+  }
+  return m;
+}
+
+Engine::Engine(EngineOptions options, dvcqg::Client* client, Ledger* ledger,
+               KafkaProducer* producer, prometheus::Registry& registry, DoneFn on_done)
+    : options_(std::move(options)),
+      client_(client),
+      ledger_(ledger),
+      producer_(producer),
+      on_done_(std::move(on_done)),
+      cooldown_(options_.breaker_cooldown) {
+  pushes_ = &prometheus::BuildCounter()
+                 .Name("dossiersync_sync_pushes_total")
+                 .Help("Dossier sync attempts by outcome")
+                 .Register(registry);
+  retries_ = &prometheus::BuildCounter()
+                  .Name("dossiersync_sync_retries_total")
+                  .Help("Dossier attempts scheduled again after a retryable failure")
+                  .Register(registry)
+                  .Add({});
+  dead_letters_ = &prometheus::BuildCounter()
+                       .Name("dossiersync_sync_dead_letters_total")
+                       .Help("Changes sent to the dead-letter topic")
+                       .Register(registry)
+                       .Add({});
+  push_latency_ = &prometheus::BuildHistogram()
+                       .Name("dossiersync_sync_push_latency_seconds")
+                       .Help("From intake acceptance to DVCQG acceptance of a change")
+                       .Register(registry)
+                       .Add({}, LatencyBuckets());
+  breaker_gauge_ = &prometheus::BuildGauge()
+                        .Name("dossiersync_sync_breaker_open")
+                        .Help("1 while the DVCQG circuit breaker is open")
+                        .Register(registry)
+                        .Add({});
+  pending_gauge_ = &prometheus::BuildGauge()
+                        .Name("dossiersync_sync_pending_changes")
+                        .Help("Changes read from Kafka and not yet done")
+                        .Register(registry)
+                        .Add({});
+}
+
+Engine::~Engine() { Stop(); }
+
+void Engine::Start() {
+  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+void Engine::Stop() {
+  {
+    absl::MutexLock l(&mu_);
+    stop_ = true;
+  }
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+}
+
+int Engine::MapStatus(int s) const { return s >= 1 && s <= 10 ? options_.status_map[s] : s; }
+
+void Engine::MakeReady(const std::string& code, Queue& q) {
+  if (q.queued || q.active || q.pending.empty()) return;
+  q.queued = true;
+  if (q.not_before <= absl::Now()) {
+    ready_.push_back(code);
+  } else {
+    timers_.push({q.not_before, code});
+  }
+}
+
+void Engine::Enqueue(Work w) {
+  absl::MutexLock l(&mu_);
+  if (revoked_.count(w.tp)) return;
+  std::string code = w.change.dossier().code();
+  Queue& q = queues_[code];
+  q.pending.push_back(std::move(w));
+  ++pending_;
+  pending_gauge_->Set(static_cast<double>(pending_));
+  MakeReady(code, q);
+}
+
+bool Engine::ShouldPause() const {
+  absl::MutexLock l(&mu_);
+  return operator_paused_ || absl::Now() < open_until_ || pending_ >= options_.max_pending;
+}
+
+void Engine::SetOperatorPause(bool paused) {
+  absl::MutexLock l(&mu_);
+  operator_paused_ = paused;
+}
+
+bool Engine::operator_paused() const {
+  absl::MutexLock l(&mu_);
+  return operator_paused_;
+}
+
+bool Engine::breaker_open() const {
+  absl::MutexLock l(&mu_);
+  return absl::Now() < open_until_ || probing_;
+}
+
+size_t Engine::pending() const {
+  absl::MutexLock l(&mu_);
+  return pending_;
+}
+
+bool Engine::Busy(const std::string& code, bool* retrying) const {
+  absl::MutexLock l(&mu_);
+  auto it = queues_.find(code);
+  if (it == queues_.end()) return false;
+  *retrying = it->second.failures > 0;
+  return it->second.active || !it->second.pending.empty();
+}
+
+void Engine::Release(const std::set<TopicPartition>& tps) {
+  absl::MutexLock l(&mu_);
+  revoked_.insert(tps.begin(), tps.end());
+  auto idle = [this, &tps]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const auto& tp : tps) {
+      if (active_tps_.count(tp)) return false;
+    }
+    return true;
+  };
+  mu_.Await(absl::Condition(&idle));
+  // Nothing from these partitions is active now: drop what is queued (the next owner reads it).
+  for (auto& [code, q] : queues_) {
+    size_t before = q.pending.size();
+    std::erase_if(q.pending, [&](const Work& w) { return tps.count(w.tp) > 0; });
+    pending_ -= before - q.pending.size();
+  }
+  for (const auto& tp : tps) revoked_.erase(tp);
+  pending_gauge_->Set(static_cast<double>(pending_));
+}
+
+std::vector<Engine::Taken> Engine::TakeBatch() {
+  std::vector<Taken> out;
+  absl::Time now = absl::Now();
+  while (!timers_.empty() && timers_.top().first <= now) {
+    ready_.push_back(timers_.top().second);
+    timers_.pop();
+  }
+  // Breaker: closed, or open past its cool-down with no probe in flight (the probe: one dossier).
+  size_t limit = static_cast<size_t>(client_->config().batch_size);
+  if (now < open_until_) return out;
+  if (consecutive_failures_ >= options_.breaker_threshold) {
+    if (probing_) return out;
+    probing_ = true;
+    limit = 1;
+  }
+  while (!ready_.empty() && out.size() < limit) {
+    std::string code = std::move(ready_.front());
+    ready_.pop_front();
+    auto it = queues_.find(code);
+    if (it == queues_.end()) continue;
+    Queue& q = it->second;
+    q.queued = false;
+    if (q.active || q.pending.empty()) continue;
+    q.active = true;
+    Taken t{code, {}};
+    for (auto& w : q.pending) {
+      if (!w.tp.first.empty()) active_tps_.insert(w.tp);
+      t.works.push_back(std::move(w));
+    }
+    q.pending.clear();
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+void Engine::WorkerLoop() {
+  while (true) {
+    std::vector<Taken> batch;
+    {
+      absl::MutexLock l(&mu_);
+      while (true) {
+        if (stop_) return;
+        batch = TakeBatch();
+        if (!batch.empty()) break;
+        absl::Duration wait = absl::Milliseconds(100);
+        if (!timers_.empty()) wait = std::min(wait, timers_.top().first - absl::Now());
+        if (absl::Now() < open_until_) wait = std::min(wait, open_until_ - absl::Now());
+        mu_.AwaitWithTimeout(absl::Condition(
+                                 +[](Engine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
+                                   return e->stop_ || !e->ready_.empty();
+                                 },
+                                 this),
+                             std::max(wait, absl::Milliseconds(1)));
+      }
+    }
+    Process(batch);
+  }
+}
+
+void Engine::AcquireRate() {
+  if (options_.rate_limit_per_second <= 0) return;
+  while (true) {
+    absl::Duration wait;
+    {
+      absl::MutexLock l(&rate_mu_);
+      absl::Time now = absl::Now();
+      if (refilled_ == absl::InfinitePast()) {
+        tokens_ = options_.rate_limit_burst;
+      } else {
+        tokens_ = std::min<double>(
+            options_.rate_limit_burst,
+            tokens_ + absl::ToDoubleSeconds(now - refilled_) * options_.rate_limit_per_second);
+      }
+      refilled_ = now;
+      if (tokens_ >= 1) {
+        tokens_ -= 1;
+        return;
+      }
+      wait = absl::Seconds((1 - tokens_) / options_.rate_limit_per_second);
+    }
+    absl::SleepFor(wait);
+  }
+}
+
+void Engine::RecordCall(const dvcqg::CallResult& r) {
+  bool failed = dvcqg::IsRetryable(r.outcome) && r.outcome != dvcqg::Outcome::kRateLimited;
+  absl::MutexLock l(&mu_);
+  if (failed) {
+    if (++consecutive_failures_ >= options_.breaker_threshold) {
+      bool was_probe = probing_;
+      probing_ = false;
+      if (was_probe) cooldown_ = std::min(cooldown_ * 2, options_.breaker_cooldown_max);
+      open_until_ = absl::Now() + cooldown_;
+      breaker_gauge_->Set(1);
+      if (consecutive_failures_ == options_.breaker_threshold || was_probe) {
+        LogWarn("DVCQG circuit breaker open",
+                {{"cooldown", absl::FormatDuration(cooldown_)}, {"last_error", r.message}});
+      }
+    }
+  } else {
+    if (consecutive_failures_ >= options_.breaker_threshold)
+      LogInfo("DVCQG circuit breaker closed");
+    consecutive_failures_ = 0;
+    probing_ = false;
+    cooldown_ = options_.breaker_cooldown;
+    open_until_ = absl::InfinitePast();
+    breaker_gauge_->Set(0);
+  }
+}
+
+bool Engine::PublishWait(const OutMessage& in) {
+  OutMessage m = in;
+  {
+    absl::MutexLock l(&dr_mu_);
+    m.opaque = next_opaque_++;
+    dr_state_[m.opaque] = 0;
+  }
+  if (!producer_->Produce(m).ok()) {
+    absl::MutexLock l(&dr_mu_);
+    dr_state_.erase(m.opaque);
+    return false;
+  }
+  absl::MutexLock l(&dr_mu_);
+  auto done = [this, id = m.opaque]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(dr_mu_) { return dr_state_[id] != 0; };
+  bool reported = dr_mu_.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(60));
+  bool ok = reported && dr_state_[m.opaque] == 1;
+  dr_state_.erase(m.opaque);
+  return ok;
+}
+
+void Engine::OnDelivery(int64_t opaque, const absl::Status& st) {
+  if (opaque <= 0) return;  // fire-and-forget results
+  absl::MutexLock l(&dr_mu_);
+  auto it = dr_state_.find(opaque);
+  if (it != dr_state_.end()) it->second = st.ok() ? 1 : 2;
+}
+
+void Engine::PublishResult(const std::string& code, int64_t revision, const Outcome& o,
+                           int attempts, absl::Duration latency, const char* service) {
+  dossiersync::v1::SyncResult r;
+  r.set_code(code);
+  r.set_revision(revision);
+  r.set_outcome(o.result == Result::kDone    ? dossiersync::v1::SYNC_OUTCOME_ACCEPTED
+                : o.result == Result::kRetry ? dossiersync::v1::SYNC_OUTCOME_RETRYING
+                                             : dossiersync::v1::SYNC_OUTCOME_DEAD_LETTERED);
+  r.set_dvcqg_error_code(o.error_code);
+  r.set_dvcqg_message(o.error);
+  r.set_attempts(attempts);
+  *r.mutable_latency() = TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(latency));
+  *r.mutable_at() = TimeUtil::GetCurrentTime();
+  r.set_service(service);
+  OutMessage m{
+      kTopicSyncResults, code, r.SerializeAsString(), "dossiersync.v1.SyncResult", NewEventId(),
+      NewTraceparent(),  0};
+  if (!producer_->Produce(m).ok()) LogWarn("sync-results produce failed", {{"code", code}});
+}
+
+}  // namespace dossiersync::sync

@@ -1,0 +1,326 @@
+// The engine's processing of one batch of dossiers: coalesce, push snapshots (batched, ledger-
+// driven create/update), push steps (verifying uncertain ones first), then finish each dossier:
+// done, retry with backoff, or dead letter.
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "google/protobuf/util/time_util.h"
+#include "services/sync/engine.h"
+
+namespace dossiersync::sync {
+
+using dossiersync::v1::DossierChange;
+using google::protobuf::util::TimeUtil;
+
+namespace {
+
+// Identity of a progress row as DVCQG stores it (it has no step id).
+std::string RowKey(const nlohmann::json& row) {
+  auto s = [&](const char* k) {
+    return row.contains(k) && row[k].is_string() ? row[k].get<std::string>() : "";
+  };
+  return absl::StrCat(s("ThoiDiemXuLy"), "|", s("NguoiXuLy"), "|", s("NoiDungXuLy"), "|",
+                      s("TrangThai"));
+}
+
+Engine::Outcome RetryOutcome(std::string error) {
+  Engine::Outcome o;
+  o.result = Engine::Result::kRetry;
+  o.error = std::move(error);
+  return o;
+}
+
+absl::Duration Backoff(int failures, absl::Duration base, absl::Duration cap,
+                       absl::Duration retry_after) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  absl::Duration ceiling = base;
+  for (int i = 1; i < failures && ceiling < cap; ++i) ceiling *= 2;
+  ceiling = std::min(ceiling, cap);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  absl::Duration d = ceiling * u(rng);  // full jitter
+  return std::max(d, retry_after);
+}
+
+}  // namespace
+
+void Engine::Process(std::vector<Taken>& batch) {
+  // 1. Record what arrived; find each dossier's newest change.
+  std::map<std::string, Outcome> outcomes;
+  std::vector<Taken*> need_snapshot;
+  std::map<std::string, int64_t> newest_rev;
+  for (Taken& t : batch) {
+    Outcome& o = outcomes[t.code];
+    bool force = false;
+    int64_t newest = 0;
+    for (const Work& w : t.works) {
+      absl::Status st = ledger_->RecordSeen(w.change);
+      if (!st.ok()) {
+        o = RetryOutcome(absl::StrCat("ledger: ", st.message()));
+        break;
+      }
+      force |= w.force;
+      newest = std::max(newest, w.change.revision());
+    }
+    newest_rev[t.code] = newest;
+    if (o.result != Result::kDone) continue;
+    auto row = ledger_->Get(t.code);
+    if (!row.ok() || !row->has_value()) {
+      o = RetryOutcome("ledger read failed");
+      continue;
+    }
+    if (force || newest > (*row)->revision_pushed) need_snapshot.push_back(&t);
+  }
+  // 2. Snapshots, batched by create / update.
+  if (!need_snapshot.empty()) PushSnapshots(need_snapshot, outcomes);
+  // 3. Steps, for dossiers whose snapshot is at DVCQG.
+  for (Taken& t : batch) {
+    Outcome& o = outcomes[t.code];
+    if (o.result == Result::kDone) o = PushSteps(t.code);
+  }
+  // 4. Finish.
+  for (Taken& t : batch) Finish(t, outcomes[t.code], newest_rev[t.code]);
+}
+
+void Engine::PushSnapshots(std::vector<Taken*>& items, std::map<std::string, Outcome>& outcomes) {
+  // The newest snapshot per dossier, with the ledger's create/update decision.
+  struct Item {
+    Taken* t;
+    DossierChange latest;
+    bool created;
+  };
+  std::vector<Item> todo;
+  for (Taken* t : items) {
+    auto latest = ledger_->Latest(t->code);
+    auto row = ledger_->Get(t->code);
+    if (!latest.ok() || !latest->has_value() || !row.ok() || !row->has_value()) {
+      outcomes[t->code] = RetryOutcome("ledger read failed");
+      continue;
+    }
+    todo.push_back({t, std::move(**latest), (*row)->created});
+  }
+  // Two rounds: a create answered "đã tồn tại" becomes an update, an update answered
+  // "không tồn tại" a create.
+  for (int round = 0; round < 2 && !todo.empty(); ++round) {
+    std::vector<Item> again;
+    for (bool update : {false, true}) {
+      std::vector<Item*> group;
+      for (Item& it : todo) {
+        if (it.created == update) group.push_back(&it);
+      }
+      if (group.empty()) continue;
+      std::vector<dvcqg::DossierItem> call_items;
+      for (Item* it : group) {
+        call_items.push_back({&it->latest.dossier(), MapStatus(it->latest.dossier().status())});
+      }
+      AcquireRate();
+      dvcqg::CallResult r = client_->SyncDossiers(call_items, update);
+      RecordCall(r);
+      for (size_t i = 0; i < group.size(); ++i) {
+        Item* it = group[i];
+        const dvcqg::ItemResult& ir = i < r.items.size() ? r.items[i] : dvcqg::ItemResult{};
+        dvcqg::Outcome oc = i < r.items.size() ? ir.outcome : r.outcome;
+        Outcome& o = outcomes[it->t->code];
+        o.dvcqg = oc;
+        o.error_code = ir.error_code;
+        o.error = ir.message.empty() ? r.message : ir.message;
+        if (oc == dvcqg::Outcome::kAccepted) {
+          o.result = Result::kDone;
+          if (auto st = ledger_->MarkPushed(it->t->code, it->latest.revision()); !st.ok()) {
+            o = RetryOutcome(absl::StrCat("ledger: ", st.message()));
+            continue;
+          }
+          absl::Duration lag =
+              absl::Now() -
+              absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(it->latest.accepted_at()));
+          push_latency_->Observe(absl::ToDoubleSeconds(lag));
+        } else if ((oc == dvcqg::Outcome::kAlreadyExists && !update) ||
+                   (oc == dvcqg::Outcome::kNotFound && update)) {
+          it->created = !update;
+          (void)ledger_->SetCreated(it->t->code, it->created);
+          again.push_back(*it);
+        } else if (oc == dvcqg::Outcome::kInvalidItem) {
+          o.result = Result::kDeadLetter;
+          if (!ir.field.empty()) o.error = absl::StrCat(ir.field, ": ", o.error);
+        } else {
+          o.result = Result::kRetry;
+          o.retry_after = r.retry_after;
+        }
+      }
+    }
+    todo = std::move(again);
+  }
+  for (Item& it : todo) {  // flipped twice: give up for now
+    outcomes[it.t->code] = RetryOutcome("create/update flipped twice");
+  }
+}
+
+Engine::Outcome Engine::PushSteps(const std::string& code) {
+  auto steps = ledger_->UnpushedSteps(code);
+  if (!steps.ok()) return RetryOutcome(absl::StrCat("ledger: ", steps.status().message()));
+  if (steps->empty()) return Outcome{};
+  // Steps whose earlier push had an uncertain outcome: ask DVCQG which it has.
+  bool uncertain = false;
+  for (const auto& s : *steps) uncertain |= s.uncertain;
+  std::vector<StoredStep> to_send;
+  if (uncertain) {
+    AcquireRate();
+    dvcqg::LookupResult l = client_->Lookup(code);
+    RecordCall(l.call);
+    if (l.call.outcome != dvcqg::Outcome::kAccepted) {
+      Outcome o = RetryOutcome(absl::StrCat("verify steps: ", l.call.message));
+      o.retry_after = l.call.retry_after;
+      o.dvcqg = l.call.outcome;
+      return o;
+    }
+    std::multiset<std::string> national;
+    auto res = l.call.response.find("result");
+    if (res != l.call.response.end() && res->is_array()) {
+      for (const auto& item : *res) {
+        if (item.contains("QuaTrinhXuLy") && item["QuaTrinhXuLy"].is_array()) {
+          for (const auto& row : item["QuaTrinhXuLy"]) national.insert(RowKey(row));
+        }
+      }
+    }
+    std::vector<std::string> landed;
+    for (auto& s : *steps) {
+      std::string key = RowKey(
+          dvcqg::StepToJson(code, s.step, MapStatus(s.step.status()), client_->config().limits));
+      auto it = s.uncertain ? national.find(key) : national.end();
+      if (it != national.end()) {
+        national.erase(it);
+        landed.push_back(s.step_id);
+      } else {
+        to_send.push_back(std::move(s));
+      }
+    }
+    if (!landed.empty()) (void)ledger_->MarkStepsPushed(code, landed);
+  } else {
+    to_send = std::move(*steps);
+  }
+  size_t chunk = static_cast<size_t>(client_->config().progress_chunk);
+  for (size_t i = 0; i < to_send.size(); i += chunk) {
+    std::vector<std::string> ids;
+    std::vector<dvcqg::StepItem> items;
+    for (size_t k = i; k < std::min(to_send.size(), i + chunk); ++k) {
+      ids.push_back(to_send[k].step_id);
+      items.push_back({&to_send[k].step, MapStatus(to_send[k].step.status())});
+    }
+    // Marked uncertain first: a crash or a timeout during the call is verified before a resend.
+    if (auto st = ledger_->MarkStepsUncertain(code, ids); !st.ok()) {
+      return RetryOutcome(absl::StrCat("ledger: ", st.message()));
+    }
+    AcquireRate();
+    std::vector<dvcqg::CallResult> rs = client_->UpdateProgress(code, items);
+    const dvcqg::CallResult& r = rs.back();
+    RecordCall(r);
+    if (r.outcome == dvcqg::Outcome::kAccepted) {
+      if (auto st = ledger_->MarkStepsPushed(code, ids); !st.ok()) {
+        return RetryOutcome(absl::StrCat("ledger: ", st.message()));
+      }
+      continue;
+    }
+    Outcome o = RetryOutcome(r.message);
+    o.error_code = r.error_code;
+    o.retry_after = r.retry_after;
+    o.dvcqg = r.outcome;
+    if (r.outcome == dvcqg::Outcome::kNotFound) {
+      (void)ledger_->SetCreated(code, false);  // DVCQG lost it: create it again first
+      (void)ledger_->MarkPushed(code, 0);
+    } else if (r.outcome == dvcqg::Outcome::kInvalidItem) {
+      o.result = Result::kDeadLetter;
+      if (!r.field.empty()) o.error = absl::StrCat(r.field, ": ", o.error);
+    } else if (!dvcqg::IsRetryable(r.outcome)) {
+      o.result = Result::kRetry;
+    }
+    return o;
+  }
+  return Outcome{};
+}
+
+void Engine::Finish(Taken& t, const Outcome& o, int64_t revision) {
+  int failures = 0;
+  {
+    absl::MutexLock l(&mu_);
+    failures = queues_[t.code].failures + (o.result == Result::kRetry ? 1 : 0);
+  }
+  const char* service = "DongBoHoSoMC";
+  PublishResult(t.code, revision, o, failures + 1, absl::ZeroDuration(), service);
+  pushes_
+      ->Add({{"outcome", o.result == Result::kDone    ? "accepted"
+                         : o.result == Result::kRetry ? "retrying"
+                                                      : "dead_lettered"}})
+      .Increment();
+  bool done = o.result == Result::kDone;
+  if (o.result == Result::kDeadLetter) {
+    // The newest change goes to the dead-letter topic; offsets advance only once Kafka has it.
+    const Work* newest = &t.works.front();
+    for (const Work& w : t.works) {
+      if (w.change.revision() > newest->change.revision()) newest = &w;
+    }
+    dossiersync::v1::DeadLetter dl;
+    *dl.mutable_change() = newest->change;
+    dl.set_reason(o.error);
+    dl.set_attempts(failures + 1);
+    dl.set_last_error(absl::StrCat(dvcqg::OutcomeName(o.dvcqg), " ", o.error_code, ": ", o.error));
+    *dl.mutable_at() = TimeUtil::GetCurrentTime();
+    OutMessage m{kTopicDeadLetters,
+                 t.code,
+                 dl.SerializeAsString(),
+                 "dossiersync.v1.DeadLetter",
+                 NewEventId(),
+                 NewTraceparent(),
+                 0};
+    if (PublishWait(m) && ledger_->AddDeadLetter(newest->change, o.error).ok()) {
+      dead_letters_->Increment();
+      LogWarn("change dead-lettered",
+              {{"code", t.code}, {"revision", newest->change.revision()}, {"reason", o.error}});
+      done = true;
+    }
+  }
+  if (done && o.result == Result::kDone) (void)ledger_->MarkInSync(t.code);
+  if (!done && o.result == Result::kRetry) {
+    (void)ledger_->RecordFailure(t.code, o.error, dossiersync::v1::SYNC_STATE_KIND_RETRYING);
+  }
+  absl::MutexLock l(&mu_);
+  Queue& q = queues_[t.code];
+  q.active = false;
+  for (const Work& w : t.works) {
+    if (!w.tp.first.empty()) {
+      auto it = active_tps_.find(w.tp);
+      if (it != active_tps_.end()) active_tps_.erase(it);
+    }
+  }
+  if (done) {
+    q.failures = 0;
+    q.not_before = absl::InfinitePast();
+    pending_ -= t.works.size();
+    for (const Work& w : t.works) {
+      if (!w.tp.first.empty()) on_done_(w.tp, w.offset);
+    }
+  } else {
+    ++q.failures;
+    retries_->Increment();
+    q.not_before = absl::Now() +
+                   Backoff(q.failures, options_.backoff_base, options_.backoff_cap, o.retry_after);
+    // Back at the front, before anything that arrived meanwhile: order is kept. Work of a
+    // partition being released is dropped: its next owner reads it again.
+    for (auto it = t.works.rbegin(); it != t.works.rend(); ++it) {
+      if (revoked_.count(it->tp)) {
+        --pending_;
+        continue;
+      }
+      q.pending.push_front(std::move(*it));
+    }
+  }
+  pending_gauge_->Set(static_cast<double>(pending_));
+  if (q.pending.empty() && !q.active) {
+    queues_.erase(t.code);
+  } else {
+    MakeReady(t.code, q);
+  }
+}
+
+}  // namespace dossiersync::sync
