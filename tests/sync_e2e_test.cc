@@ -3,12 +3,18 @@
 // each dossier's history must never go back to an older snapshot, and every step must arrive
 // exactly once.
 #include <httplib.h>
+#include <signal.h>
 
+#include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/dvcqg/client.h"
 #include "common/dvcqg/mapping.h"
+#include "common/grpc_client.h"
+#include "dossiersync/v1/sync.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "services/dvcqg_sim/simulator.h"
 #include "services/sync/app.h"
@@ -81,9 +87,10 @@ class SyncE2ETest : public ::testing::Test {
     return json::parse(r->body, nullptr, false);
   }
   // Every dossier at the simulator equals its final provincial snapshot, with every step.
-  bool Converged(std::string* why) {
+  bool Converged(std::string* why, const std::function<bool(int)>& only = nullptr) {
     tools::Workload w(workload_);
     for (int i = 0; i < dossiers_; ++i) {
+      if (only && !only(i)) continue;
       auto life = w.Lifecycle(i);
       const auto& last = life.back().dossier();
       json got = Stored(last.code());
@@ -101,10 +108,37 @@ class SyncE2ETest : public ::testing::Test {
     }
     return true;
   }
-  void WaitConverged(absl::Duration timeout = absl::Seconds(120)) {
+  void WaitConverged(absl::Duration timeout = absl::Seconds(120),
+                     const std::function<bool(int)>& only = nullptr) {
     std::string why;
-    bool ok = testing::WaitFor([&] { return Converged(&why); }, timeout);
+    bool ok = testing::WaitFor([&] { return Converged(&why, only); }, timeout);
     ASSERT_TRUE(ok) << why;
+  }
+  // Submits change `k` of dossiers [0, n) through unary calls (in order per dossier).
+  void SubmitChange(int n, int k) {
+    auto stub = testing::IntakeStub(intake_->grpc_port());
+    tools::Workload w(workload_);
+    for (int i = 0; i < n; ++i) {
+      auto life = w.Lifecycle(i);
+      if (k >= static_cast<int>(life.size())) continue;
+      auto ctx = MakeContext({}, absl::Seconds(10));
+      dossiersync::v1::SubmitChangeResponse resp;
+      ASSERT_TRUE(stub->SubmitChange(ctx.get(), life[k], &resp).ok());
+    }
+    dossiers_ = std::max(dossiers_, n);
+  }
+  json Stats() { return json::parse(admin_->Get("/admin/stats")->body); }
+  int64_t SimDossiers() { return Stats()["store"]["dossiers"].get<int64_t>(); }
+  int64_t SimRequests() {
+    int64_t n = 0;
+    for (const auto& [service, codes] : Stats()["outcomes"].items()) {
+      for (const auto& [code, count] : codes.items()) n += count.get<int64_t>();
+    }
+    return n;
+  }
+  std::string Creds() {
+    std::ofstream(dir_.File("creds")) << "username=langson\npassword=langson-dev-password\n";
+    return dir_.File("creds");
   }
   // No history entry goes back to an older snapshot; every step arrived exactly once.
   void CheckHistories() {
@@ -169,6 +203,164 @@ TEST_F(SyncE2ETest, ConvergesUnder503And429AndHangingResponses) {
   ASSERT_TRUE(sync);
   Submit(200);
   WaitConverged(absl::Seconds(240));
+  CheckHistories();
+}
+
+TEST_F(SyncE2ETest, AlreadyExistsNotExistsAndRevokedSessionsConverge) {
+  // 20 dossiers already exist nationally: the ledger's create meets "đã tồn tại".
+  dvcqg::ClientConfig cc;
+  cc.base_url = sim_->url();
+  cc.credentials = {"langson", "langson-dev-password"};
+  auto direct = dvcqg::Client::Create(cc);
+  ASSERT_TRUE(direct.ok());
+  tools::Workload w(workload_);
+  for (int i = 0; i < 20; ++i) {
+    auto first = w.Lifecycle(i)[0].dossier();
+    ASSERT_EQ((*direct)->SyncDossiers({{&first, first.status()}}, false).outcome,
+              dvcqg::Outcome::kAccepted);
+  }
+  auto sync = StartSync(SyncTestConfig());
+  ASSERT_TRUE(sync);
+  SubmitChange(100, 0);
+  ASSERT_TRUE(testing::WaitFor([&] { return SimDossiers() == 100; }));
+  EXPECT_GE(Stats()["outcomes"]["DongBoHoSoMC"].value("3", 0), 1)
+      << "đã tồn tại was met and answered by an update";
+  // DVCQG loses everything (and every session): updates meet "không tồn tại".
+  ASSERT_TRUE(admin_->Post("/admin/reset"));
+  SubmitChange(100, 1);
+  SubmitChange(100, 2);
+  ASSERT_TRUE(admin_->Post("/admin/sessions/revoke"));
+  for (int k = 3; k < 8; ++k) SubmitChange(100, k);
+  WaitConverged();
+  CheckHistories();
+  EXPECT_GE(Stats()["outcomes"]["DongBoHoSoMC"].value("4", 0), 1) << "không tồn tại was met";
+}
+
+TEST_F(SyncE2ETest, PermanentRejectGoesToDeadLettersAndReplayFixesIt) {
+  const std::string kUnknown = "1.001193";  // "Đăng ký khai sinh": pretend DVCQG lacks it
+  SetFaults({{"reject_procedure_codes", {kUnknown}}});
+  auto sync = StartSync(SyncTestConfig());
+  ASSERT_TRUE(sync);
+  Submit(100);
+  tools::Workload w(workload_);
+  auto rejected = [&](int i) { return w.Lifecycle(i)[0].dossier().procedure_code() == kUnknown; };
+  int n_rejected = 0;
+  for (int i = 0; i < 100; ++i) n_rejected += rejected(i);
+  ASSERT_GT(n_rejected, 0);
+  WaitConverged(absl::Seconds(120), [&](int i) { return !rejected(i); });  // the others flow
+  auto dl = testing::CollectUntil(broker_->bootstrap(), kTopicDeadLetters, [&](const auto& m) {
+    std::set<std::string> codes;
+    for (const auto& x : m) codes.insert(x.key);
+    return static_cast<int>(codes.size()) >= n_rejected;
+  });
+  std::set<std::string> dl_codes;
+  for (const auto& m : dl) {
+    dossiersync::v1::DeadLetter d;
+    ASSERT_TRUE(d.ParseFromString(m.value));
+    EXPECT_NE(d.reason().find("MaTTHC"), std::string::npos) << d.reason();
+    EXPECT_EQ(d.change().dossier().procedure_code(), kUnknown);
+    dl_codes.insert(m.key);
+  }
+  EXPECT_EQ(static_cast<int>(dl_codes.size()), n_rejected);
+  // The state says so.
+  auto ch = MakeChannel(absl::StrCat("127.0.0.1:", sync->grpc_port()), {});
+  auto stub = dossiersync::v1::SyncService::NewStub(*ch);
+  std::string one = *dl_codes.begin();
+  ASSERT_TRUE(testing::WaitFor([&] {
+    auto ctx = MakeContext({}, absl::Seconds(5));
+    dossiersync::v1::GetSyncStateRequest req;
+    req.set_code(one);
+    dossiersync::v1::SyncState st;
+    return stub->GetSyncState(ctx.get(), req, &st).ok() &&
+           st.state() == dossiersync::v1::SYNC_STATE_KIND_DEAD_LETTERED;
+  }));
+  // The cause is fixed nationally; an operator replays.
+  SetFaults({{"reject_procedure_codes", json::array()}});
+  auto ctx = MakeContext({}, absl::Seconds(10));
+  dossiersync::v1::ReplayDeadLettersResponse resp;
+  ASSERT_TRUE(stub->ReplayDeadLetters(ctx.get(), {}, &resp).ok());
+  EXPECT_GE(resp.replayed(), n_rejected);
+  WaitConverged();
+  CheckHistories();
+}
+
+TEST_F(SyncE2ETest, SigkillMidLoadAndRestart) {
+  std::vector<std::string> args = {testing::BinaryPath("dossier-sync"),
+                                   "--allow_insecure",
+                                   "--listen=127.0.0.1:0",
+                                   "--metrics_listen=127.0.0.1:0",
+                                   "--kafka_brokers=" + broker_->bootstrap(),
+                                   "--database=sqlite:" + dir_.File("sync.db"),
+                                   "--dvcqg_url=" + sim_->url(),
+                                   "--dvcqg_credentials_file=" + Creds(),
+                                   "--dvcqg_read_timeout=1s",
+                                   "--backoff_base=50ms",
+                                   "--backoff_cap=1s"};
+  {
+    testing::Process p(args, dir_.File("sync1.log"));
+    std::thread submit([&] { Submit(200); });
+    ASSERT_TRUE(testing::WaitFor([&] { return SimDossiers() >= 60; }));
+    p.Kill(SIGKILL);
+    p.Wait();
+    submit.join();
+  }
+  testing::Process again(args, dir_.File("sync2.log"));
+  WaitConverged();
+  CheckHistories();
+}
+
+TEST_F(SyncE2ETest, TwoInstancesOneStoppedMidRun) {
+  auto a = StartSync(SyncTestConfig("shared.db"));
+  auto b = StartSync(SyncTestConfig("shared.db"));
+  ASSERT_TRUE(a && b);
+  std::thread submit([&] { Submit(200); });
+  ASSERT_TRUE(testing::WaitFor([&] { return SimDossiers() >= 40; }));
+  a->Stop();  // graceful: its partitions move to b
+  submit.join();
+  WaitConverged();
+  CheckHistories();
+}
+
+TEST_F(SyncE2ETest, BrokerFaultsLoseNothing) {
+  auto sync = StartSync(SyncTestConfig());
+  ASSERT_TRUE(sync);
+  // Fetch (1) and OffsetCommit (8) requests fail a few times; then the broker goes down and up.
+  ASSERT_EQ(testing::BrokerControl(*broker_, "/errors?api=1&codes=6,7,6,7"), 200);
+  ASSERT_EQ(testing::BrokerControl(*broker_, "/errors?api=8&codes=7,15,7"), 200);
+  std::thread submit([&] { Submit(150); });
+  ASSERT_TRUE(testing::WaitFor([&] { return SimDossiers() >= 30; }));
+  ASSERT_EQ(testing::BrokerControl(*broker_, "/brokers/1/down"), 200);
+  absl::Time down_until = absl::Now() + absl::Seconds(2);
+  ASSERT_TRUE(testing::WaitFor([&] { return absl::Now() > down_until; }));
+  ASSERT_EQ(testing::BrokerControl(*broker_, "/brokers/1/up"), 200);
+  submit.join();
+  WaitConverged();
+  CheckHistories();
+}
+
+TEST_F(SyncE2ETest, BreakerPausesConsumptionWhileDvcqgIsDown) {
+  SetFaults({{"error_503_rate", 1.0}});
+  sync::SyncConfig c = SyncTestConfig();
+  c.engine.breaker_threshold = 5;
+  c.engine.max_pending = 100;
+  auto sync = StartSync(c);
+  ASSERT_TRUE(sync);
+  Submit(300);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return sync->engine()->breaker_open() && sync->consumer()->paused(); }));
+  // No busy loop: over two seconds of outage only a few probes reach DVCQG.
+  int64_t before = SimRequests();
+  absl::Time until = absl::Now() + absl::Seconds(2);
+  size_t max_pending = 0;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    max_pending = std::max(max_pending, sync->engine()->pending());
+    return absl::Now() > until;
+  }));
+  EXPECT_LE(SimRequests() - before, 6);
+  EXPECT_LE(max_pending, 400u) << "memory stays bounded while paused";
+  SetFaults({{"error_503_rate", 0.0}});
+  WaitConverged();
+  EXPECT_FALSE(sync->engine()->breaker_open());
   CheckHistories();
 }
 

@@ -59,6 +59,16 @@ absl::Status Faults::Merge(const nlohmann::json& j) {
     else if (k == "hang_after_apply") {
       if (!v.is_boolean()) return absl::InvalidArgumentError("faults.hang_after_apply: a boolean");
       f.hang_after_apply = v.get<bool>();
+    } else if (k == "reject_procedure_codes") {
+      std::vector<std::string> codes;
+      if (!v.is_array())
+        return absl::InvalidArgumentError("faults.reject_procedure_codes: strings");
+      for (const auto& c : v) {
+        if (!c.is_string())
+          return absl::InvalidArgumentError("faults.reject_procedure_codes: strings");
+        codes.push_back(c.get<std::string>());
+      }
+      f.reject_procedure_codes = std::move(codes);
     } else {
       return absl::InvalidArgumentError(absl::StrCat("faults: unknown field '", k, "'"));
     }

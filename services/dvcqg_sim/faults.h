@@ -8,6 +8,8 @@
 #define DOSSIERSYNC_SERVICES_DVCQG_SIM_FAULTS_H_
 
 #include <random>
+#include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -27,6 +29,8 @@ struct Faults {
   int hang_ms = 30000;
   bool hang_after_apply = true;  // the write is applied before the hang (the client sees a timeout)
   double drop_rate = 0;          // writes answered with success but not stored
+  // MaTTHC values DVCQG "does not know": such dossiers are rejected with "2" (a permanent error).
+  std::vector<std::string> reject_procedure_codes;
 
   nlohmann::json ToJson() const;
   // Applies the fields present in `j`; INVALID_ARGUMENT naming a bad field.

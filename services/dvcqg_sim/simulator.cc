@@ -181,6 +181,14 @@ json Simulator::Dispatch(const json& body, bool drop) {
     const json& item = (*data)[i];
     results[i].code = item.is_object() ? Str(item, "MaHoSo") : "";
     auto bad = sync ? ValidateDossierItem(item) : ValidateProgressItem(item);
+    if (!bad && sync) {
+      const auto& rejected = faults_.Get().reject_procedure_codes;
+      std::string procedure = Str(item, "MaTTHC");
+      if (std::find(rejected.begin(), rejected.end(), procedure) != rejected.end()) {
+        bad = Violation{"MaTTHC", absl::StrCat("Trường MaTTHC không hợp lệ: thủ tục ", procedure,
+                                               " không có trong CSDL quốc gia")};
+      }
+    }
     if (bad) {
       results[i].error_code = "2";
       results[i].message = bad->message;

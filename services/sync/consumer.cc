@@ -38,6 +38,9 @@ absl::Status Consumer::Start() {
       {"partition.assignment.strategy", options_.assignment_strategy},
       {"session.timeout.ms", "10000"},
       {"heartbeat.interval.ms", "1000"},
+      // Bounded prefetch: memory stays flat while the engine (or DVCQG) is slow.
+      {"queued.min.messages", "1000"},
+      {"queued.max.messages.kbytes", "16384"},
   };
   for (const auto& [k, v] : options_.config) kv[k] = v;
   for (const auto& [k, v] : kv) {
@@ -214,6 +217,7 @@ void Consumer::Run() {
     if (m) {
       if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         Handle(m);
+        UpdatePause();  // stop at once when the engine has enough
       } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         LogWarn("consumer error", {{"error", rd_kafka_message_errstr(m)}});
       }

@@ -205,15 +205,23 @@ void Engine::WorkerLoop() {
         if (stop_) return;
         batch = TakeBatch();
         if (!batch.empty()) break;
+        // Nothing to take. While the breaker holds work back, ready dossiers are no reason to
+        // wake up: sleep until the cool-down ends (or the next timer), never spin.
+        bool held = absl::Now() < open_until_ || probing_;
         absl::Duration wait = absl::Milliseconds(100);
         if (!timers_.empty()) wait = std::min(wait, timers_.top().first - absl::Now());
         if (absl::Now() < open_until_) wait = std::min(wait, open_until_ - absl::Now());
-        mu_.AwaitWithTimeout(absl::Condition(
-                                 +[](Engine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
-                                   return e->stop_ || !e->ready_.empty();
-                                 },
-                                 this),
-                             std::max(wait, absl::Milliseconds(1)));
+        wait = std::max(wait, absl::Milliseconds(1));
+        if (held) {
+          mu_.AwaitWithTimeout(absl::Condition(&stop_), wait);
+        } else {
+          mu_.AwaitWithTimeout(absl::Condition(
+                                   +[](Engine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
+                                     return e->stop_ || !e->ready_.empty();
+                                   },
+                                   this),
+                               wait);
+        }
       }
     }
     Process(batch);

@@ -140,6 +140,8 @@ void Engine::PushSnapshots(std::vector<Taken*>& items, std::map<std::string, Out
                    (oc == dvcqg::Outcome::kNotFound && update)) {
           it->created = !update;
           (void)ledger_->SetCreated(it->t->code, it->created);
+          // A dossier DVCQG does not have has none of its steps either: send them all again.
+          if (update) (void)ledger_->ForgetPushedSteps(it->t->code);
           again.push_back(*it);
         } else if (oc == dvcqg::Outcome::kInvalidItem) {
           o.result = Result::kDeadLetter;
@@ -227,8 +229,8 @@ Engine::Outcome Engine::PushSteps(const std::string& code) {
     o.retry_after = r.retry_after;
     o.dvcqg = r.outcome;
     if (r.outcome == dvcqg::Outcome::kNotFound) {
-      (void)ledger_->SetCreated(code, false);  // DVCQG lost it: create it again first
-      (void)ledger_->MarkPushed(code, 0);
+      // DVCQG does not have the dossier: create it again first, then every step.
+      (void)ledger_->ResetNational(code);
     } else if (r.outcome == dvcqg::Outcome::kInvalidItem) {
       o.result = Result::kDeadLetter;
       if (!r.field.empty()) o.error = absl::StrCat(r.field, ": ", o.error);

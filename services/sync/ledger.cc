@@ -181,6 +181,17 @@ absl::Status Ledger::MarkStepsUncertain(const std::string& code,
   return (*tx)->Commit();
 }
 
+absl::Status Ledger::ResetNational(const std::string& code) {
+  auto tx = db_->Begin();
+  if (!tx.ok()) return tx.status();
+  auto a = (*tx)->Exec("UPDATE sync_ledger SET created = 0, revision_pushed = 0 WHERE code = $1",
+                       {code});
+  if (!a.ok()) return a.status();
+  auto b = (*tx)->Exec("UPDATE sync_steps SET pushed = 0, uncertain = 0 WHERE code = $1", {code});
+  if (!b.ok()) return b.status();
+  return (*tx)->Commit();
+}
+
 absl::Status Ledger::ForgetPushedSteps(const std::string& code) {
   return Exec("UPDATE sync_steps SET pushed = 0, uncertain = 0 WHERE code = $1", {code});
 }

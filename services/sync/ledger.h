@@ -61,6 +61,8 @@ class Ledger {
   absl::Status MarkStepsPushed(const std::string& code, const std::vector<std::string>& step_ids);
   absl::Status MarkStepsUncertain(const std::string& code,
                                   const std::vector<std::string>& step_ids);
+  // DVCQG does not have the dossier: not created, no revision pushed, no step pushed.
+  absl::Status ResetNational(const std::string& code);
   // Full resync: every step is sent again.
   absl::Status ForgetPushedSteps(const std::string& code);
   absl::Status RecordFailure(const std::string& code, const std::string& error,
