@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # README command 1: installs what is missing, builds, starts the local stack on embedded defaults
-# (devbroker + dossier-intake on SQLite) and runs the demo: a Lạng Sơn-shaped workload of dossiers
-# through full lifecycles, then shows the changes arriving on dossiersync.dossier-changes.v1.
-# DEMO_DOSSIERS sets the size (default 2000). The stack stops when the demo ends (KEEP_RUNNING=1
-# keeps it up until Ctrl-C).
+# (devbroker, the DVCQG simulator, dossier-intake and dossier-sync on SQLite) and runs the demo: a
+# Lạng Sơn-shaped workload of dossiers through full lifecycles, the changes on Kafka, and how many
+# reached the (simulated) national portal with the sync lag. DEMO_DOSSIERS sets the size (default
+# 3000). The stack stops when the demo ends (KEEP_RUNNING=1 keeps it up until Ctrl-C).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -12,7 +12,7 @@ bash scripts/build.sh >/dev/null
 BIN=$ROOT/build/bin
 RUN=$ROOT/.run
 rm -rf "$RUN" && mkdir -p "$RUN"
-DEMO_DOSSIERS=${DEMO_DOSSIERS:-2000}
+DEMO_DOSSIERS=${DEMO_DOSSIERS:-3000}
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -32,6 +32,14 @@ wait_for_file "$RUN/bootstrap"
 BROKERS=$(cat "$RUN/bootstrap")
 echo "   kafka bootstrap $BROKERS, control $(cat "$RUN/control")"
 
+echo "== starting dvcqg-sim (the national portal simulator, http://127.0.0.1:8580)"
+"$BIN/dvcqg-sim" --listen=127.0.0.1:8580 --database="sqlite:$RUN/dvcqg-sim.db" --url_file="$RUN/dvcqg_url" \
+  >"$RUN/dvcqg-sim.log" 2>&1 &
+PIDS+=($!)
+wait_for_file "$RUN/dvcqg_url"
+printf 'username=langson\npassword=langson-dev-password\n' >"$RUN/dvcqg-credentials"
+chmod 600 "$RUN/dvcqg-credentials"
+
 echo "== starting dossier-intake (gRPC 127.0.0.1:50051, metrics 127.0.0.1:9101, SQLite $RUN/intake.db)"
 "$BIN/dossier-intake" --allow_insecure --kafka_brokers="$BROKERS" --database="sqlite:$RUN/intake.db" \
   --listen=127.0.0.1:50051 --metrics_listen=127.0.0.1:9101 >"$RUN/intake.log" 2>&1 &
@@ -39,6 +47,17 @@ PIDS+=($!)
 for _ in $(seq 100); do grep -q '"msg":"serving"' "$RUN/intake.log" && break; sleep 0.1; done
 grep -q '"msg":"serving"' "$RUN/intake.log" || { echo "intake did not start:"; tail "$RUN/intake.log"; exit 1; }
 
+echo "== starting dossier-sync (gRPC 127.0.0.1:50052, metrics 127.0.0.1:9102, SQLite $RUN/sync.db)"
+"$BIN/dossier-sync" --allow_insecure --kafka_brokers="$BROKERS" --database="sqlite:$RUN/sync.db" \
+  --listen=127.0.0.1:50052 --metrics_listen=127.0.0.1:9102 \
+  --dvcqg_url="$(cat "$RUN/dvcqg_url")" --dvcqg_credentials_file="$RUN/dvcqg-credentials" \
+  >"$RUN/sync.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q '"msg":"serving"' "$RUN/sync.log" && break; sleep 0.1; done
+grep -q '"msg":"serving"' "$RUN/sync.log" || { echo "sync did not start:"; tail "$RUN/sync.log"; exit 1; }
+for _ in $(seq 200); do grep -q '"msg":"partitions assigned"' "$RUN/sync.log" && break; sleep 0.1; done
+
+start_ms=$(date +%s%3N)
 echo "== demo: $DEMO_DOSSIERS dossiers through full lifecycles (SubmitChanges streams)"
 "$BIN/dossierctl" submit --generate="$DEMO_DOSSIERS" --intake_addr=127.0.0.1:50051 | tee "$RUN/submit.json"
 
@@ -61,9 +80,41 @@ curl -s 127.0.0.1:9101/metrics | grep -E '^dossiersync_intake_(accepted_total|re
 
 accepted=$(grep -o '"accepted":[0-9]*' "$RUN/submit.json" | cut -d: -f2)
 published=$(wc -l <"$RUN/changes.jsonl")
-echo
-echo "== report: accepted $accepted changes, $published on Kafka; logs in $RUN/"
 if [ "$accepted" != "$published" ]; then echo "MISMATCH between accepted and published" >&2; exit 1; fi
+
+echo "== waiting for dossier-sync to bring DVCQG in line"
+national=0
+for _ in $(seq 1200); do
+  national=$(curl -s 127.0.0.1:8580/admin/stats | grep -o '"dossiers":[0-9]*' | cut -d: -f2)
+  pending=$(curl -s 127.0.0.1:9102/metrics | awk '/^dossiersync_sync_pending_changes /{print $2}')
+  lag=$(curl -s 127.0.0.1:9102/metrics | awk '/^dossiersync_sync_consumer_lag\{/{s+=$2} END{print s+0}')
+  if [ "${national:-0}" = "$DEMO_DOSSIERS" ] && [ "${pending:-1}" = "0" ] && [ "${lag:-1}" = "0" ]; then break; fi
+  sleep 0.25
+done
+
+synced_ms=$(date +%s%3N)
+elapsed=$(( synced_ms - start_ms ))
+# Sync lag (intake acceptance -> DVCQG acceptance) quantiles from the histogram buckets.
+quantile() {
+  curl -s 127.0.0.1:9102/metrics | awk -v q="$1" '
+    /^dossiersync_sync_push_latency_seconds_bucket/ { match($0, /le="[^"]*"/); le=substr($0, RSTART+4, RLENGTH-5);
+      n++; les[n]=le; cnt[n]=$2 }
+    /^dossiersync_sync_push_latency_seconds_count/ { total=$2 }
+    END { for (i=1;i<=n;i++) if (cnt[i] >= q*total) { printf "%s s", les[i]; exit } print "n/a" }'
+}
+steps=$(curl -s 127.0.0.1:8580/admin/stats | grep -o '"steps":[0-9]*' | cut -d: -f2)
+dlq=$(curl -s 127.0.0.1:9102/metrics | awk '/^dossiersync_sync_dead_letters_total /{print $2}')
+echo
+echo "== report"
+echo "   changes accepted by intake:        $accepted"
+echo "   changes on Kafka:                  $published"
+echo "   dossiers at DVCQG (simulator):     ${national:-0} of $DEMO_DOSSIERS"
+echo "   progress steps at DVCQG:           ${steps:-0}"
+echo "   dead letters:                      ${dlq:-0}"
+echo "   sync lag p50 / p99 (bucket bound): $(quantile 0.5) / $(quantile 0.99)"
+echo "   submit to all-in-sync:             ${elapsed} ms ($(( accepted * 1000 / (elapsed > 0 ? elapsed : 1) )) changes/s end to end)"
+echo "   logs and databases in $RUN/"
+if [ "${national:-0}" != "$DEMO_DOSSIERS" ]; then echo "NOT ALL DOSSIERS REACHED DVCQG" >&2; exit 1; fi
 if [ "${KEEP_RUNNING:-0}" = "1" ]; then
   echo "stack running; Ctrl-C to stop"; wait
 fi

@@ -51,7 +51,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const SyncConfig& config) {
   App* a = app.get();
   a->config_ = config;
   a->registry_ = std::make_shared<prometheus::Registry>();
-  auto db = storage::Open(config.database);
+  // The ledger survives process crashes with synchronous=NORMAL; after a power loss the last
+  // commits may be lost, which only repeats pushes (uncertain steps are verified first).
+  storage::OpenOptions oo;
+  oo.sqlite_synchronous = "NORMAL";
+  auto db = storage::Open(config.database, oo);
   if (!db.ok()) return db.status();
   a->db_ = std::move(*db);
   auto ledger = Ledger::Open(a->db_.get());
