@@ -372,5 +372,103 @@ TEST_F(SyncE2ETest, BreakerPausesConsumptionWhileDvcqgIsDown) {
   CheckHistories();
 }
 
+TEST_F(SyncE2ETest, OperatorPauseResumeResyncAndResults) {
+  auto sync = StartSync(SyncTestConfig());
+  ASSERT_TRUE(sync);
+  auto ch = MakeChannel(absl::StrCat("127.0.0.1:", sync->grpc_port()), {});
+  auto stub = dossiersync::v1::SyncService::NewStub(*ch);
+  {
+    auto ctx = MakeContext({}, absl::Seconds(5));
+    dossiersync::v1::PauseResponse r;
+    ASSERT_TRUE(stub->Pause(ctx.get(), {}, &r).ok());
+    EXPECT_TRUE(r.paused());
+  }
+  ASSERT_TRUE(testing::WaitFor([&] { return sync->consumer()->paused(); }));
+  Submit(30);
+  // Paused: for a second of observation nothing reaches DVCQG.
+  absl::Time until = absl::Now() + absl::Seconds(1);
+  ASSERT_TRUE(testing::WaitFor([&] { return absl::Now() > until || SimDossiers() > 0; }));
+  EXPECT_EQ(SimDossiers(), 0);
+  {
+    auto ctx = MakeContext({}, absl::Seconds(5));
+    dossiersync::v1::ResumeResponse r;
+    ASSERT_TRUE(stub->Resume(ctx.get(), {}, &r).ok());
+  }
+  WaitConverged();
+  // Drift at DVCQG, repaired by a full Resync: the snapshot and every step are sent again.
+  tools::Workload w(workload_);
+  std::string code = w.Lifecycle(0)[0].dossier().code();
+  size_t steps = w.Lifecycle(0).size();
+  ASSERT_TRUE(admin_->Post(("/admin/tamper/" + code).c_str(), R"({"TrangThaiHoSo":"8"})",
+                           "application/json"));
+  {
+    auto ctx = MakeContext({}, absl::Seconds(5));
+    dossiersync::v1::ResyncRequest req;
+    req.add_codes(code);
+    req.set_full(true);
+    dossiersync::v1::ResyncResponse r;
+    ASSERT_TRUE(stub->Resync(ctx.get(), req, &r).ok());
+    EXPECT_EQ(r.requested(), 1);
+  }
+  ASSERT_TRUE(testing::WaitFor([&] {
+    json got = Stored(code);
+    return !got.is_null() && got["QuaTrinhXuLy"].size() == 2 * steps;
+  }));
+  WaitConverged(absl::Seconds(30), [](int i) { return i != 0; });
+  json got = Stored(code);
+  got.erase("QuaTrinhXuLy");
+  EXPECT_EQ(got, dvcqg::DossierToJson(w.Lifecycle(0).back().dossier(),
+                                      w.Lifecycle(0).back().dossier().status()));
+  // Every attempt's outcome is on sync-results.
+  auto results = testing::CollectUntil(broker_->bootstrap(), kTopicSyncResults,
+                                       [](const auto& m) { return m.size() >= 30; });
+  ASSERT_GE(results.size(), 30u);
+  dossiersync::v1::SyncResult r;
+  ASSERT_TRUE(r.ParseFromString(results[0].value));
+  EXPECT_EQ(results[0].headers.at("schema"), "dossiersync.v1.SyncResult");
+  EXPECT_EQ(r.code(), results[0].key);
+  EXPECT_EQ(r.outcome(), dossiersync::v1::SYNC_OUTCOME_ACCEPTED);
+  // And the state is in sync.
+  auto ctx = MakeContext({}, absl::Seconds(5));
+  dossiersync::v1::GetSyncStateRequest req;
+  req.set_code(code);
+  dossiersync::v1::SyncState st;
+  ASSERT_TRUE(stub->GetSyncState(ctx.get(), req, &st).ok());
+  EXPECT_EQ(st.state(), dossiersync::v1::SYNC_STATE_KIND_IN_SYNC);
+  EXPECT_EQ(st.steps_pushed(), static_cast<int>(steps));
+}
+
+TEST_F(SyncE2ETest, StatusMappingIsApplied) {
+  sync::SyncConfig c = SyncTestConfig();
+  auto map = sync::ParseStatusMap("5:4");  // "supplement requested" sent as "in processing"
+  ASSERT_TRUE(map.ok());
+  c.engine.status_map = *map;
+  auto sync = StartSync(c);
+  ASSERT_TRUE(sync);
+  auto stub = testing::IntakeStub(intake_->grpc_port());
+  auto ctx = MakeContext({}, absl::Seconds(5));
+  dossiersync::v1::SubmitChangeResponse resp;
+  auto req = testing::ValidRequest(1, 5, 100);
+  ASSERT_TRUE(stub->SubmitChange(ctx.get(), req, &resp).ok());
+  ASSERT_TRUE(testing::WaitFor([&] {
+    json got = Stored(req.dossier().code());
+    return !got.is_null() && got["QuaTrinhXuLy"].size() == 1;
+  }));
+  json got = Stored(req.dossier().code());
+  EXPECT_EQ(got["TrangThaiHoSo"], "4");
+  EXPECT_EQ(got["QuaTrinhXuLy"][0]["TrangThai"], "4");
+}
+
+TEST(StatusMapTest, ParsesAndRejects) {
+  auto m = sync::ParseStatusMap("5:4, 6:4");
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ((*m)[5], 4);
+  EXPECT_EQ((*m)[6], 4);
+  EXPECT_EQ((*m)[9], 9);
+  for (const char* bad : {"5", "5:11", "0:1", "x:y", "5:4:3"}) {
+    EXPECT_EQ(sync::ParseStatusMap(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace dossiersync

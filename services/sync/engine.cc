@@ -48,6 +48,11 @@ Engine::Engine(EngineOptions options, dvcqg::Client* client, Ledger* ledger,
                   .Help("Dossier attempts scheduled again after a retryable failure")
                   .Register(registry)
                   .Add({});
+  budget_exhausted_ = &prometheus::BuildCounter()
+                           .Name("dossiersync_sync_retry_budget_exhausted_total")
+                           .Help("Retries delayed to the backoff cap for lack of retry budget")
+                           .Register(registry)
+                           .Add({});
   dead_letters_ = &prometheus::BuildCounter()
                        .Name("dossiersync_sync_dead_letters_total")
                        .Help("Changes sent to the dead-letter topic")

@@ -53,6 +53,11 @@ struct EngineOptions {
   double rate_limit_per_second = 0;  // DVCQG calls; 0 = unlimited
   int rate_limit_burst = 50;
   size_t max_pending = 20000;  // changes in memory before consumption pauses
+  // Retry budget: each success earns `retry_budget_ratio` retries (at most `retry_budget_max`
+  // banked); a retry without budget waits the full backoff cap, so retries stay a bounded share
+  // of the traffic however many dossiers fail.
+  double retry_budget_ratio = 0.2;
+  double retry_budget_max = 100;
   std::array<int, 11> status_map = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};  // ours -> DVCQG
   std::string service_name = "dossier-sync";
 };
@@ -140,6 +145,7 @@ class Engine {
   std::set<TopicPartition> revoked_ ABSL_GUARDED_BY(mu_);  // being released: their work is dropped
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool operator_paused_ ABSL_GUARDED_BY(mu_) = false;
+  double retry_tokens_ ABSL_GUARDED_BY(mu_) = 10;
   // Circuit breaker.
   int consecutive_failures_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time open_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
@@ -158,6 +164,7 @@ class Engine {
 
   prometheus::Family<prometheus::Counter>* pushes_;
   prometheus::Counter* retries_;
+  prometheus::Counter* budget_exhausted_;
   prometheus::Counter* dead_letters_;
   prometheus::Histogram* push_latency_;
   prometheus::Gauge* breaker_gauge_;

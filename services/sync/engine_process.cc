@@ -296,6 +296,8 @@ void Engine::Finish(Taken& t, const Outcome& o, int64_t revision) {
     }
   }
   if (done) {
+    retry_tokens_ =
+        std::min(options_.retry_budget_max, retry_tokens_ + options_.retry_budget_ratio);
     q.failures = 0;
     q.not_before = absl::InfinitePast();
     pending_ -= t.works.size();
@@ -305,8 +307,15 @@ void Engine::Finish(Taken& t, const Outcome& o, int64_t revision) {
   } else {
     ++q.failures;
     retries_->Increment();
-    q.not_before = absl::Now() +
-                   Backoff(q.failures, options_.backoff_base, options_.backoff_cap, o.retry_after);
+    absl::Duration delay =
+        Backoff(q.failures, options_.backoff_base, options_.backoff_cap, o.retry_after);
+    if (retry_tokens_ >= 1) {
+      retry_tokens_ -= 1;
+    } else {
+      budget_exhausted_->Increment();
+      delay = std::max(delay, options_.backoff_cap);
+    }
+    q.not_before = absl::Now() + delay;
     // Back at the front, before anything that arrived meanwhile: order is kept. Work of a
     // partition being released is dropped: its next owner reads it again.
     for (auto it = t.works.rbegin(); it != t.works.rend(); ++it) {
