@@ -40,6 +40,8 @@ absl::Status Consumer::Start() {
       {"heartbeat.interval.ms", "1000"},
       // Bounded prefetch: memory stays flat while the engine (or DVCQG) is slow.
       {"queued.min.messages", "1000"},
+      // Low latency: the mock broker (and idle real ones) answer a fetch only after this wait.
+      {"fetch.wait.max.ms", "20"},
       {"queued.max.messages.kbytes", "16384"},
   };
   for (const auto& [k, v] : options_.config) kv[k] = v;
