@@ -28,6 +28,23 @@ TEST(ConfigTest, IntakeWithoutTlsOrAllowInsecureFailsFast) {
   EXPECT_NE(Slurp(dir.File("log")).find("--allow_insecure"), std::string::npos);
 }
 
+TEST(ConfigTest, SyncWithoutDvcqgConfigurationFailsFast) {
+  testing::TempDir dir;
+  testing::Process p(
+      {testing::BinaryPath("dossier-sync"), "--allow_insecure", "--kafka_brokers=127.0.0.1:1"},
+      dir.File("log"));
+  EXPECT_EQ(p.Wait(), 2);
+  EXPECT_NE(Slurp(dir.File("log")).find("--dvcqg_url"), std::string::npos);
+  std::ofstream(dir.File("creds")) << "username=u\npassword=p\n";
+  testing::Process q({testing::BinaryPath("dossier-sync"), "--allow_insecure",
+                      "--kafka_brokers=127.0.0.1:1", "--dvcqg_url=http://127.0.0.1:1",
+                      "--dvcqg_credentials_file=" + dir.File("creds"), "--status_map=5:11"},
+                     dir.File("log2"));
+  EXPECT_EQ(q.Wait(), 2);
+  EXPECT_NE(Slurp(dir.File("log2")).find("--status_map"), std::string::npos);
+  EXPECT_EQ(Slurp(dir.File("log2")).find("password=p"), std::string::npos);
+}
+
 TEST(ConfigTest, EnvironmentFallbackIsReadAndValidated) {
   testing::TempDir dir;
   setenv("DOSSIERSYNC_PROVINCE_CODE", "37", 1);
