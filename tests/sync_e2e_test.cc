@@ -64,6 +64,10 @@ class SyncE2ETest : public ::testing::Test {
     c.engine.backoff_cap = absl::Seconds(1);
     c.engine.breaker_cooldown = absl::Milliseconds(500);
     c.consumer.config["topic.metadata.refresh.interval.ms"] = "1000";
+    // The devbroker's group coordinator waits up to session timeout - 1 s for members in each
+    // rebalance round: a short session keeps joins and hand-overs quick in tests.
+    c.consumer.config["session.timeout.ms"] = "3000";
+    c.consumer.config["heartbeat.interval.ms"] = "500";
     return c;
   }
   std::unique_ptr<sync::App> StartSync(const sync::SyncConfig& c) {
