@@ -1,0 +1,127 @@
+#include "services/reconciliation/drift.h"
+
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/dvcqg/mapping.h"
+
+namespace dossiersync::reconciliation {
+namespace {
+
+using dossiersync::v1::Dossier;
+using dossiersync::v1::DriftKind;
+using nlohmann::json;
+
+constexpr const char* kDates[] = {"NgayNopHoSo",     "NgayTiepNhan", "NgayHenTra",
+                                  "NgayKetThucXuLy", "NgayTra",      "NgayTuChoi"};
+constexpr const char* kIdentity[] = {"MaTTHC", "TenTTHC", "MaLinhVuc", "DonViXuLy"};
+
+std::string RowKey(const json& row) {
+  auto s = [&](const char* k) { return row.value(k, std::string()); };
+  return absl::StrCat(s("ThoiDiemXuLy"), "|", s("NguoiXuLy"), "|", s("NoiDungXuLy"), "|",
+                      s("TrangThai"));
+}
+
+int Mapped(const std::array<int, 11>& m, int s) { return s >= 1 && s <= 10 ? m[s] : s; }
+
+}  // namespace
+
+int Stage(int status) {
+  switch (status) {
+    case 1:
+      return 0;
+    case 2:
+      return 1;
+    case 4:
+      return 2;
+    case 5:
+    case 6:
+    case 8:
+      return 3;
+    case 9:
+      return 4;
+    case 3:
+    case 7:
+    case 10:
+      return 5;
+  }
+  return -1;
+}
+
+std::vector<Finding> Classify(const std::optional<Dossier>& provincial,
+                              const std::optional<Dossier>& national,
+                              const std::array<int, 11>& status_map) {
+  std::vector<Finding> out;
+  if (!provincial && !national) return out;
+  if (!provincial) {
+    out.push_back({dossiersync::v1::DRIFT_KIND_UNKNOWN_PROVINCIALLY,
+                   absl::StrCat("DVCQG has ", national->code(), "; the province does not"), false});
+    return out;
+  }
+  if (!national) {
+    out.push_back({dossiersync::v1::DRIFT_KIND_MISSING_NATIONALLY,
+                   absl::StrCat("status ", provincial->status(), " provincially, absent at DVCQG"),
+                   true});
+    return out;
+  }
+  const int want = Mapped(status_map, provincial->status());
+  const int have = national->status();
+  json p = dvcqg::DossierToJson(*provincial, want);
+  json n = dvcqg::DossierToJson(*national, have);
+  std::vector<std::string> dates_differ, identity_differ;
+  bool national_dates_agree = true;  // every date DVCQG has equals ours
+  for (const char* k : kDates) {
+    if (p[k] != n[k]) {
+      dates_differ.push_back(k);
+      if (!n[k].get<std::string>().empty()) national_dates_agree = false;
+    }
+  }
+  for (const char* k : kIdentity) {
+    if (p[k] != n[k]) identity_differ.push_back(k);
+  }
+  // A snapshot cannot carry dates of stages after its own status: DVCQG at "stopped" with a
+  // return date was changed, not left behind.
+  bool has_later_dates =
+      (!n["NgayKetThucXuLy"].get<std::string>().empty() && have != 9 && have != 10) ||
+      (!n["NgayTra"].get<std::string>().empty() && have != 10);
+  if (want != have) {
+    if (Stage(have) >= 0 && Stage(have) < Stage(want) && national_dates_agree && !has_later_dates &&
+        identity_differ.empty()) {
+      out.push_back({dossiersync::v1::DRIFT_KIND_STALE_NATIONALLY,
+                     absl::StrCat("DVCQG at status ", have, ", province at ", want), false});
+    } else {
+      out.push_back({dossiersync::v1::DRIFT_KIND_STATUS_MISMATCH,
+                     absl::StrCat("DVCQG says ", have, ", province says ", want), false});
+    }
+  } else if (!dates_differ.empty() || !identity_differ.empty()) {
+    std::vector<std::string> fields = dates_differ;
+    fields.insert(fields.end(), identity_differ.begin(), identity_differ.end());
+    out.push_back({dossiersync::v1::DRIFT_KIND_FIELD_MISMATCH,
+                   absl::StrCat("differs: ", absl::StrJoin(fields, ", ")), false});
+  }
+  // Steps: every provincial step must be among DVCQG's progress rows.
+  std::multiset<std::string> national_rows;
+  for (const auto& s : national->steps()) {
+    national_rows.insert(RowKey(dvcqg::StepToJson(national->code(), s, s.status())));
+  }
+  int missing = 0;
+  for (const auto& s : provincial->steps()) {
+    auto it = national_rows.find(
+        RowKey(dvcqg::StepToJson(provincial->code(), s, Mapped(status_map, s.status()))));
+    if (it == national_rows.end()) {
+      ++missing;
+    } else {
+      national_rows.erase(it);
+    }
+  }
+  if (missing > 0) {
+    out.push_back(
+        {dossiersync::v1::DRIFT_KIND_STEPS_MISSING,
+         absl::StrCat(missing, " of ", provincial->steps_size(), " steps missing at DVCQG"), true});
+  }
+  return out;
+}
+
+}  // namespace dossiersync::reconciliation
