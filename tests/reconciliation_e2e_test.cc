@@ -1,0 +1,175 @@
+// Reconciliation against the whole pipeline: drift injected at the simulator is found with the
+// right kind, repaired through sync-requests, and the next run finds none.
+#include <httplib.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/dvcqg/client.h"
+#include "common/grpc_client.h"
+#include "gtest/gtest.h"
+#include "services/dvcqg_sim/simulator.h"
+#include "services/reconciliation/runner.h"
+#include "services/sync/app.h"
+#include "tests/test_util.h"
+
+namespace dossiersync {
+namespace {
+
+using dossiersync::v1::DriftKind;
+using nlohmann::json;
+
+class ReconciliationE2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    broker_ = testing::StartBroker();
+    intake_ = testing::StartIntake(testing::IntakeTestConfig(broker_->bootstrap(), dir_.path()));
+    sim::SimConfig sc;
+    sc.listen = "127.0.0.1:0";
+    sc.database = "sqlite:" + dir_.File("sim.db");
+    sim_ = std::move(*sim::Simulator::Start(sc));
+    admin_ = std::make_unique<httplib::Client>("127.0.0.1", sim_->port());
+    dvcqg_config_.base_url = sim_->url();
+    dvcqg_config_.credentials = {"langson", "langson-dev-password"};
+    sync::SyncConfig c;
+    c.server.listen = "127.0.0.1:0";
+    c.server.allow_insecure = true;
+    c.metrics_listen = "127.0.0.1:0";
+    c.kafka_brokers = broker_->bootstrap();
+    c.database = "sqlite:" + dir_.File("sync.db");
+    c.dvcqg = dvcqg_config_;
+    c.engine.backoff_base = absl::Milliseconds(50);
+    c.consumer.config["session.timeout.ms"] = "3000";
+    c.consumer.config["heartbeat.interval.ms"] = "500";
+    sync_ = std::move(*sync::App::Start(c));
+    client_ = std::move(*dvcqg::Client::Create(dvcqg_config_));
+    producer_ = std::move(*KafkaProducer::Create(broker_->bootstrap(), nullptr));
+    db_ = std::move(*storage::Open("sqlite:" + dir_.File("recon.db")));
+    store_ = std::move(*reconciliation::RunStore::Open(db_.get()));
+    stub_ = testing::IntakeStub(intake_->grpc_port());
+    reconciliation::RunnerOptions ro;
+    ro.holder = "test";
+    runner_ = std::make_unique<reconciliation::Runner>(
+        ro, client_.get(), stub_.get(), ClientOptions{}, producer_.get(), store_.get());
+  }
+  void Submit(const dossiersync::v1::SubmitChangeRequest& r) {
+    auto ctx = MakeContext({}, absl::Seconds(10));
+    dossiersync::v1::SubmitChangeResponse resp;
+    ASSERT_TRUE(stub_->SubmitChange(ctx.get(), r, &resp).ok());
+  }
+  json Stored(const std::string& code) {
+    auto r = admin_->Get(("/admin/dossiers/" + code).c_str());
+    return r && r->status == 200 ? json::parse(r->body) : json();
+  }
+  void Faults(const json& f) { admin_->Post("/admin/faults", f.dump(), "application/json"); }
+  std::map<std::string, std::vector<DriftKind>> DriftOf(const std::string& run_id) {
+    std::map<std::string, std::vector<DriftKind>> out;
+    auto items = store_->Drift(run_id, 0);
+    EXPECT_TRUE(items.ok()) << items.status();
+    if (!items.ok()) return out;
+    for (const auto& d : *items) out[d.code()].push_back(d.kind());
+    return out;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<devbroker::DevBroker> broker_;
+  std::unique_ptr<intake::App> intake_;
+  std::unique_ptr<sim::Simulator> sim_;
+  std::unique_ptr<httplib::Client> admin_;
+  dvcqg::ClientConfig dvcqg_config_;
+  std::unique_ptr<sync::App> sync_;
+  std::unique_ptr<dvcqg::Client> client_;
+  std::unique_ptr<KafkaProducer> producer_;
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<reconciliation::RunStore> store_;
+  std::unique_ptr<dossiersync::v1::IntakeService::Stub> stub_;
+  std::unique_ptr<reconciliation::Runner> runner_;
+};
+
+TEST_F(ReconciliationE2ETest, FindsInjectedDriftRepairsItAndTheNextRunIsClean) {
+  // Ten dossiers in sync, each accepted then processed (2 changes, 2 steps).
+  for (int i = 1; i <= 10; ++i) {
+    Submit(testing::ValidRequest(i, 2, 100));
+    Submit(testing::ValidRequest(i, 4, 200));
+  }
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        for (int i = 1; i <= 10; ++i) {
+          json d = Stored(testing::ValidRequest(i, 2, 1).dossier().code());
+          if (d.is_null() || d["TrangThaiHoSo"] != "4" || d["QuaTrinhXuLy"].size() != 2)
+            return false;
+        }
+        return true;
+      },
+      absl::Seconds(120)));
+  auto code = [](int i) { return testing::ValidRequest(i, 2, 1).dossier().code(); };
+  // Drift: a contradicting status, a changed due date, a dossier whose writes were dropped.
+  admin_->Post(
+      ("/admin/tamper/" + code(1)).c_str(),
+      R"({"TrangThaiHoSo":"10","NgayTra":"20240720080000","NgayKetThucXuLy":"20240719080000"})",
+      "application/json");
+  admin_->Post(("/admin/tamper/" + code(2)).c_str(), R"({"NgayHenTra":"20240801080000"})",
+               "application/json");
+  Faults({{"drop_rate", 1.0}});
+  // A dossier without steps whose create is dropped: nothing tells the sync (a progress push would
+  // have met "không tồn tại" and healed it).
+  auto lost = testing::ValidRequest(20, 2, 100);
+  lost.clear_new_steps();
+  Submit(lost);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        bool retrying = false;
+        return !sync_->engine()->Busy(code(20), &retrying) &&
+               json::parse(admin_->Get("/admin/stats")->body)["injected"].value("dropped_write",
+                                                                                0) >= 1;
+      },
+      absl::Seconds(60)))
+      << admin_->Get("/admin/stats")->body;
+  Faults({{"drop_rate", 0.0}});
+
+  dossiersync::v1::StartRunRequest req;
+  req.set_repair(true);
+  auto run = runner_->RunNow(req);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state(), "FINISHED");
+  EXPECT_EQ(run->dossiers_checked(), 11);
+  auto drift = DriftOf(run->run_id());
+  EXPECT_EQ(drift.size(), 3u);
+  EXPECT_EQ(drift[code(1)], std::vector<DriftKind>{dossiersync::v1::DRIFT_KIND_STATUS_MISMATCH});
+  EXPECT_EQ(drift[code(2)], std::vector<DriftKind>{dossiersync::v1::DRIFT_KIND_FIELD_MISMATCH});
+  EXPECT_EQ(drift[code(20)],
+            std::vector<DriftKind>{dossiersync::v1::DRIFT_KIND_MISSING_NATIONALLY});
+  EXPECT_NEAR(run->consistency_ratio(), 8.0 / 11.0, 1e-9);
+  EXPECT_EQ(run->repairs_requested(), 3);
+
+  // Repairs go through the sync; the next run is clean.
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        json a = Stored(code(1)), b = Stored(code(20));
+        return !a.is_null() && a["TrangThaiHoSo"] == "4" && !b.is_null() &&
+               Stored(code(2))["NgayHenTra"] != "20240801080000";
+      },
+      absl::Seconds(60)));
+  auto second = runner_->RunNow(req);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->consistency_ratio(), 1.0);
+  EXPECT_TRUE(DriftOf(second->run_id()).empty());
+}
+
+TEST_F(ReconciliationE2ETest, UnknownProvinciallyAndOneRunAtATime) {
+  auto d = testing::ValidRequest(77, 2, 1).dossier();
+  ASSERT_EQ(client_->SyncDossiers({{&d, 2}}, false).outcome, dvcqg::Outcome::kAccepted);
+  dossiersync::v1::StartRunRequest req;
+  req.add_codes(d.code());
+  // Another replica holds the lease: this one refuses to start.
+  ASSERT_TRUE(*store_->AcquireLease("reconciliation-run", "other-replica", absl::Minutes(1)));
+  auto refused = runner_->Start(req);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(store_->ReleaseLease("reconciliation-run", "other-replica").ok());
+  auto run = runner_->RunNow(req);
+  ASSERT_TRUE(run.ok()) << run.status();
+  auto drift = DriftOf(run->run_id());
+  EXPECT_EQ(drift[d.code()],
+            std::vector<DriftKind>{dossiersync::v1::DRIFT_KIND_UNKNOWN_PROVINCIALLY});
+}
+
+}  // namespace
+}  // namespace dossiersync
