@@ -88,6 +88,18 @@ absl::StatusOr<std::optional<ReconciliationRun>> RunStore::GetRun(const std::str
   return std::optional<ReconciliationRun>(std::move(run));
 }
 
+absl::StatusOr<std::optional<ReconciliationRun>> RunStore::LatestFinished() {
+  auto tx = db_->BeginRead();
+  if (!tx.ok()) return tx.status();
+  auto row = (*tx)->QueryOne(
+      "SELECT run FROM recon_runs WHERE state = 'FINISHED' ORDER BY started_at_us DESC LIMIT 1");
+  if (!row.ok()) return row.status();
+  if (!row->has_value()) return std::optional<ReconciliationRun>();
+  ReconciliationRun run;
+  if (!run.ParseFromString((*row)->Str(0))) return absl::DataLossError("corrupt run row");
+  return std::optional<ReconciliationRun>(std::move(run));
+}
+
 absl::Status RunStore::AddDrift(const DriftItem& item) {
   auto tx = db_->Begin();
   if (!tx.ok()) return tx.status();

@@ -30,6 +30,8 @@ class RunStore {
 
   absl::Status SaveRun(const dossiersync::v1::ReconciliationRun& run);
   absl::StatusOr<std::optional<dossiersync::v1::ReconciliationRun>> GetRun(const std::string& id);
+  // The most recent finished run, if any.
+  absl::StatusOr<std::optional<dossiersync::v1::ReconciliationRun>> LatestFinished();
   absl::Status AddDrift(const dossiersync::v1::DriftItem& item);
   absl::StatusOr<std::vector<dossiersync::v1::DriftItem>> Drift(const std::string& run_id,
                                                                 int kind);

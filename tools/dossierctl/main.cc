@@ -3,16 +3,20 @@
 //   tail TOPIC [--from_beginning] [--max_messages=N] [--idle_timeout=5s]
 //   get CODE
 //   dvcqg lookup CODE --dvcqg_url=URL --dvcqg_credentials_file=FILE
+//   reconcile [--repair] [--codes=A,B] [--agency=CODE]
 #include <cstdio>
 #include <iostream>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "common/dvcqg/client.h"
 #include "common/errors.h"
 #include "common/flags.h"
 #include "common/grpc_client.h"
 #include "dossiersync/v1/intake.grpc.pb.h"
+#include "dossiersync/v1/reconciliation.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
 #include "tools/dossierctl/submit.h"
@@ -34,6 +38,11 @@ ABSL_FLAG(int, concurrency, 4, "submit: streams or concurrent unary callers");
 ABSL_FLAG(bool, progress, true, "submit: progress line on stderr");
 ABSL_FLAG(bool, from_beginning, true, "tail: start at the earliest offset");
 ABSL_FLAG(int64_t, max_messages, 0, "tail: stop after N messages (0 = no limit)");
+ABSL_FLAG(bool, repair, false, "reconcile: request repairs of the drift found");
+ABSL_FLAG(std::string, codes, "", "reconcile: only these dossier codes (comma-separated)");
+ABSL_FLAG(std::string, agency, "", "reconcile: only this agency code");
+ABSL_FLAG(absl::Duration, run_timeout, absl::Minutes(30),
+          "reconcile: how long to wait for the run");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::ZeroDuration(),
           "tail: stop after this long without messages (0 = never)");
 
@@ -44,7 +53,8 @@ constexpr char kUsage[] =
     "  submit  --generate=N | --file=PATH   send dossier changes to intake\n"
     "  tail TOPIC                           print a Kafka topic as JSON lines\n"
     "  get CODE                             print a dossier as stored by intake\n"
-    "  dvcqg lookup CODE                    TraCuuHoSo against --dvcqg_url (exit 3: not found)";
+    "  dvcqg lookup CODE                    TraCuuHoSo against --dvcqg_url (exit 3: not found)\n"
+    "  reconcile [--repair]                 run a reconciliation and print its report";
 
 dossiersync::ClientOptions Client() {
   dossiersync::ClientOptions c;
@@ -180,6 +190,62 @@ int DvcqgLookup(const std::vector<std::string>& args) {
   return r.dossier ? 0 : 3;
 }
 
+int Reconcile() {
+  auto ch = dossiersync::MakeChannel(absl::GetFlag(FLAGS_reconciliation_addr), Client());
+  if (!ch.ok()) {
+    std::cerr << ch.status().message() << std::endl;
+    return 2;
+  }
+  auto stub = dossiersync::v1::ReconciliationService::NewStub(*ch);
+  auto client = Client();
+  dossiersync::v1::StartRunRequest req;
+  req.set_repair(absl::GetFlag(FLAGS_repair));
+  for (absl::string_view c : absl::StrSplit(absl::GetFlag(FLAGS_codes), ',', absl::SkipEmpty())) {
+    req.add_codes(std::string(c));
+  }
+  if (!absl::GetFlag(FLAGS_agency).empty()) req.add_agency_codes(absl::GetFlag(FLAGS_agency));
+  dossiersync::v1::StartRunResponse started;
+  grpc::Status st =
+      stub->StartRun(dossiersync::MakeContext(client, absl::Seconds(10)).get(), req, &started);
+  if (!st.ok()) {
+    std::cerr << "reconcile: " << st.error_message() << std::endl;
+    return 1;
+  }
+  absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_run_timeout);
+  dossiersync::v1::ReconciliationRun run;
+  while (true) {
+    dossiersync::v1::GetRunRequest g;
+    g.set_run_id(started.run_id());
+    st = stub->GetRun(dossiersync::MakeContext(client, absl::Seconds(10)).get(), g, &run);
+    if (!st.ok()) {
+      std::cerr << "reconcile: " << st.error_message() << std::endl;
+      return 1;
+    }
+    if (run.state() != "RUNNING") break;
+    if (absl::Now() > deadline) {
+      std::cerr << "reconcile: run " << started.run_id() << " still running" << std::endl;
+      return 1;
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  std::string out;
+  google::protobuf::util::JsonPrintOptions po;
+  po.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(run, &out, po);
+  std::cout << out << std::endl;
+  dossiersync::v1::ListDriftRequest lr;
+  lr.set_run_id(run.run_id());
+  auto ctx = dossiersync::MakeContext(client, absl::Minutes(5));
+  auto reader = stub->ListDrift(ctx.get(), lr);
+  dossiersync::v1::DriftItem item;
+  while (reader->Read(&item)) {
+    std::string line;
+    (void)google::protobuf::util::MessageToJsonString(item, &line, po);
+    std::cout << line << std::endl;
+  }
+  return reader->Finish().ok() && run.state() == "FINISHED" ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -193,6 +259,7 @@ int main(int argc, char** argv) {
   if (cmd == "tail") return Tail(args);
   if (cmd == "get") return Get(args);
   if (cmd == "dvcqg") return DvcqgLookup(args);
+  if (cmd == "reconcile") return Reconcile();
   std::cerr << "unknown command '" << cmd << "'\n" << kUsage << std::endl;
   return 2;
 }

@@ -1,0 +1,126 @@
+#include "services/reconciliation/app.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace dossiersync::reconciliation {
+
+absl::Status ReconciliationConfig::Validate() const {
+  if (auto st = server.Validate(); !st.ok()) return st;
+  if (kafka_brokers.empty()) return absl::InvalidArgumentError("--kafka_brokers is required");
+  if (intake_addr.find(':') == std::string::npos) {
+    return absl::InvalidArgumentError("--intake_addr: expected HOST:PORT");
+  }
+  if (auto st = dvcqg.Validate(); !st.ok()) return st;
+  if (runner.concurrency < 1 || runner.concurrency > 256) {
+    return absl::InvalidArgumentError("--concurrency must be 1-256");
+  }
+  if (runner.lookups_per_second < 0) return absl::InvalidArgumentError("--lookup_rate >= 0");
+  if (incremental_every < absl::ZeroDuration() || full_sweep_every < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("schedules must not be negative");
+  }
+  return absl::OkStatus();
+}
+
+nlohmann::json ReconciliationConfig::ToJson() const {
+  return {{"server", server.ToJson()},
+          {"metrics_listen", metrics_listen},
+          {"kafka_brokers", kafka_brokers},
+          {"database", database},
+          {"intake_addr", intake_addr},
+          {"dvcqg", dvcqg.ToJson()},
+          {"concurrency", runner.concurrency},
+          {"lookup_rate", runner.lookups_per_second},
+          {"instance", runner.holder},
+          {"incremental_every", absl::FormatDuration(incremental_every)},
+          {"incremental_window", absl::FormatDuration(incremental_window)},
+          {"full_sweep_every", absl::FormatDuration(full_sweep_every)}};
+}
+
+absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& config) {
+  if (auto st = config.Validate(); !st.ok()) return st;
+  auto app = std::unique_ptr<App>(new App());
+  App* a = app.get();
+  a->config_ = config;
+  a->registry_ = std::make_shared<prometheus::Registry>();
+  auto db = storage::Open(config.database);
+  if (!db.ok()) return db.status();
+  a->db_ = std::move(*db);
+  auto store = RunStore::Open(a->db_.get());
+  if (!store.ok()) return store.status();
+  a->store_ = std::move(*store);
+  auto auth = MakeAuthenticator(config.server);
+  if (!auth.ok()) return auth.status();
+  a->auth_ = std::move(*auth);
+  auto client = dvcqg::Client::Create(config.dvcqg, a->registry_.get());
+  if (!client.ok()) return client.status();
+  a->client_ = std::move(*client);
+  auto producer = KafkaProducer::Create(config.kafka_brokers, nullptr);
+  if (!producer.ok()) return producer.status();
+  a->producer_ = std::move(*producer);
+  a->poller_ = std::thread([a] {
+    while (!a->stop_.WaitForNotificationWithTimeout(absl::Milliseconds(100))) a->producer_->Poll(0);
+  });
+  auto channel = MakeChannel(config.intake_addr, config.intake_client);
+  if (!channel.ok()) return channel.status();
+  a->intake_channel_ = *channel;
+  a->intake_ = dossiersync::v1::IntakeService::NewStub(a->intake_channel_);
+  RunnerOptions ro = config.runner;
+  if (ro.holder.empty()) ro.holder = absl::StrCat("reconciliation-", getpid());
+  a->runner_ = std::make_unique<Runner>(ro, a->client_.get(), a->intake_.get(),
+                                        config.intake_client, a->producer_.get(), a->store_.get());
+  a->service_ = std::make_unique<ServiceImpl>(a->runner_.get(), a->store_.get(), a->intake_.get(),
+                                              config.intake_client, a->auth_.get());
+  auto server = GrpcServer::Start(config.server, {a->service_.get()});
+  if (!server.ok()) return server.status();
+  a->server_ = std::move(*server);
+  auto metrics = MetricsServer::Start(config.metrics_listen, a->registry_);
+  if (!metrics.ok()) return metrics.status();
+  a->metrics_ = std::move(*metrics);
+  if (config.incremental_every > absl::ZeroDuration() ||
+      config.full_sweep_every > absl::ZeroDuration()) {
+    a->scheduler_ = std::thread([a] { a->Schedule(); });
+  }
+  return app;
+}
+
+void App::Schedule() {
+  absl::Time next_incremental = absl::Now() + config_.incremental_every;
+  absl::Time next_full = absl::Now() + config_.full_sweep_every;
+  while (!stop_.WaitForNotificationWithTimeout(absl::Seconds(1))) {
+    absl::Time now = absl::Now();
+    dossiersync::v1::StartRunRequest req;
+    req.set_repair(true);
+    bool due = false;
+    if (config_.full_sweep_every > absl::ZeroDuration() && now >= next_full) {
+      next_full = now + config_.full_sweep_every;
+      due = true;
+    } else if (config_.incremental_every > absl::ZeroDuration() && now >= next_incremental) {
+      next_incremental = now + config_.incremental_every;
+      *req.mutable_changed_since() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+          absl::ToUnixMicros(now - config_.incremental_window));
+      due = true;
+    }
+    if (!due) continue;
+    auto id = runner_->Start(req);
+    if (!id.ok())
+      LogInfo("scheduled run skipped", {{"reason", std::string(id.status().message())}});
+  }
+}
+
+void App::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (!stop_.HasBeenNotified()) stop_.Notify();
+  if (scheduler_.joinable()) scheduler_.join();
+  if (server_) server_->Shutdown(absl::Seconds(5));
+  if (runner_) runner_->Join();
+  if (producer_) producer_->Flush(absl::Seconds(5)).IgnoreError();
+  if (poller_.joinable()) poller_.join();
+}
+
+App::~App() { Stop(); }
+
+}  // namespace dossiersync::reconciliation

@@ -1,0 +1,77 @@
+// The reconciliation service assembled: typed configuration, its database (runs, drift, lease),
+// the DVCQG client, an IntakeService client, the Kafka producer, the runner, the schedules
+// (incremental runs over a recent window, slower full sweeps), ReconciliationService and metrics.
+//
+// Thread safety: Start and Stop from one thread.
+#ifndef DOSSIERSYNC_SERVICES_RECONCILIATION_APP_H_
+#define DOSSIERSYNC_SERVICES_RECONCILIATION_APP_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "common/dvcqg/client.h"
+#include "common/grpc_client.h"
+#include "common/kafka.h"
+#include "common/metrics.h"
+#include "common/server.h"
+#include "nlohmann/json.hpp"
+#include "services/reconciliation/run_store.h"
+#include "services/reconciliation/runner.h"
+#include "services/reconciliation/service.h"
+
+namespace dossiersync::reconciliation {
+
+struct ReconciliationConfig {
+  ServerOptions server;  // listen default 127.0.0.1:50053
+  std::string metrics_listen = "127.0.0.1:9103";
+  std::string kafka_brokers;
+  std::string database = "sqlite:dossier-reconciliation.db";
+  std::string intake_addr = "127.0.0.1:50051";
+  ClientOptions intake_client;
+  dvcqg::ClientConfig dvcqg;
+  RunnerOptions runner;
+  absl::Duration incremental_every = absl::ZeroDuration();  // 0 = no schedule
+  absl::Duration incremental_window = absl::Hours(1);
+  absl::Duration full_sweep_every = absl::ZeroDuration();
+
+  static absl::StatusOr<ReconciliationConfig> FromFlags();
+  absl::Status Validate() const;
+  nlohmann::json ToJson() const;
+};
+
+class App {
+ public:
+  static absl::StatusOr<std::unique_ptr<App>> Start(const ReconciliationConfig& config);
+  ~App();
+  int grpc_port() const { return server_->port(); }
+  int metrics_port() const { return metrics_ ? metrics_->port() : 0; }
+  Runner* runner() { return runner_.get(); }
+  void Stop();
+
+ private:
+  App() = default;
+  void Schedule();
+  ReconciliationConfig config_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<RunStore> store_;
+  std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<dvcqg::Client> client_;
+  std::unique_ptr<KafkaProducer> producer_;
+  std::shared_ptr<grpc::Channel> intake_channel_;
+  std::unique_ptr<dossiersync::v1::IntakeService::Stub> intake_;
+  std::unique_ptr<Runner> runner_;
+  std::unique_ptr<ServiceImpl> service_;
+  std::unique_ptr<GrpcServer> server_;
+  std::unique_ptr<MetricsServer> metrics_;
+  absl::Notification stop_;
+  std::thread scheduler_;
+  std::thread poller_;
+  bool stopped_ = false;
+};
+
+}  // namespace dossiersync::reconciliation
+
+#endif  // DOSSIERSYNC_SERVICES_RECONCILIATION_APP_H_

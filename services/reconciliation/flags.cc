@@ -1,0 +1,57 @@
+// The reconciliation service's flags (each also DOSSIERSYNC_<FLAG>), linked into the binary only.
+#include "common/flags.h"
+
+#include "absl/flags/flag.h"
+#include "services/reconciliation/app.h"
+#include "services/sync/engine.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50053", "gRPC listen address HOST:PORT");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9103", "Prometheus /metrics HOST:PORT");
+ABSL_FLAG(std::string, kafka_brokers, "", "Kafka bootstrap servers");
+ABSL_FLAG(std::string, database, "sqlite:dossier-reconciliation.db",
+          "sqlite:PATH or postgresql://");
+ABSL_FLAG(std::string, intake_addr, "127.0.0.1:50051",
+          "IntakeService address (the provincial truth)");
+ABSL_FLAG(std::string, intake_token_file, "", "Bearer token for IntakeService");
+ABSL_FLAG(std::string, intake_ca_file, "", "CA to verify IntakeService (TLS); empty = plaintext");
+ABSL_FLAG(int, concurrency, 8, "TraCuuHoSo lookups in flight");
+ABSL_FLAG(double, lookup_rate, 0, "TraCuuHoSo lookups per second; 0 = unlimited");
+ABSL_FLAG(std::string, status_map, "", "The sync's status mapping OURS:DVCQG,...");
+ABSL_FLAG(std::string, instance_id, "", "Lease holder identity (default: pid)");
+ABSL_FLAG(absl::Duration, incremental_every, absl::ZeroDuration(),
+          "Incremental run period (0 = off)");
+ABSL_FLAG(absl::Duration, incremental_window, absl::Hours(1),
+          "Incremental runs check dossiers changed this recently");
+ABSL_FLAG(absl::Duration, full_sweep_every, absl::ZeroDuration(), "Full sweep period (0 = off)");
+
+namespace dossiersync::reconciliation {
+
+absl::StatusOr<ReconciliationConfig> ReconciliationConfig::FromFlags() {
+  ReconciliationConfig c;
+  c.server = ServerOptionsFromFlags(absl::GetFlag(FLAGS_listen));
+  c.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  c.kafka_brokers = absl::GetFlag(FLAGS_kafka_brokers);
+  c.database = absl::GetFlag(FLAGS_database);
+  c.intake_addr = absl::GetFlag(FLAGS_intake_addr);
+  c.intake_client.tls_ca_file = absl::GetFlag(FLAGS_intake_ca_file);
+  if (!absl::GetFlag(FLAGS_intake_token_file).empty()) {
+    auto t = ReadSecretFile(absl::GetFlag(FLAGS_intake_token_file));
+    if (!t.ok()) return t.status();
+    c.intake_client.token = *t;
+  }
+  auto d = dvcqg::ClientConfigFromFlags();
+  if (!d.ok()) return d.status();
+  c.dvcqg = *d;
+  c.runner.concurrency = absl::GetFlag(FLAGS_concurrency);
+  c.runner.lookups_per_second = absl::GetFlag(FLAGS_lookup_rate);
+  auto m = sync::ParseStatusMap(absl::GetFlag(FLAGS_status_map));
+  if (!m.ok()) return m.status();
+  c.runner.status_map = *m;
+  c.runner.holder = absl::GetFlag(FLAGS_instance_id);
+  c.incremental_every = absl::GetFlag(FLAGS_incremental_every);
+  c.incremental_window = absl::GetFlag(FLAGS_incremental_window);
+  c.full_sweep_every = absl::GetFlag(FLAGS_full_sweep_every);
+  return c;
+}
+
+}  // namespace dossiersync::reconciliation

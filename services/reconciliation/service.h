@@ -1,0 +1,57 @@
+// dossiersync.v1.ReconciliationService (operator token): StartRun, GetRun, ListDrift, GetKpis.
+//
+// Thread safety: thread-safe; blocking work runs on a small pool, never in a reaction.
+#ifndef DOSSIERSYNC_SERVICES_RECONCILIATION_SERVICE_H_
+#define DOSSIERSYNC_SERVICES_RECONCILIATION_SERVICE_H_
+
+#include <memory>
+#include <string>
+
+#include "common/auth.h"
+#include "common/grpc_client.h"
+#include "common/work_pool.h"
+#include "dossiersync/v1/intake.grpc.pb.h"
+#include "dossiersync/v1/reconciliation.grpc.pb.h"
+#include "services/reconciliation/run_store.h"
+#include "services/reconciliation/runner.h"
+
+namespace dossiersync::reconciliation {
+
+class ServiceImpl final : public dossiersync::v1::ReconciliationService::CallbackService {
+ public:
+  ServiceImpl(Runner* runner, RunStore* store, dossiersync::v1::IntakeService::Stub* intake,
+              ClientOptions intake_client, const Authenticator* auth)
+      : runner_(runner),
+        store_(store),
+        intake_(intake),
+        intake_client_(std::move(intake_client)),
+        auth_(auth) {}
+
+  grpc::ServerUnaryReactor* StartRun(grpc::CallbackServerContext* ctx,
+                                     const dossiersync::v1::StartRunRequest* req,
+                                     dossiersync::v1::StartRunResponse* resp) override;
+  grpc::ServerUnaryReactor* GetRun(grpc::CallbackServerContext* ctx,
+                                   const dossiersync::v1::GetRunRequest* req,
+                                   dossiersync::v1::ReconciliationRun* resp) override;
+  grpc::ServerWriteReactor<dossiersync::v1::DriftItem>* ListDrift(
+      grpc::CallbackServerContext* ctx, const dossiersync::v1::ListDriftRequest* req) override;
+  grpc::ServerUnaryReactor* GetKpis(grpc::CallbackServerContext* ctx,
+                                    const dossiersync::v1::GetKpisRequest* req,
+                                    dossiersync::v1::Kpis* resp) override;
+
+  RunStore* store() { return store_; }
+  WorkPool* pool() { return &pool_; }
+  const Authenticator* auth() { return auth_; }
+
+ private:
+  Runner* runner_;
+  RunStore* store_;
+  dossiersync::v1::IntakeService::Stub* intake_;
+  const ClientOptions intake_client_;
+  const Authenticator* auth_;
+  WorkPool pool_{2};
+};
+
+}  // namespace dossiersync::reconciliation
+
+#endif  // DOSSIERSYNC_SERVICES_RECONCILIATION_SERVICE_H_
