@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/status_macros.h"
 #include "common/utf8.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -47,15 +48,10 @@ absl::StatusOr<int> GetCode(const json& j, const char* key, int min, int max, bo
   return v;
 }
 
-#define ASSIGN_OR_RETURN(lhs, expr)             \
-  auto lhs##_or = (expr);                       \
-  if (!lhs##_or.ok()) return lhs##_or.status(); \
-  auto lhs = std::move(*lhs##_or)
-
 // Sets msg->*field from a yyyyMMddHHmmss member; an absent or "" date leaves it unset.
 template <typename M>
 absl::Status SetDate(const json& j, const char* key, M* msg, Timestamp* (M::*field)()) {
-  ASSIGN_OR_RETURN(s, Get(j, key));
+  DS_ASSIGN_OR_RETURN(auto s, Get(j, key));
   if (s.empty()) return absl::OkStatus();
   auto t = ParseDate(s);
   if (!t.ok()) return FieldError(key, t.status().message());
@@ -72,10 +68,10 @@ absl::Status ReadDocuments(const json& j, const char* list, const std::array<con
   if (it == j.end()) return absl::OkStatus();
   for (const auto& item : *it) {
     auto* x = add();
-    ASSIGN_OR_RETURN(id, Get(item, keys[0]));
-    ASSIGN_OR_RETURN(name, Get(item, keys[1]));
-    ASSIGN_OR_RETURN(comp, Get(item, keys[2]));
-    ASSIGN_OR_RETURN(url, Get(item, keys[3]));
+    DS_ASSIGN_OR_RETURN(auto id, Get(item, keys[0]));
+    DS_ASSIGN_OR_RETURN(auto name, Get(item, keys[1]));
+    DS_ASSIGN_OR_RETURN(auto comp, Get(item, keys[2]));
+    DS_ASSIGN_OR_RETURN(auto url, Get(item, keys[3]));
     x->set_id(id);
     x->set_name(name);
     x->set_component_code(comp);
@@ -211,11 +207,11 @@ json StepToJson(const std::string& code, const ProgressStep& s, int status, cons
 absl::StatusOr<ProgressStep> StepFromJson(const json& j) {
   if (!j.is_object()) return FieldError("QuaTrinhXuLy", "items must be objects");
   ProgressStep s;
-  ASSIGN_OR_RETURN(officer, Get(j, "NguoiXuLy"));
-  ASSIGN_OR_RETURN(title, Get(j, "ChucDanh"));
-  ASSIGN_OR_RETURN(dept, Get(j, "PhongBanXuLy"));
-  ASSIGN_OR_RETURN(content, Get(j, "NoiDungXuLy"));
-  ASSIGN_OR_RETURN(status, GetCode(j, "TrangThai", 1, 10, false));
+  DS_ASSIGN_OR_RETURN(auto officer, Get(j, "NguoiXuLy"));
+  DS_ASSIGN_OR_RETURN(auto title, Get(j, "ChucDanh"));
+  DS_ASSIGN_OR_RETURN(auto dept, Get(j, "PhongBanXuLy"));
+  DS_ASSIGN_OR_RETURN(auto content, Get(j, "NoiDungXuLy"));
+  DS_ASSIGN_OR_RETURN(auto status, GetCode(j, "TrangThai", 1, 10, false));
   s.set_officer(officer);
   s.set_officer_title(title);
   s.set_department(dept);
@@ -250,19 +246,19 @@ absl::StatusOr<Dossier> DossierFromJson(const json& j) {
       {"ThongTinTra", &Dossier::mutable_return_info},
   };
   for (const Text& t : texts) {
-    ASSIGN_OR_RETURN(v, Get(j, t.key));
+    DS_ASSIGN_OR_RETURN(auto v, Get(j, t.key));
     *(d.*t.set)() = std::move(v);
   }
   auto* a = d.mutable_applicant();
-  ASSIGN_OR_RETURN(name, Get(j, "ChuHoSo"));
-  ASSIGN_OR_RETURN(account, Get(j, "MaDoiTuong"));
-  ASSIGN_OR_RETURN(idn, Get(j, "SoGiayToChuHoSo"));
-  ASSIGN_OR_RETURN(email, Get(j, "Email"));
-  ASSIGN_OR_RETURN(phone, Get(j, "SoDienThoai"));
-  ASSIGN_OR_RETURN(kind, GetCode(j, "LoaiDoiTuong", 1, 4, true));
-  ASSIGN_OR_RETURN(channel, GetCode(j, "KenhThucHien", 1, 3, true));
-  ASSIGN_OR_RETURN(status, GetCode(j, "TrangThaiHoSo", 1, 10, false));
-  ASSIGN_OR_RETURN(delivery, GetCode(j, "HinhThuc", 0, 1, true));
+  DS_ASSIGN_OR_RETURN(auto name, Get(j, "ChuHoSo"));
+  DS_ASSIGN_OR_RETURN(auto account, Get(j, "MaDoiTuong"));
+  DS_ASSIGN_OR_RETURN(auto idn, Get(j, "SoGiayToChuHoSo"));
+  DS_ASSIGN_OR_RETURN(auto email, Get(j, "Email"));
+  DS_ASSIGN_OR_RETURN(auto phone, Get(j, "SoDienThoai"));
+  DS_ASSIGN_OR_RETURN(auto kind, GetCode(j, "LoaiDoiTuong", 1, 4, true));
+  DS_ASSIGN_OR_RETURN(auto channel, GetCode(j, "KenhThucHien", 1, 3, true));
+  DS_ASSIGN_OR_RETURN(auto status, GetCode(j, "TrangThaiHoSo", 1, 10, false));
+  DS_ASSIGN_OR_RETURN(auto delivery, GetCode(j, "HinhThuc", 0, 1, true));
   a->set_name(name);
   a->set_account_id(account);
   a->set_id_number(idn);
@@ -270,7 +266,7 @@ absl::StatusOr<Dossier> DossierFromJson(const json& j) {
   a->set_phone(phone);
   a->set_kind(static_cast<dossiersync::v1::ApplicantKind>(kind));
   if (auto it = j.find("DinhDanhCHS"); it != j.end() && it->is_array() && !it->empty()) {
-    ASSIGN_OR_RETURN(idk, GetCode((*it)[0], "LoaiDinhDanh", 1, 2, true));
+    DS_ASSIGN_OR_RETURN(auto idk, GetCode((*it)[0], "LoaiDinhDanh", 1, 2, true));
     a->set_id_kind(static_cast<dossiersync::v1::IdKind>(idk));
   }
   d.set_channel(static_cast<dossiersync::v1::Channel>(channel));
@@ -310,7 +306,7 @@ absl::StatusOr<Dossier> DossierFromJson(const json& j) {
   if (auto it = j.find("QuaTrinhXuLy"); it != j.end()) {
     if (!it->is_array()) return FieldError("QuaTrinhXuLy", "must be an array");
     for (const auto& row : *it) {
-      ASSIGN_OR_RETURN(step, StepFromJson(row));
+      DS_ASSIGN_OR_RETURN(auto step, StepFromJson(row));
       *d.add_steps() = std::move(step);
     }
   }

@@ -4,6 +4,7 @@
 #include "absl/strings/str_split.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/status_macros.h"
 
 namespace dossiersync::intake {
 
@@ -58,17 +59,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const IntakeConfig& config) {
   app->registry_ = std::make_shared<prometheus::Registry>();
   storage::OpenOptions oo;
   oo.sqlite_synchronous = config.sqlite_synchronous;
-  auto db = storage::Open(config.database, oo);
-  if (!db.ok()) return db.status();
-  app->db_ = std::move(*db);
-  auto auth = MakeAuthenticator(config.server);
-  if (!auth.ok()) return auth.status();
-  app->auth_ = std::move(*auth);
+  DS_ASSIGN_OR_RETURN(app->db_, storage::Open(config.database, oo));
+  DS_ASSIGN_OR_RETURN(app->auth_, MakeAuthenticator(config.server));
   IntakeStore::Options so;
   so.rules = *TransitionRules::Parse(config.transitions);
-  auto store = IntakeStore::Open(app->db_.get(), so);
-  if (!store.ok()) return store.status();
-  app->store_ = std::move(*store);
+  DS_ASSIGN_OR_RETURN(app->store_, IntakeStore::Open(app->db_.get(), so));
   RelayOptions ro;
   ro.brokers = config.kafka_brokers;
   ro.producer_config = config.kafka_config;
@@ -77,12 +72,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const IntakeConfig& config) {
   if (auto st = app->relay_->Start(); !st.ok()) return st;
   app->service_ = std::make_unique<IntakeServiceImpl>(app->store_.get(), app->auth_.get(),
                                                       config.validator, *app->registry_);
-  auto server = GrpcServer::Start(config.server, {app->service_.get()});
-  if (!server.ok()) return server.status();
-  app->server_ = std::move(*server);
-  auto metrics = MetricsServer::Start(config.metrics_listen, app->registry_);
-  if (!metrics.ok()) return metrics.status();
-  app->metrics_ = std::move(*metrics);
+  DS_ASSIGN_OR_RETURN(app->server_, GrpcServer::Start(config.server, {app->service_.get()}));
+  DS_ASSIGN_OR_RETURN(app->metrics_, MetricsServer::Start(config.metrics_listen, app->registry_));
   return app;
 }
 

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/status_macros.h"
 #include "common/utf8.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -92,19 +93,13 @@ class Checker {
 
 bool Set(const Timestamp& t) { return t.seconds() != 0 || t.nanos() != 0; }
 
-#define RETURN_IF_ERROR(expr)  \
-  do {                         \
-    absl::Status _st = (expr); \
-    if (!_st.ok()) return _st; \
-  } while (0)
-
 absl::Status ValidateTimes(const Dossier& d, Checker& ck) {
-  RETURN_IF_ERROR(ck.Time("dossier.submitted_at", d.submitted_at(), false));
-  RETURN_IF_ERROR(ck.Time("dossier.received_at", d.received_at(), false));
-  RETURN_IF_ERROR(ck.Time("dossier.due_at", d.due_at(), true));
-  RETURN_IF_ERROR(ck.Time("dossier.finished_at", d.finished_at(), false));
-  RETURN_IF_ERROR(ck.Time("dossier.returned_at", d.returned_at(), false));
-  RETURN_IF_ERROR(ck.Time("dossier.refused_at", d.refused_at(), false));
+  DS_RETURN_IF_ERROR(ck.Time("dossier.submitted_at", d.submitted_at(), false));
+  DS_RETURN_IF_ERROR(ck.Time("dossier.received_at", d.received_at(), false));
+  DS_RETURN_IF_ERROR(ck.Time("dossier.due_at", d.due_at(), true));
+  DS_RETURN_IF_ERROR(ck.Time("dossier.finished_at", d.finished_at(), false));
+  DS_RETURN_IF_ERROR(ck.Time("dossier.returned_at", d.returned_at(), false));
+  DS_RETURN_IF_ERROR(ck.Time("dossier.refused_at", d.refused_at(), false));
   int s = d.status();
   auto need = [&](bool cond, const Timestamp& t, const char* field) -> absl::Status {
     if (cond && !Set(t)) {
@@ -113,10 +108,10 @@ absl::Status ValidateTimes(const Dossier& d, Checker& ck) {
     return absl::OkStatus();
   };
   bool accepted = s == 2 || s == 4 || s == 5 || s == 6 || s == 8 || s == 9 || s == 10;
-  RETURN_IF_ERROR(need(accepted, d.received_at(), "dossier.received_at"));
-  RETURN_IF_ERROR(need(s == 9 || s == 10, d.finished_at(), "dossier.finished_at"));
-  RETURN_IF_ERROR(need(s == 10, d.returned_at(), "dossier.returned_at"));
-  RETURN_IF_ERROR(need(s == 3, d.refused_at(), "dossier.refused_at"));
+  DS_RETURN_IF_ERROR(need(accepted, d.received_at(), "dossier.received_at"));
+  DS_RETURN_IF_ERROR(need(s == 9 || s == 10, d.finished_at(), "dossier.finished_at"));
+  DS_RETURN_IF_ERROR(need(s == 10, d.returned_at(), "dossier.returned_at"));
+  DS_RETURN_IF_ERROR(need(s == 3, d.refused_at(), "dossier.refused_at"));
   // Order: submitted <= received <= due; received <= finished <= returned; submitted <= refused.
   struct Order {
     const Timestamp& a;
@@ -145,7 +140,7 @@ absl::Status ValidateApplicant(const Dossier& d, const ValidatorConfig& c, Check
                       "required by DVCQG: 1 citizen, 2 business, "
                       "3 state agency, 4 other organisation");
   }
-  RETURN_IF_ERROR(ck.Text("dossier.applicant.name", a.name(), c.max_text_chars));
+  DS_RETURN_IF_ERROR(ck.Text("dossier.applicant.name", a.name(), c.max_text_chars));
   if (a.id_kind() < 0 || a.id_kind() > 2) {
     return FieldError("dossier.applicant.id_kind", "must be 1 (CCCD) or 2 (CMND)");
   }
@@ -169,7 +164,7 @@ absl::Status ValidateApplicant(const Dossier& d, const ValidatorConfig& c, Check
       return FieldError("dossier.applicant.phone", "must be 8-15 digits, optionally after '+'");
     }
   }
-  RETURN_IF_ERROR(ck.Text("dossier.applicant.account_id", a.account_id(), 200));
+  DS_RETURN_IF_ERROR(ck.Text("dossier.applicant.account_id", a.account_id(), 200));
   return absl::OkStatus();
 }
 
@@ -181,32 +176,32 @@ absl::Status ValidateDocuments(const google::protobuf::RepeatedPtrField<Doc>& do
   for (int i = 0; i < docs.size(); ++i) {
     const Doc& x = docs[i];
     std::string f = absl::StrCat(field, "[", i, "]");
-    RETURN_IF_ERROR(ck.Text(f + ".name", x.name(), max_name));
-    RETURN_IF_ERROR(ck.Text(f + ".url", x.url(), c.max_attachment_name_chars));
-    RETURN_IF_ERROR(ck.Text(f + ".id", x.id(), 200));
-    RETURN_IF_ERROR(ck.Text(f + ".component_code", x.component_code(), 200));
+    DS_RETURN_IF_ERROR(ck.Text(f + ".name", x.name(), max_name));
+    DS_RETURN_IF_ERROR(ck.Text(f + ".url", x.url(), c.max_attachment_name_chars));
+    DS_RETURN_IF_ERROR(ck.Text(f + ".id", x.id(), 200));
+    DS_RETURN_IF_ERROR(ck.Text(f + ".component_code", x.component_code(), 200));
   }
   return absl::OkStatus();
 }
 
 absl::Status ValidateLists(const Dossier& d, const ValidatorConfig& c, Checker& ck) {
-  RETURN_IF_ERROR(ValidateDocuments(d.attachments(), "dossier.attachments",
-                                    c.max_attachment_name_chars, c, ck));
-  RETURN_IF_ERROR(ValidateDocuments(d.result_documents(), "dossier.result_documents",
-                                    c.max_result_doc_name_chars, c, ck));
+  DS_RETURN_IF_ERROR(ValidateDocuments(d.attachments(), "dossier.attachments",
+                                       c.max_attachment_name_chars, c, ck));
+  DS_RETURN_IF_ERROR(ValidateDocuments(d.result_documents(), "dossier.result_documents",
+                                       c.max_result_doc_name_chars, c, ck));
   for (int i = 0; i < d.fees_size(); ++i) {
     const auto& x = d.fees(i);
     std::string f = absl::StrCat("dossier.fees[", i, "]");
-    RETURN_IF_ERROR(ck.Text(f + ".name", x.name(), c.max_text_chars));
+    DS_RETURN_IF_ERROR(ck.Text(f + ".name", x.name(), c.max_text_chars));
     if (x.amount_vnd() < 0) return FieldError(f + ".amount_vnd", "must not be negative");
   }
   for (int i = 0; i < d.supplements_size(); ++i) {
     const auto& x = d.supplements(i);
     std::string f = absl::StrCat("dossier.supplements[", i, "]");
-    RETURN_IF_ERROR(ck.Text(f + ".content", x.content(), c.max_text_chars));
-    RETURN_IF_ERROR(ck.Time(f + ".requested_at", x.requested_at(), false));
-    RETURN_IF_ERROR(ck.Time(f + ".due_at", x.due_at(), true));
-    RETURN_IF_ERROR(ck.Time(f + ".completed_at", x.completed_at(), false));
+    DS_RETURN_IF_ERROR(ck.Text(f + ".content", x.content(), c.max_text_chars));
+    DS_RETURN_IF_ERROR(ck.Time(f + ".requested_at", x.requested_at(), false));
+    DS_RETURN_IF_ERROR(ck.Time(f + ".due_at", x.due_at(), true));
+    DS_RETURN_IF_ERROR(ck.Time(f + ".completed_at", x.completed_at(), false));
   }
   return absl::OkStatus();
 }
@@ -224,22 +219,22 @@ absl::Status ValidateSteps(const dossiersync::v1::SubmitChangeRequest& req,
     if (absl::StripAsciiWhitespace(s.step_id()).empty()) {
       return FieldError(f + ".step_id", "required, unique within the dossier");
     }
-    RETURN_IF_ERROR(ck.Text(f + ".step_id", s.step_id(), 200));
+    DS_RETURN_IF_ERROR(ck.Text(f + ".step_id", s.step_id(), 200));
     auto [it, fresh] = first_with_id.emplace(s.step_id(), i);
     if (!fresh && req.new_steps(it->second).SerializeAsString() != s.SerializeAsString()) {
       return FieldError(f + ".step_id", "step id reused with different content");
     }
-    RETURN_IF_ERROR(ck.Text(f + ".officer", s.officer(), c.max_officer_chars));
-    RETURN_IF_ERROR(ck.Text(f + ".officer_title", s.officer_title(), c.max_text_chars));
-    RETURN_IF_ERROR(ck.Text(f + ".department", s.department(), c.max_text_chars));
-    RETURN_IF_ERROR(ck.Text(f + ".content", s.content(), c.max_text_chars));
+    DS_RETURN_IF_ERROR(ck.Text(f + ".officer", s.officer(), c.max_officer_chars));
+    DS_RETURN_IF_ERROR(ck.Text(f + ".officer_title", s.officer_title(), c.max_text_chars));
+    DS_RETURN_IF_ERROR(ck.Text(f + ".department", s.department(), c.max_text_chars));
+    DS_RETURN_IF_ERROR(ck.Text(f + ".content", s.content(), c.max_text_chars));
     if (s.status() < 1 || s.status() > 10) {
       return FieldError(f + ".status", "must be a DVCQG status code 1-10");
     }
     if (!Set(s.occurred_at())) return FieldError(f + ".occurred_at", "required (ThoiDiemXuLy)");
-    RETURN_IF_ERROR(ck.Time(f + ".occurred_at", s.occurred_at(), false));
-    RETURN_IF_ERROR(ck.Time(f + ".started_at", s.started_at(), false));
-    RETURN_IF_ERROR(ck.Time(f + ".due_at", s.due_at(), true));
+    DS_RETURN_IF_ERROR(ck.Time(f + ".occurred_at", s.occurred_at(), false));
+    DS_RETURN_IF_ERROR(ck.Time(f + ".started_at", s.started_at(), false));
+    DS_RETURN_IF_ERROR(ck.Time(f + ".due_at", s.due_at(), true));
   }
   return absl::OkStatus();
 }
@@ -288,28 +283,28 @@ absl::Status ValidateRequest(const dossiersync::v1::SubmitChangeRequest& req,
     return FieldError("dossier.status", "must be a DVCQG status code 1-10");
   }
   if (d.revision() <= 0) return FieldError("dossier.revision", "must be a positive integer");
-  RETURN_IF_ERROR(ck.Required("dossier.procedure_name", d.procedure_name()));
-  RETURN_IF_ERROR(ck.Required("dossier.field_code", d.field_code()));
-  RETURN_IF_ERROR(ck.Required("dossier.field_name", d.field_name()));
-  RETURN_IF_ERROR(ck.Required("dossier.agency_name", d.agency_name()));
+  DS_RETURN_IF_ERROR(ck.Required("dossier.procedure_name", d.procedure_name()));
+  DS_RETURN_IF_ERROR(ck.Required("dossier.field_code", d.field_code()));
+  DS_RETURN_IF_ERROR(ck.Required("dossier.field_name", d.field_name()));
+  DS_RETURN_IF_ERROR(ck.Required("dossier.agency_name", d.agency_name()));
   if (d.channel() < 0 || d.channel() > 3) {
     return FieldError("dossier.channel", "must be 1 in person, 2 online or 3 postal");
   }
   if (d.result_delivery() < 0 || d.result_delivery() > 2) {
     return FieldError("dossier.result_delivery", "must be 1 at the office or 2 by post");
   }
-  RETURN_IF_ERROR(ck.Text("dossier.summary", d.summary(), c.max_summary_chars));
-  RETURN_IF_ERROR(ck.Text("dossier.procedure_name", d.procedure_name(), c.max_text_chars));
-  RETURN_IF_ERROR(ck.Text("dossier.field_code", d.field_code(), 200));
-  RETURN_IF_ERROR(ck.Text("dossier.field_name", d.field_name(), c.max_text_chars));
-  RETURN_IF_ERROR(ck.Text("dossier.agency_name", d.agency_name(), c.max_text_chars));
-  RETURN_IF_ERROR(ck.Text("dossier.receipt_number", d.receipt_number(), 200));
-  RETURN_IF_ERROR(ck.Text("dossier.return_info", d.return_info(), c.max_text_chars));
-  RETURN_IF_ERROR(ck.Text("dossier.other_info", d.other_info(), c.max_text_chars));
-  RETURN_IF_ERROR(ValidateApplicant(d, c, ck));
-  RETURN_IF_ERROR(ValidateTimes(d, ck));
-  RETURN_IF_ERROR(ValidateLists(d, c, ck));
-  RETURN_IF_ERROR(ValidateSteps(req, c, ck));
+  DS_RETURN_IF_ERROR(ck.Text("dossier.summary", d.summary(), c.max_summary_chars));
+  DS_RETURN_IF_ERROR(ck.Text("dossier.procedure_name", d.procedure_name(), c.max_text_chars));
+  DS_RETURN_IF_ERROR(ck.Text("dossier.field_code", d.field_code(), 200));
+  DS_RETURN_IF_ERROR(ck.Text("dossier.field_name", d.field_name(), c.max_text_chars));
+  DS_RETURN_IF_ERROR(ck.Text("dossier.agency_name", d.agency_name(), c.max_text_chars));
+  DS_RETURN_IF_ERROR(ck.Text("dossier.receipt_number", d.receipt_number(), 200));
+  DS_RETURN_IF_ERROR(ck.Text("dossier.return_info", d.return_info(), c.max_text_chars));
+  DS_RETURN_IF_ERROR(ck.Text("dossier.other_info", d.other_info(), c.max_text_chars));
+  DS_RETURN_IF_ERROR(ValidateApplicant(d, c, ck));
+  DS_RETURN_IF_ERROR(ValidateTimes(d, ck));
+  DS_RETURN_IF_ERROR(ValidateLists(d, c, ck));
+  DS_RETURN_IF_ERROR(ValidateSteps(req, c, ck));
   return absl::OkStatus();
 }
 

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace dossiersync::reconciliation {
@@ -45,21 +46,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& conf
   App* a = app.get();
   a->config_ = config;
   a->registry_ = std::make_shared<prometheus::Registry>();
-  auto db = storage::Open(config.database);
-  if (!db.ok()) return db.status();
-  a->db_ = std::move(*db);
-  auto store = RunStore::Open(a->db_.get());
-  if (!store.ok()) return store.status();
-  a->store_ = std::move(*store);
-  auto auth = MakeAuthenticator(config.server);
-  if (!auth.ok()) return auth.status();
-  a->auth_ = std::move(*auth);
-  auto client = dvcqg::Client::Create(config.dvcqg, a->registry_.get());
-  if (!client.ok()) return client.status();
-  a->client_ = std::move(*client);
-  auto producer = KafkaProducer::Create(config.kafka_brokers, nullptr);
-  if (!producer.ok()) return producer.status();
-  a->producer_ = std::move(*producer);
+  DS_ASSIGN_OR_RETURN(a->db_, storage::Open(config.database));
+  DS_ASSIGN_OR_RETURN(a->store_, RunStore::Open(a->db_.get()));
+  DS_ASSIGN_OR_RETURN(a->auth_, MakeAuthenticator(config.server));
+  DS_ASSIGN_OR_RETURN(a->client_, dvcqg::Client::Create(config.dvcqg, a->registry_.get()));
+  DS_ASSIGN_OR_RETURN(a->producer_, KafkaProducer::Create(config.kafka_brokers, nullptr));
   a->poller_ = std::thread([a] {
     while (!a->stop_.WaitForNotificationWithTimeout(absl::Milliseconds(100))) a->producer_->Poll(0);
   });
@@ -73,12 +64,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& conf
                                         config.intake_client, a->producer_.get(), a->store_.get());
   a->service_ = std::make_unique<ServiceImpl>(a->runner_.get(), a->store_.get(), a->intake_.get(),
                                               config.intake_client, a->auth_.get());
-  auto server = GrpcServer::Start(config.server, {a->service_.get()});
-  if (!server.ok()) return server.status();
-  a->server_ = std::move(*server);
-  auto metrics = MetricsServer::Start(config.metrics_listen, a->registry_);
-  if (!metrics.ok()) return metrics.status();
-  a->metrics_ = std::move(*metrics);
+  DS_ASSIGN_OR_RETURN(a->server_, GrpcServer::Start(config.server, {a->service_.get()}));
+  DS_ASSIGN_OR_RETURN(a->metrics_, MetricsServer::Start(config.metrics_listen, a->registry_));
   if (config.incremental_every > absl::ZeroDuration() ||
       config.full_sweep_every > absl::ZeroDuration()) {
     a->scheduler_ = std::thread([a] { a->Schedule(); });

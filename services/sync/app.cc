@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/status_macros.h"
 
 namespace dossiersync::sync {
 
@@ -55,18 +56,10 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const SyncConfig& config) {
   // commits may be lost, which only repeats pushes (uncertain steps are verified first).
   storage::OpenOptions oo;
   oo.sqlite_synchronous = "NORMAL";
-  auto db = storage::Open(config.database, oo);
-  if (!db.ok()) return db.status();
-  a->db_ = std::move(*db);
-  auto ledger = Ledger::Open(a->db_.get());
-  if (!ledger.ok()) return ledger.status();
-  a->ledger_ = std::move(*ledger);
-  auto auth = MakeAuthenticator(config.server);
-  if (!auth.ok()) return auth.status();
-  a->auth_ = std::move(*auth);
-  auto client = dvcqg::Client::Create(config.dvcqg, a->registry_.get());
-  if (!client.ok()) return client.status();
-  a->client_ = std::move(*client);
+  DS_ASSIGN_OR_RETURN(a->db_, storage::Open(config.database, oo));
+  DS_ASSIGN_OR_RETURN(a->ledger_, Ledger::Open(a->db_.get()));
+  DS_ASSIGN_OR_RETURN(a->auth_, MakeAuthenticator(config.server));
+  DS_ASSIGN_OR_RETURN(a->client_, dvcqg::Client::Create(config.dvcqg, a->registry_.get()));
   auto producer =
       KafkaProducer::Create(config.kafka_brokers, [a](int64_t opaque, const absl::Status& st) {
         if (Engine* e = a->engine_ptr_.load()) e->OnDelivery(opaque, st);
@@ -88,12 +81,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const SyncConfig& config) {
   if (auto st = a->consumer_->Start(); !st.ok()) return st;
   a->service_ = std::make_unique<SyncServiceImpl>(a->engine_.get(), a->ledger_.get(),
                                                   a->producer_.get(), a->auth_.get());
-  auto server = GrpcServer::Start(config.server, {a->service_.get()});
-  if (!server.ok()) return server.status();
-  a->server_ = std::move(*server);
-  auto metrics = MetricsServer::Start(config.metrics_listen, a->registry_);
-  if (!metrics.ok()) return metrics.status();
-  a->metrics_ = std::move(*metrics);
+  DS_ASSIGN_OR_RETURN(a->server_, GrpcServer::Start(config.server, {a->service_.get()}));
+  DS_ASSIGN_OR_RETURN(a->metrics_, MetricsServer::Start(config.metrics_listen, a->registry_));
   return app;
 }
 
