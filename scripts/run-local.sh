@@ -127,7 +127,7 @@ PIDS+=($!)
 for _ in $(seq 100); do grep -q '"msg":"serving"' "$RUN/reconciliation.log" && break; sleep 0.1; done
 
 echo "== injecting drift at DVCQG: two statuses changed, one due date moved"
-codes=$(grep -o '"key":"[^"]*"' "$RUN/changes.jsonl" | cut -d'"' -f4 | sort -u | head -3)
+codes=$(grep -o '"key":"[^"]*"' "$RUN/changes.jsonl" | cut -d'"' -f4 | sort -u | awk 'NR <= 3')  # awk reads all: no SIGPIPE under pipefail
 set -- $codes
 curl -s -XPOST "127.0.0.1:8580/admin/tamper/$1" -d '{"TrangThaiHoSo":"8"}' >/dev/null
 curl -s -XPOST "127.0.0.1:8580/admin/tamper/$2" -d '{"TrangThaiHoSo":"8"}' >/dev/null
@@ -139,7 +139,7 @@ echo "== waiting for the repairs to go through the sync, then reconciling again"
 for _ in $(seq 200); do
   ok=1
   for c in $1 $2 $3; do
-    curl -s "127.0.0.1:8580/admin/dossiers/$c" | grep -q '"NgayHenTra":"20991231170000"\|"TrangThaiHoSo":"8"' && ok=0
+    curl -s "127.0.0.1:8580/admin/dossiers/$c" | grep '"NgayHenTra":"20991231170000"\|"TrangThaiHoSo":"8"' >/dev/null && ok=0
   done
   [ $ok = 1 ] && break; sleep 0.1
 done
