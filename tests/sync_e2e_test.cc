@@ -139,7 +139,8 @@ class SyncE2ETest : public ::testing::Test {
   int64_t SimDossiers() { return Stats()["store"]["dossiers"].get<int64_t>(); }
   int64_t SimRequests() {
     int64_t n = 0;
-    for (const auto& [service, codes] : Stats()["outcomes"].items()) {
+    json stats = Stats();  // kept alive: a range-for over Stats()[...] would dangle
+    for (const auto& [service, codes] : stats["outcomes"].items()) {
       for (const auto& [code, count] : codes.items()) n += count.get<int64_t>();
     }
     return n;
@@ -469,6 +470,23 @@ TEST_F(SyncE2ETest, StatusMappingIsApplied) {
   json got = Stored(req.dossier().code());
   EXPECT_EQ(got["TrangThaiHoSo"], "4");
   EXPECT_EQ(got["QuaTrinhXuLy"][0]["TrangThai"], "4");
+}
+
+TEST_F(SyncE2ETest, TokenBucketLimitsTheCallRate) {
+  sync::SyncConfig c = SyncTestConfig();
+  c.engine.rate_limit_per_second = 4;
+  c.engine.rate_limit_burst = 1;
+  auto sync = StartSync(c);
+  ASSERT_TRUE(sync);
+  Submit(10);  // about 10 progress calls and a few snapshot batches
+  ASSERT_TRUE(testing::WaitFor([&] { return SimRequests() > 0; }, kFirstProgress));
+  int64_t before = SimRequests();
+  absl::Time start = absl::Now();
+  ASSERT_TRUE(testing::WaitFor([&] { return absl::Now() > start + absl::Seconds(2); }));
+  int64_t calls = SimRequests() - before;
+  EXPECT_GE(calls, 3) << "the work goes on";
+  EXPECT_LE(calls, 4 * 2 + 2) << "4 calls/s with a burst of 1";
+  WaitConverged();  // and it finishes, at that pace
 }
 
 TEST(StatusMapTest, ParsesAndRejects) {
