@@ -25,23 +25,10 @@ class ReconciliationE2ETest : public ::testing::Test {
   void SetUp() override {
     broker_ = testing::StartBroker();
     intake_ = testing::StartIntake(testing::IntakeTestConfig(broker_->bootstrap(), dir_.path()));
-    sim::SimConfig sc;
-    sc.listen = "127.0.0.1:0";
-    sc.database = "sqlite:" + dir_.File("sim.db");
-    sim_ = std::move(*sim::Simulator::Start(sc));
+    sim_ = testing::StartSim(dir_.path());
     admin_ = std::make_unique<httplib::Client>("127.0.0.1", sim_->port());
-    dvcqg_config_.base_url = sim_->url();
-    dvcqg_config_.credentials = {"langson", "langson-dev-password"};
-    sync::SyncConfig c;
-    c.server.listen = "127.0.0.1:0";
-    c.server.allow_insecure = true;
-    c.metrics_listen = "127.0.0.1:0";
-    c.kafka_brokers = broker_->bootstrap();
-    c.database = "sqlite:" + dir_.File("sync.db");
-    c.dvcqg = dvcqg_config_;
-    c.engine.backoff_base = absl::Milliseconds(50);
-    c.consumer.config["session.timeout.ms"] = "3000";
-    c.consumer.config["heartbeat.interval.ms"] = "500";
+    dvcqg_config_ = testing::SimClientConfig(*sim_);
+    sync::SyncConfig c = testing::SyncTestConfig(broker_->bootstrap(), dir_.path(), *sim_);
     sync_ = std::move(*sync::App::Start(c));
     client_ = std::move(*dvcqg::Client::Create(dvcqg_config_));
     producer_ = std::move(*KafkaProducer::Create(broker_->bootstrap(), nullptr));

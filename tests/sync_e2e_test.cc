@@ -41,34 +41,12 @@ class SyncE2ETest : public ::testing::Test {
   void SetUp() override {
     broker_ = testing::StartBroker();
     intake_ = testing::StartIntake(testing::IntakeTestConfig(broker_->bootstrap(), dir_.path()));
-    sim::SimConfig sc;
-    sc.listen = "127.0.0.1:0";
-    sc.database = "sqlite:" + dir_.File("sim.db");
-    auto s = sim::Simulator::Start(sc);
-    ASSERT_TRUE(s.ok()) << s.status();
-    sim_ = std::move(*s);
+    sim_ = testing::StartSim(dir_.path());
     admin_ = std::make_unique<httplib::Client>("127.0.0.1", sim_->port());
     workload_.now = absl::Now();
   }
   sync::SyncConfig SyncTestConfig(const std::string& db = "sync.db") {
-    sync::SyncConfig c;
-    c.server.listen = "127.0.0.1:0";
-    c.server.allow_insecure = true;
-    c.metrics_listen = "127.0.0.1:0";
-    c.kafka_brokers = broker_->bootstrap();
-    c.database = "sqlite:" + dir_.File(db);
-    c.dvcqg.base_url = sim_->url();
-    c.dvcqg.credentials = {"langson", "langson-dev-password"};
-    c.dvcqg.read_timeout = absl::Seconds(1);
-    c.engine.backoff_base = absl::Milliseconds(50);
-    c.engine.backoff_cap = absl::Seconds(1);
-    c.engine.breaker_cooldown = absl::Milliseconds(500);
-    c.consumer.config["topic.metadata.refresh.interval.ms"] = "1000";
-    // The devbroker's group coordinator waits up to session timeout - 1 s for members in each
-    // rebalance round: a short session keeps joins and hand-overs quick in tests.
-    c.consumer.config["session.timeout.ms"] = "3000";
-    c.consumer.config["heartbeat.interval.ms"] = "500";
-    return c;
+    return testing::SyncTestConfig(broker_->bootstrap(), dir_.path(), *sim_, db);
   }
   std::unique_ptr<sync::App> StartSync(const sync::SyncConfig& c) {
     auto a = sync::App::Start(c);

@@ -69,6 +69,44 @@ std::unique_ptr<dossiersync::v1::IntakeService::Stub> IntakeStub(int port) {
   return dossiersync::v1::IntakeService::NewStub(*ch);
 }
 
+std::unique_ptr<sim::Simulator> StartSim(const std::string& dir) {
+  sim::SimConfig sc;
+  sc.listen = "127.0.0.1:0";
+  sc.database = "sqlite:" + dir + "/sim.db";
+  auto s = sim::Simulator::Start(sc);
+  if (!s.ok()) {
+    fprintf(stderr, "simulator start failed: %s\n", std::string(s.status().message()).c_str());
+    std::abort();
+  }
+  return std::move(*s);
+}
+
+dvcqg::ClientConfig SimClientConfig(const sim::Simulator& sim) {
+  dvcqg::ClientConfig c;
+  c.base_url = sim.url();
+  c.credentials = {"langson", "langson-dev-password"};
+  return c;
+}
+
+sync::SyncConfig SyncTestConfig(const std::string& brokers, const std::string& dir,
+                                const sim::Simulator& sim, const std::string& db) {
+  sync::SyncConfig c;
+  c.server.listen = "127.0.0.1:0";
+  c.server.allow_insecure = true;
+  c.metrics_listen = "127.0.0.1:0";
+  c.kafka_brokers = brokers;
+  c.database = "sqlite:" + dir + "/" + db;
+  c.dvcqg = SimClientConfig(sim);
+  c.dvcqg.read_timeout = absl::Seconds(1);
+  c.engine.backoff_base = absl::Milliseconds(50);
+  c.engine.backoff_cap = absl::Seconds(1);
+  c.engine.breaker_cooldown = absl::Milliseconds(500);
+  c.consumer.config["topic.metadata.refresh.interval.ms"] = "1000";
+  c.consumer.config["session.timeout.ms"] = "3000";
+  c.consumer.config["heartbeat.interval.ms"] = "500";
+  return c;
+}
+
 SubmitChangeRequest ValidRequest(int seq, int status, int64_t revision) {
   SubmitChangeRequest r;
   auto* d = r.mutable_dossier();

@@ -17,7 +17,9 @@
 #include "common/kafka.h"
 #include "dossiersync/v1/intake.grpc.pb.h"
 #include "services/devbroker/devbroker.h"
+#include "services/dvcqg_sim/simulator.h"
 #include "services/intake/app.h"
+#include "services/sync/app.h"
 
 namespace dossiersync::testing {
 
@@ -40,6 +42,15 @@ intake::IntakeConfig IntakeTestConfig(const std::string& brokers, const std::str
 std::unique_ptr<intake::App> StartIntake(const intake::IntakeConfig& config);
 
 std::unique_ptr<dossiersync::v1::IntakeService::Stub> IntakeStub(int port);
+
+// A DVCQG simulator on 127.0.0.1:0 with its store in `dir`, and the client configuration for it.
+std::unique_ptr<sim::Simulator> StartSim(const std::string& dir);
+dvcqg::ClientConfig SimClientConfig(const sim::Simulator& sim);
+
+// Sync on 127.0.0.1:0, plaintext, ledger `dir/db`, against `sim`; short backoffs and a short
+// consumer session (the devbroker's rebalance rounds wait up to session timeout - 1 s).
+sync::SyncConfig SyncTestConfig(const std::string& brokers, const std::string& dir,
+                                const sim::Simulator& sim, const std::string& db = "sync.db");
 
 // A request that passes every validation rule: dossier `seq` of agency 000.00.13.H37 at
 // `status` with revision `revision` (timestamps consistent with the status).
