@@ -25,7 +25,8 @@ class SimTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status();
     sim_ = std::move(*s);
     http_ = std::make_unique<httplib::Client>("127.0.0.1", sim_->port());
-    json login = Post("/mapi/login", {{"username", "langson"}, {"password", "langson-dev-password"}});
+    json login =
+        Post("/mapi/login", {{"username", "langson"}, {"password", "langson-dev-password"}});
     session_ = login["session"];
   }
   json Post(const std::string& path, const json& body, int* status = nullptr) {
@@ -35,8 +36,8 @@ class SimTest : public ::testing::Test {
     return json::parse(r->body, nullptr, false);
   }
   json Call(const std::string& service, const json& data, const std::string& updating = "False") {
-    json body = {{"session", session_}, {"madonvi", "000.00.00.H37"}, {"service", service},
-                 {"data", data}};
+    json body = {
+        {"session", session_}, {"madonvi", "000.00.00.H37"}, {"service", service}, {"data", data}};
     if (service == "DongBoHoSoMC") body["isUpdating"] = updating;
     return Post("/mapi/g", body);
   }
@@ -71,7 +72,8 @@ TEST_F(SimTest, UpdateOfAMissingCodeIsError4) {
   EXPECT_EQ(dvcqg::ErrorCodeOf(r), "4");
   EXPECT_NE(r["message"].get<std::string>().find("không tồn tại"), std::string::npos);
   r = Call("CapNhatTienDoHoSoMC",
-           json::array({dvcqg::StepToJson(Item(1)["MaHoSo"], testing::ValidRequest(1, 2, 1).new_steps(0), 2)}));
+           json::array({dvcqg::StepToJson(Item(1)["MaHoSo"],
+                                          testing::ValidRequest(1, 2, 1).new_steps(0), 2)}));
   EXPECT_EQ(dvcqg::ErrorCodeOf(r), "4");
 }
 
@@ -136,7 +138,8 @@ TEST_F(SimTest, BatchAndChunkLimits) {
   EXPECT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", data)), "0");
   json rows = json::array();
   for (int i = 0; i < 11; ++i) {
-    rows.push_back(dvcqg::StepToJson(Item(2)["MaHoSo"], testing::ValidRequest(2, 2, i + 1).new_steps(0), 2));
+    rows.push_back(
+        dvcqg::StepToJson(Item(2)["MaHoSo"], testing::ValidRequest(2, 2, i + 1).new_steps(0), 2));
   }
   EXPECT_EQ(dvcqg::ErrorCodeOf(Call("CapNhatTienDoHoSoMC", rows)), "2");
   rows.erase(rows.begin());
@@ -237,9 +240,10 @@ TEST_F(SimTest, DossierctlDvcqgLookup) {
   ASSERT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array({Item(1, 2)}))), "0");
   std::ofstream(dir_.File("creds")) << "username=langson\npassword=langson-dev-password\n";
   auto run = [&](const std::string& code, const std::string& log) {
-    testing::Process p({testing::BinaryPath("dossierctl"), "dvcqg", "lookup", code,
-                        "--dvcqg_url=" + sim_->url(), "--dvcqg_credentials_file=" + dir_.File("creds")},
-                       dir_.File(log));
+    testing::Process p(
+        {testing::BinaryPath("dossierctl"), "dvcqg", "lookup", code, "--dvcqg_url=" + sim_->url(),
+         "--dvcqg_credentials_file=" + dir_.File("creds")},
+        dir_.File(log));
     return p.Wait();
   };
   EXPECT_EQ(run(Item(1)["MaHoSo"], "found.log"), 0);

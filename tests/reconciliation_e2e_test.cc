@@ -2,6 +2,7 @@
 // right kind, repaired through sync-requests, and the next run finds none.
 #include <httplib.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/dvcqg/client.h"
 #include "common/grpc_client.h"
@@ -38,7 +39,28 @@ class ReconciliationE2ETest : public ::testing::Test {
     reconciliation::RunnerOptions ro;
     ro.holder = "test";
     runner_ = std::make_unique<reconciliation::Runner>(
-        ro, client_.get(), stub_.get(), ClientOptions{}, producer_.get(), store_.get());
+        ro, client_.get(), stub_.get(), ClientOptions{}, producer_.get(), store_.get(), &registry_);
+    evidence_ = std::move(*reconciliation::EvidenceConsumer::Start(
+        broker_->bootstrap(), "recon-test", store_.get(), &registry_));
+  }
+  void TearDown() override {
+    runner_.reset();
+    evidence_.reset();
+  }
+  std::string LastSync(const std::string& code) {
+    auto s = store_->LastSync(code);
+    return s.ok() ? *s : std::string(s.status().message());
+  }
+  // Waits until the evidence shows `code`'s push of `revision` accepted after `previous` (a
+  // LastSync value): the sync has done its part.
+  bool SyncedAgain(const std::string& code, int64_t revision, const std::string& previous = "") {
+    return testing::WaitFor(
+        [&] {
+          std::string now = LastSync(code);
+          return now != previous && absl::StrContains(now, absl::StrCat("revision ", revision,
+                                                                        " SYNC_OUTCOME_ACCEPTED"));
+        },
+        absl::Seconds(60));
   }
   void Submit(const dossiersync::v1::SubmitChangeRequest& r) {
     auto ctx = MakeContext({}, absl::Seconds(10));
@@ -71,27 +93,21 @@ class ReconciliationE2ETest : public ::testing::Test {
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<reconciliation::RunStore> store_;
   std::unique_ptr<dossiersync::v1::IntakeService::Stub> stub_;
+  prometheus::Registry registry_;
   std::unique_ptr<reconciliation::Runner> runner_;
+  std::unique_ptr<reconciliation::EvidenceConsumer> evidence_;
 };
 
-TEST_F(ReconciliationE2ETest, FindsInjectedDriftRepairsItAndTheNextRunIsClean) {
+TEST_F(ReconciliationE2ETest, FindsInjectedDriftEscalatesFailedRepairsAndEndsClean) {
   // Ten dossiers in sync, each accepted then processed (2 changes, 2 steps).
   for (int i = 1; i <= 10; ++i) {
     Submit(testing::ValidRequest(i, 2, 100));
     Submit(testing::ValidRequest(i, 4, 200));
   }
-  ASSERT_TRUE(testing::WaitFor(
-      [&] {
-        for (int i = 1; i <= 10; ++i) {
-          json d = Stored(testing::ValidRequest(i, 2, 1).dossier().code());
-          if (d.is_null() || d["TrangThaiHoSo"] != "4" || d["QuaTrinhXuLy"].size() != 2)
-            return false;
-        }
-        return true;
-      },
-      absl::Seconds(120)));
   auto code = [](int i) { return testing::ValidRequest(i, 2, 1).dossier().code(); };
-  // Drift: a contradicting status, a changed due date, a dossier whose writes were dropped.
+  for (int i = 1; i <= 10; ++i) ASSERT_TRUE(SyncedAgain(code(i), 200)) << LastSync(code(i));
+  // Drift through the simulator's admin endpoints: a contradicting status and a changed due date
+  // (tamper), then silently dropped writes: a create, a newer snapshot, a new step.
   admin_->Post(
       ("/admin/tamper/" + code(1)).c_str(),
       R"({"TrangThaiHoSo":"10","NgayTra":"20240720080000","NgayKetThucXuLy":"20240719080000"})",
@@ -99,49 +115,86 @@ TEST_F(ReconciliationE2ETest, FindsInjectedDriftRepairsItAndTheNextRunIsClean) {
   admin_->Post(("/admin/tamper/" + code(2)).c_str(), R"({"NgayHenTra":"20240801080000"})",
                "application/json");
   Faults({{"drop_rate", 1.0}});
-  // A dossier without steps whose create is dropped: nothing tells the sync (a progress push would
-  // have met "không tồn tại" and healed it).
+  // Without steps, so nothing tells the sync (a progress push would meet "không tồn tại").
   auto lost = testing::ValidRequest(20, 2, 100);
   lost.clear_new_steps();
   Submit(lost);
-  ASSERT_TRUE(testing::WaitFor(
-      [&] {
-        bool retrying = false;
-        return !sync_->engine()->Busy(code(20), &retrying) &&
-               json::parse(admin_->Get("/admin/stats")->body)["injected"].value("dropped_write",
-                                                                                0) >= 1;
-      },
-      absl::Seconds(60)))
-      << admin_->Get("/admin/stats")->body;
-  Faults({{"drop_rate", 0.0}});
+  auto finished = testing::ValidRequest(3, 9, 300);  // DVCQG keeps the older snapshot
+  finished.clear_new_steps();
+  Submit(finished);
+  Submit(testing::ValidRequest(4, 4, 300));  // same status, one more step: only the step is lost
+  ASSERT_TRUE(SyncedAgain(code(20), 100));
+  ASSERT_TRUE(SyncedAgain(code(3), 300));
+  ASSERT_TRUE(SyncedAgain(code(4), 300));
 
+  const std::map<std::string, std::vector<DriftKind>> expected = {
+      {code(1), {dossiersync::v1::DRIFT_KIND_STATUS_MISMATCH}},
+      {code(2), {dossiersync::v1::DRIFT_KIND_FIELD_MISMATCH}},
+      {code(3), {dossiersync::v1::DRIFT_KIND_STALE_NATIONALLY}},
+      {code(4), {dossiersync::v1::DRIFT_KIND_STEPS_MISSING}},
+      {code(20), {dossiersync::v1::DRIFT_KIND_MISSING_NATIONALLY}}};
+  std::map<std::string, std::string> before;
+  for (const auto& [c, kinds] : expected) before[c] = LastSync(c);
+  // Run 1 finds each kind exactly once and nothing else; its repairs are dropped too.
   dossiersync::v1::StartRunRequest req;
   req.set_repair(true);
   auto run = runner_->RunNow(req);
   ASSERT_TRUE(run.ok()) << run.status();
   EXPECT_EQ(run->state(), "FINISHED");
   EXPECT_EQ(run->dossiers_checked(), 11);
-  auto drift = DriftOf(run->run_id());
-  EXPECT_EQ(drift.size(), 3u);
-  EXPECT_EQ(drift[code(1)], std::vector<DriftKind>{dossiersync::v1::DRIFT_KIND_STATUS_MISMATCH});
-  EXPECT_EQ(drift[code(2)], std::vector<DriftKind>{dossiersync::v1::DRIFT_KIND_FIELD_MISMATCH});
-  EXPECT_EQ(drift[code(20)],
-            std::vector<DriftKind>{dossiersync::v1::DRIFT_KIND_MISSING_NATIONALLY});
-  EXPECT_NEAR(run->consistency_ratio(), 8.0 / 11.0, 1e-9);
-  EXPECT_EQ(run->repairs_requested(), 3);
+  EXPECT_EQ(DriftOf(run->run_id()), expected);
+  EXPECT_NEAR(run->consistency_ratio(), 6.0 / 11.0, 1e-9);
+  EXPECT_EQ(run->repairs_requested(), 5);
+  EXPECT_EQ(run->escalated(), 0);
+  EXPECT_EQ(run->drift_by_kind().at("DRIFT_KIND_STALE_NATIONALLY"), 1);
+  EXPECT_EQ(run->checked_by_agency().at("000.00.13.H37"), 11);
+  EXPECT_EQ(run->drifted_by_agency().at("000.00.13.H37"), 5);
+  // The evidence explains the stale snapshot: DVCQG acknowledged revision 300 and lost it.
+  auto items = store_->Drift(run->run_id(), dossiersync::v1::DRIFT_KIND_STALE_NATIONALLY);
+  ASSERT_TRUE(items.ok() && items->size() == 1u);
+  EXPECT_TRUE(absl::StrContains((*items)[0].detail(), "revision 300 SYNC_OUTCOME_ACCEPTED"))
+      << (*items)[0].detail();
+  for (const auto& [c, kinds] : expected) {
+    ASSERT_TRUE(SyncedAgain(c,
+                            c == code(20)                  ? 100
+                            : c == code(1) || c == code(2) ? 200
+                                                           : 300,
+                            before[c]))
+        << c << ": " << LastSync(c);
+  }
 
-  // Repairs go through the sync; the next run is clean.
+  // Run 2: the same drift survived the (dropped) repairs: escalated.
+  Faults({{"drop_rate", 0.0}});
+  auto second = runner_->RunNow(req);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(DriftOf(second->run_id()), expected);
+  EXPECT_EQ(second->escalated(), 5);
+  auto escalated = store_->Drift(second->run_id(), 0);
+  ASSERT_TRUE(escalated.ok());
+  for (const auto& d : *escalated) EXPECT_TRUE(d.escalated()) << d.code();
+
+  // Its repairs go through; run 3 is clean: the simulator's state equals the province's.
   ASSERT_TRUE(testing::WaitFor(
       [&] {
-        json a = Stored(code(1)), b = Stored(code(20));
+        json a = Stored(code(1)), b = Stored(code(20)), c = Stored(code(3)), d = Stored(code(4));
         return !a.is_null() && a["TrangThaiHoSo"] == "4" && !b.is_null() &&
-               Stored(code(2))["NgayHenTra"] != "20240801080000";
+               Stored(code(2))["NgayHenTra"] != "20240801080000" && c["TrangThaiHoSo"] == "9" &&
+               d["QuaTrinhXuLy"].size() == 3;
       },
-      absl::Seconds(60)));
-  auto second = runner_->RunNow(req);
-  ASSERT_TRUE(second.ok());
-  EXPECT_EQ(second->consistency_ratio(), 1.0);
-  EXPECT_TRUE(DriftOf(second->run_id()).empty());
+      absl::Seconds(60)))
+      << Stored(code(1)).dump() << "\n"
+      << Stored(code(2)).dump() << "\n"
+      << Stored(code(3)).dump() << "\n"
+      << Stored(code(4)).dump() << "\n"
+      << Stored(code(20)).dump();
+  auto third = runner_->RunNow(req);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->dossiers_checked(), 11);
+  EXPECT_EQ(third->consistency_ratio(), 1.0);
+  EXPECT_TRUE(DriftOf(third->run_id()).empty());
+  auto pending = store_->PendingRepairs();
+  ASSERT_TRUE(pending.ok());
+  EXPECT_TRUE(pending->empty()) << "a clean check clears the repair";
 }
 
 TEST_F(ReconciliationE2ETest, UnknownProvinciallyAndOneRunAtATime) {

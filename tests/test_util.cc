@@ -1,6 +1,7 @@
 #include "tests/test_util.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -30,6 +31,10 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+  if (getenv("DS_KEEP_TEST_DIRS") != nullptr) {  // for debugging a failure: logs stay
+    fprintf(stderr, "kept test directory %s\n", path_.c_str());
+    return;
+  }
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }
@@ -224,14 +229,18 @@ int BrokerControl(const devbroker::DevBroker& b, const std::string& path) {
 }
 
 Process::Process(const std::vector<std::string>& argv, const std::string& log_file) {
+  // Everything the child needs is prepared before fork: between fork and exec only
+  // async-signal-safe calls (no malloc, no stdio), since other threads may hold their locks.
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   pid_ = fork();
   if (pid_ == 0) {
-    FILE* f = freopen(log_file.c_str(), "a", stdout);
-    (void)f;
-    dup2(fileno(stdout), fileno(stderr));
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
+    int fd = open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
     execv(args[0], args.data());
     _exit(127);
   }
@@ -259,7 +268,11 @@ int Process::Wait() {
 
 std::string BinaryPath(const std::string& name) {
   const char* dir = std::getenv("DOSSIERSYNC_BIN_DIR");
-  return absl::StrCat(dir ? dir : ".", "/", name);
+  if (dir != nullptr) return absl::StrCat(dir, "/", name);
+  // Run by hand: the test binaries sit beside the service binaries (build/bin).
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? absl::StrCat("./", name) : (self.parent_path() / name).string();
 }
 
 int FreePort() {

@@ -169,7 +169,19 @@ absl::StatusOr<bool> SimStore::Tamper(const std::string& code, const json& patch
   if (!row.ok()) return row.status();
   if (!row->has_value()) return false;
   json item = json::parse((*row)->Str(0), nullptr, false);
-  for (auto it = patch.begin(); it != patch.end(); ++it) item[it.key()] = it.value();
+  for (auto it = patch.begin(); it != patch.end(); ++it) {
+    if (it.key() == kDropSteps) continue;
+    item[it.key()] = it.value();
+  }
+  if (patch.contains(kDropSteps)) {
+    // Loses the newest N progress rows, as a DVCQG restore from an older backup would.
+    const int64_t n = patch[kDropSteps].is_number_integer() ? patch[kDropSteps].get<int64_t>() : 0;
+    auto d = (*tx)->Exec(
+        "DELETE FROM sim_steps WHERE id IN (SELECT id FROM sim_steps WHERE code = $1 ORDER BY id "
+        "DESC LIMIT $2)",
+        {code, n});
+    if (!d.ok()) return d.status();
+  }
   int64_t now = absl::ToUnixMicros(absl::Now());
   auto w = (*tx)->Exec("UPDATE sim_dossiers SET item = $2, updated_at_us = $3 WHERE code = $1",
                        {code, Dump(item), now});

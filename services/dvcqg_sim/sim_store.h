@@ -40,6 +40,9 @@ class SimStore {
   absl::StatusOr<std::optional<nlohmann::json>> Lookup(const std::string& code);
   absl::StatusOr<nlohmann::json> History(const std::string& code);
   // Overwrites fields of a stored item (drift injection); false when the code is unknown.
+  // Overwrites the stored dossier's fields with `patch`'s; the key "_drop_steps": N also deletes
+  // its newest N progress rows. False when DVCQG has no such dossier.
+  static constexpr char kDropSteps[] = "_drop_steps";
   absl::StatusOr<bool> Tamper(const std::string& code, const nlohmann::json& patch);
   absl::StatusOr<nlohmann::json> Counts();
   absl::Status Reset();

@@ -1,5 +1,7 @@
 #include "services/reconciliation/app.h"
 
+#include <unistd.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
@@ -19,6 +21,11 @@ absl::Status ReconciliationConfig::Validate() const {
     return absl::InvalidArgumentError("--concurrency must be 1-256");
   }
   if (runner.lookups_per_second < 0) return absl::InvalidArgumentError("--lookup_rate >= 0");
+  if (runner.repairs_per_second < 0) return absl::InvalidArgumentError("--repair_rate >= 0");
+  if (runner.lease_ttl < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("--lease_ttl must be at least 1s");
+  }
+  if (evidence_group.empty()) return absl::InvalidArgumentError("--evidence_group is required");
   if (incremental_every < absl::ZeroDuration() || full_sweep_every < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("schedules must not be negative");
   }
@@ -34,7 +41,10 @@ nlohmann::json ReconciliationConfig::ToJson() const {
           {"dvcqg", dvcqg.ToJson()},
           {"concurrency", runner.concurrency},
           {"lookup_rate", runner.lookups_per_second},
+          {"repair_rate", runner.repairs_per_second},
           {"instance", runner.holder},
+          {"lease_ttl", absl::FormatDuration(runner.lease_ttl)},
+          {"evidence_group", evidence_group},
           {"incremental_every", absl::FormatDuration(incremental_every)},
           {"incremental_window", absl::FormatDuration(incremental_window)},
           {"full_sweep_every", absl::FormatDuration(full_sweep_every)}};
@@ -59,9 +69,19 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& conf
   a->intake_channel_ = *channel;
   a->intake_ = dossiersync::v1::IntakeService::NewStub(a->intake_channel_);
   RunnerOptions ro = config.runner;
-  if (ro.holder.empty()) ro.holder = absl::StrCat("reconciliation-", getpid());
-  a->runner_ = std::make_unique<Runner>(ro, a->client_.get(), a->intake_.get(),
-                                        config.intake_client, a->producer_.get(), a->store_.get());
+  if (ro.holder.empty()) {
+    // Stable across restarts of one Kubernetes pod (same hostname, pid 1), unique on one machine.
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    ro.holder = absl::StrCat(host, "-", getpid());
+  }
+  a->runner_ =
+      std::make_unique<Runner>(ro, a->client_.get(), a->intake_.get(), config.intake_client,
+                               a->producer_.get(), a->store_.get(), a->registry_.get());
+  DS_RETURN_IF_ERROR(a->runner_->Recover());
+  DS_ASSIGN_OR_RETURN(a->evidence_,
+                      EvidenceConsumer::Start(config.kafka_brokers, config.evidence_group,
+                                              a->store_.get(), a->registry_.get()));
   a->service_ = std::make_unique<ServiceImpl>(a->runner_.get(), a->store_.get(), a->intake_.get(),
                                               config.intake_client, a->auth_.get());
   DS_ASSIGN_OR_RETURN(a->server_, GrpcServer::Start(config.server, {a->service_.get()}));
@@ -74,26 +94,32 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& conf
 }
 
 void App::Schedule() {
+  auto on = [](absl::Duration d) { return d > absl::ZeroDuration(); };
   absl::Time next_incremental = absl::Now() + config_.incremental_every;
   absl::Time next_full = absl::Now() + config_.full_sweep_every;
-  while (!stop_.WaitForNotificationWithTimeout(absl::Seconds(1))) {
+  absl::Duration tick = absl::Seconds(1);
+  if (on(config_.incremental_every)) tick = std::min(tick, config_.incremental_every);
+  if (on(config_.full_sweep_every)) tick = std::min(tick, config_.full_sweep_every);
+  while (!stop_.WaitForNotificationWithTimeout(tick)) {
     absl::Time now = absl::Now();
     dossiersync::v1::StartRunRequest req;
     req.set_repair(true);
-    bool due = false;
-    if (config_.full_sweep_every > absl::ZeroDuration() && now >= next_full) {
+    std::string trigger;
+    if (on(config_.full_sweep_every) && now >= next_full) {
       next_full = now + config_.full_sweep_every;
-      due = true;
-    } else if (config_.incremental_every > absl::ZeroDuration() && now >= next_incremental) {
+      trigger = "full-sweep";
+    } else if (on(config_.incremental_every) && now >= next_incremental) {
       next_incremental = now + config_.incremental_every;
       *req.mutable_changed_since() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
           absl::ToUnixMicros(now - config_.incremental_window));
-      due = true;
+      trigger = "incremental";
     }
-    if (!due) continue;
-    auto id = runner_->Start(req);
-    if (!id.ok())
-      LogInfo("scheduled run skipped", {{"reason", std::string(id.status().message())}});
+    if (trigger.empty()) continue;
+    auto id = runner_->Start(req, trigger);
+    if (!id.ok()) {
+      LogInfo("scheduled run skipped",
+              {{"trigger", trigger}, {"reason", std::string(id.status().message())}});
+    }
   }
 }
 
@@ -103,7 +129,11 @@ void App::Stop() {
   if (!stop_.HasBeenNotified()) stop_.Notify();
   if (scheduler_.joinable()) scheduler_.join();
   if (server_) server_->Shutdown(absl::Seconds(5));
-  if (runner_) runner_->Join();
+  if (runner_) {
+    runner_->Cancel();  // a run in progress ends CANCELLED and releases the lease
+    runner_->Join();
+  }
+  if (evidence_) evidence_->Stop();
   if (producer_) producer_->Flush(absl::Seconds(5)).IgnoreError();
   if (poller_.joinable()) poller_.join();
 }

@@ -17,6 +17,7 @@
 #include "common/metrics.h"
 #include "common/server.h"
 #include "nlohmann/json.hpp"
+#include "services/reconciliation/evidence.h"
 #include "services/reconciliation/run_store.h"
 #include "services/reconciliation/runner.h"
 #include "services/reconciliation/service.h"
@@ -35,6 +36,7 @@ struct ReconciliationConfig {
   absl::Duration incremental_every = absl::ZeroDuration();  // 0 = no schedule
   absl::Duration incremental_window = absl::Hours(1);
   absl::Duration full_sweep_every = absl::ZeroDuration();
+  std::string evidence_group = "dossier-reconciliation";  // consumer group on sync-results
 
   static absl::StatusOr<ReconciliationConfig> FromFlags();
   absl::Status Validate() const;
@@ -63,6 +65,7 @@ class App {
   std::shared_ptr<grpc::Channel> intake_channel_;
   std::unique_ptr<dossiersync::v1::IntakeService::Stub> intake_;
   std::unique_ptr<Runner> runner_;
+  std::unique_ptr<EvidenceConsumer> evidence_;
   std::unique_ptr<ServiceImpl> service_;
   std::unique_ptr<GrpcServer> server_;
   std::unique_ptr<MetricsServer> metrics_;

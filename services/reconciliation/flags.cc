@@ -16,8 +16,14 @@ ABSL_FLAG(std::string, intake_token_file, "", "Bearer token for IntakeService");
 ABSL_FLAG(std::string, intake_ca_file, "", "CA to verify IntakeService (TLS); empty = plaintext");
 ABSL_FLAG(int, concurrency, 8, "TraCuuHoSo lookups in flight");
 ABSL_FLAG(double, lookup_rate, 0, "TraCuuHoSo lookups per second; 0 = unlimited");
+ABSL_FLAG(double, repair_rate, 50, "SyncRequests published per second by a run; 0 = unlimited");
+ABSL_FLAG(absl::Duration, lease_ttl, absl::Seconds(30),
+          "Run lease time to live; a crashed replica's run is taken over after this");
+ABSL_FLAG(std::string, evidence_group, "dossier-reconciliation",
+          "Consumer group reading dossiersync.sync-results.v1");
 ABSL_FLAG(std::string, status_map, "", "The sync's status mapping OURS:DVCQG,...");
-ABSL_FLAG(std::string, instance_id, "", "Lease holder identity (default: pid)");
+ABSL_FLAG(std::string, instance_id, "",
+          "Lease holder identity, stable across restarts of one replica (default: HOSTNAME-PID)");
 ABSL_FLAG(absl::Duration, incremental_every, absl::ZeroDuration(),
           "Incremental run period (0 = off)");
 ABSL_FLAG(absl::Duration, incremental_window, absl::Hours(1),
@@ -47,6 +53,9 @@ absl::StatusOr<ReconciliationConfig> ReconciliationConfig::FromFlags() {
   auto m = sync::ParseStatusMap(absl::GetFlag(FLAGS_status_map));
   if (!m.ok()) return m.status();
   c.runner.status_map = *m;
+  c.runner.repairs_per_second = absl::GetFlag(FLAGS_repair_rate);
+  c.runner.lease_ttl = absl::GetFlag(FLAGS_lease_ttl);
+  c.evidence_group = absl::GetFlag(FLAGS_evidence_group);
   c.runner.holder = absl::GetFlag(FLAGS_instance_id);
   c.incremental_every = absl::GetFlag(FLAGS_incremental_every);
   c.incremental_window = absl::GetFlag(FLAGS_incremental_window);

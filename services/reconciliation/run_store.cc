@@ -28,8 +28,31 @@ CREATE INDEX IF NOT EXISTS recon_drift_by_run ON recon_drift (run_id, kind);
 CREATE TABLE IF NOT EXISTS recon_lease (
   name TEXT PRIMARY KEY,
   holder TEXT NOT NULL,
-  expires_at_us BIGINT NOT NULL)
+  expires_at_us BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS recon_repairs (
+  code TEXT PRIMARY KEY,
+  run_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS recon_sync_lag (
+  code TEXT NOT NULL,
+  revision BIGINT NOT NULL,
+  agency_code TEXT NOT NULL,
+  accepted_at_us BIGINT NOT NULL,
+  lag_us BIGINT NOT NULL,
+  PRIMARY KEY (code, revision));
+CREATE INDEX IF NOT EXISTS recon_sync_lag_by_time ON recon_sync_lag (accepted_at_us);
+CREATE TABLE IF NOT EXISTS recon_last_sync (
+  code TEXT PRIMARY KEY,
+  revision BIGINT NOT NULL,
+  outcome INTEGER NOT NULL,
+  at_us BIGINT NOT NULL,
+  error TEXT NOT NULL)
 )";
+
+ReconciliationRun ParseRun(const storage::Row& row, absl::Status* st) {
+  ReconciliationRun run;
+  if (!run.ParseFromString(row.Str(0))) *st = absl::DataLossError("corrupt run row");
+  return run;
+}
 
 }  // namespace
 
@@ -129,21 +152,109 @@ absl::StatusOr<std::vector<DriftItem>> RunStore::Drift(const std::string& run_id
   return out;
 }
 
-absl::StatusOr<std::set<std::string>> RunStore::RepairedBefore(const std::string& run_id) {
+absl::StatusOr<std::map<std::string, std::string>> RunStore::PendingRepairs() {
   auto tx = db_->BeginRead();
   if (!tx.ok()) return tx.status();
-  auto prev = (*tx)->QueryOne(
-      "SELECT run_id FROM recon_runs WHERE run_id <> $1 AND state = 'FINISHED' ORDER BY "
-      "started_at_us DESC LIMIT 1",
-      {run_id});
-  if (!prev.ok()) return prev.status();
-  std::set<std::string> out;
-  if (!prev->has_value()) return out;
-  auto rows = (*tx)->Query(
-      "SELECT DISTINCT code FROM recon_drift WHERE run_id = $1 AND repair_requested = 1",
-      {(*prev)->Str(0)});
+  auto rows = (*tx)->Query("SELECT code, run_id FROM recon_repairs");
   if (!rows.ok()) return rows.status();
-  for (const auto& r : *rows) out.insert(r.Str(0));
+  std::map<std::string, std::string> out;
+  for (const auto& r : *rows) out[r.Str(0)] = r.Str(1);
+  return out;
+}
+
+absl::Status RunStore::SetRepair(const std::string& code, const std::string& run_id) {
+  auto tx = db_->Begin();
+  if (!tx.ok()) return tx.status();
+  auto r = run_id.empty()
+               ? (*tx)->Exec("DELETE FROM recon_repairs WHERE code = $1", {code})
+               : (*tx)->Exec(
+                     "INSERT INTO recon_repairs (code, run_id) VALUES ($1, $2) ON CONFLICT (code) "
+                     "DO UPDATE SET run_id = excluded.run_id",
+                     {code, run_id});
+  if (!r.ok()) return r.status();
+  return (*tx)->Commit();
+}
+
+absl::StatusOr<int> RunStore::MarkInterrupted(const std::string& holder) {
+  auto tx = db_->Begin();
+  if (!tx.ok()) return tx.status();
+  auto rows = (*tx)->Query("SELECT run FROM recon_runs WHERE state = 'RUNNING'");
+  if (!rows.ok()) return rows.status();
+  int n = 0;
+  for (const auto& row : *rows) {
+    absl::Status st;
+    ReconciliationRun run = ParseRun(row, &st);
+    if (!st.ok()) return st;
+    if (!holder.empty() && run.holder() != holder) continue;
+    run.set_state("INTERRUPTED");
+    auto r = (*tx)->Exec("UPDATE recon_runs SET state = $2, run = $3 WHERE run_id = $1",
+                         {run.run_id(), run.state(), Blob{run.SerializeAsString()}});
+    if (!r.ok()) return r.status();
+    ++n;
+  }
+  if (auto st = (*tx)->Commit(); !st.ok()) return st;
+  return n;
+}
+
+absl::Status RunStore::RecordSyncResults(const std::vector<dossiersync::v1::SyncResult>& results) {
+  if (results.empty()) return absl::OkStatus();
+  using google::protobuf::util::TimeUtil;
+  auto tx = db_->Begin();
+  if (!tx.ok()) return tx.status();
+  for (const auto& r : results) {
+    const int64_t at = TimeUtil::TimestampToMicroseconds(r.at());
+    auto last = (*tx)->Exec(
+        "INSERT INTO recon_last_sync (code, revision, outcome, at_us, error) VALUES ($1, $2, $3, "
+        "$4, $5) ON CONFLICT (code) DO UPDATE SET revision = excluded.revision, outcome = "
+        "excluded.outcome, at_us = excluded.at_us, error = excluded.error WHERE "
+        "recon_last_sync.at_us <= excluded.at_us",
+        {r.code(), r.revision(), static_cast<int64_t>(r.outcome()), at,
+         r.dvcqg_error_code().empty()
+             ? r.dvcqg_message()
+             : absl::StrCat(r.dvcqg_error_code(), " ", r.dvcqg_message())});
+    if (!last.ok()) return last.status();
+    if (r.outcome() != dossiersync::v1::SYNC_OUTCOME_ACCEPTED || !r.has_change_accepted_at()) {
+      continue;
+    }
+    const int64_t accepted = TimeUtil::TimestampToMicroseconds(r.change_accepted_at());
+    auto lag = (*tx)->Exec(
+        "INSERT INTO recon_sync_lag (code, revision, agency_code, accepted_at_us, lag_us) VALUES "
+        "($1, $2, $3, $4, $5) ON CONFLICT (code, revision) DO NOTHING",
+        {r.code(), r.revision(), r.agency_code(), accepted, std::max<int64_t>(0, at - accepted)});
+    if (!lag.ok()) return lag.status();
+  }
+  return (*tx)->Commit();
+}
+
+absl::StatusOr<std::string> RunStore::LastSync(const std::string& code) {
+  auto tx = db_->BeginRead();
+  if (!tx.ok()) return tx.status();
+  auto row = (*tx)->QueryOne(
+      "SELECT revision, outcome, at_us, error FROM recon_last_sync WHERE code = $1", {code});
+  if (!row.ok()) return row.status();
+  if (!row->has_value()) return std::string("no sync result seen");
+  const auto& r = **row;
+  std::string out = absl::StrCat(
+      "last sync result: revision ", r.Int(0), " ",
+      dossiersync::v1::SyncOutcome_Name(static_cast<dossiersync::v1::SyncOutcome>(r.Int(1))),
+      " at ",
+      absl::FormatTime(absl::RFC3339_full, absl::FromUnixMicros(r.Int(2)), absl::UTCTimeZone()));
+  if (!r.Str(3).empty()) absl::StrAppend(&out, " (", r.Str(3), ")");
+  return out;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> RunStore::SyncLags(
+    int64_t since_us, int64_t until_us, const std::string& agency) {
+  auto tx = db_->BeginRead();
+  if (!tx.ok()) return tx.status();
+  auto rows = (*tx)->Query(
+      "SELECT agency_code, lag_us FROM recon_sync_lag WHERE accepted_at_us >= $1 AND "
+      "accepted_at_us < $2 AND ($3 = '' OR agency_code = $3)",
+      {since_us, until_us, agency});
+  if (!rows.ok()) return rows.status();
+  std::vector<std::pair<std::string, int64_t>> out;
+  out.reserve(rows->size());
+  for (const auto& r : *rows) out.emplace_back(r.Str(0), r.Int(1));
   return out;
 }
 

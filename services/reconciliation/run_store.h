@@ -5,6 +5,7 @@
 #ifndef DOSSIERSYNC_SERVICES_RECONCILIATION_RUN_STORE_H_
 #define DOSSIERSYNC_SERVICES_RECONCILIATION_RUN_STORE_H_
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -35,8 +36,24 @@ class RunStore {
   absl::Status AddDrift(const dossiersync::v1::DriftItem& item);
   absl::StatusOr<std::vector<dossiersync::v1::DriftItem>> Drift(const std::string& run_id,
                                                                 int kind);
-  // Codes for which the most recent finished run before `run_id` requested a repair.
-  absl::StatusOr<std::set<std::string>> RepairedBefore(const std::string& run_id);
+  // Repairs requested and not yet seen to hold: code -> the run that requested it. A later run
+  // that finds the dossier clean clears it (SetRepair with an empty run id); one that still finds
+  // drift escalates it.
+  absl::StatusOr<std::map<std::string, std::string>> PendingRepairs();
+  absl::Status SetRepair(const std::string& code, const std::string& run_id);
+  // Marks runs left RUNNING (by `holder`, or by anyone when empty) as INTERRUPTED; returns how
+  // many. Called at start for this replica's own runs, and by whoever takes the lease.
+  absl::StatusOr<int> MarkInterrupted(const std::string& holder);
+
+  // Sync evidence from dossiersync.sync-results.v1: the last result per dossier and, for accepted
+  // pushes, the lag from intake's acceptance (idempotent: safe to apply a message twice).
+  absl::Status RecordSyncResults(const std::vector<dossiersync::v1::SyncResult>& results);
+  // A one-line description of the dossier's last sync result, for drift details.
+  absl::StatusOr<std::string> LastSync(const std::string& code);
+  // (agency, lag in microseconds) of pushes whose change intake accepted in [since, until).
+  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> SyncLags(int64_t since_us,
+                                                                        int64_t until_us,
+                                                                        const std::string& agency);
 
  private:
   explicit RunStore(storage::Database* db) : db_(db) {}

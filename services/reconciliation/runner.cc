@@ -1,11 +1,12 @@
 #include "services/reconciliation/runner.h"
 
+#include <deque>
 #include <map>
-#include <set>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/clock.h"
 #include "common/errors.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -24,17 +25,142 @@ namespace {
 constexpr char kLease[] = "reconciliation-run";
 }  // namespace
 
+// The provincial dossiers between the feed and the lookup workers. Push blocks while full; Pop
+// blocks while empty and returns nullopt once the feed is done and drained, or at once after Abort.
+class Runner::Queue {
+ public:
+  explicit Queue(size_t capacity) : capacity_(capacity) {}
+  bool Push(Item item) {
+    absl::MutexLock l(&mu_);
+    mu_.Await(absl::Condition(
+        +[](Queue* q) ABSL_EXCLUSIVE_LOCKS_REQUIRED(q->mu_) {
+          return q->aborted_ || q->items_.size() < q->capacity_;
+        },
+        this));
+    if (aborted_) return false;
+    items_.push_back(std::move(item));
+    return true;
+  }
+  std::optional<Item> Pop() {
+    absl::MutexLock l(&mu_);
+    mu_.Await(absl::Condition(
+        +[](Queue* q) ABSL_EXCLUSIVE_LOCKS_REQUIRED(q->mu_) {
+          return q->aborted_ || q->done_ || !q->items_.empty();
+        },
+        this));
+    if (aborted_ || items_.empty()) return std::nullopt;
+    Item item = std::move(items_.front());
+    items_.pop_front();
+    return item;
+  }
+  void Done() {
+    absl::MutexLock l(&mu_);
+    done_ = true;
+  }
+  void Abort() {
+    absl::MutexLock l(&mu_);
+    aborted_ = true;
+  }
+
+ private:
+  const size_t capacity_;
+  absl::Mutex mu_;
+  std::deque<Item> items_ ABSL_GUARDED_BY(mu_);
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  bool aborted_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// The run's counts, shared by the workers.
+struct Runner::Tally {
+  absl::Mutex mu;
+  int64_t checked ABSL_GUARDED_BY(mu) = 0;
+  int64_t drifted ABSL_GUARDED_BY(mu) = 0;
+  int64_t repairs ABSL_GUARDED_BY(mu) = 0;
+  int64_t escalated ABSL_GUARDED_BY(mu) = 0;
+  int64_t failed ABSL_GUARDED_BY(mu) = 0;
+  std::map<std::string, int64_t> by_kind ABSL_GUARDED_BY(mu);
+  std::map<std::string, int64_t> checked_by_agency ABSL_GUARDED_BY(mu);
+  std::map<std::string, int64_t> drifted_by_agency ABSL_GUARDED_BY(mu);
+
+  void Into(ReconciliationRun* run) {
+    absl::MutexLock l(&mu);
+    run->set_dossiers_checked(checked);
+    run->mutable_drift_by_kind()->clear();
+    for (const auto& [k, v] : by_kind) (*run->mutable_drift_by_kind())[k] = v;
+    run->mutable_checked_by_agency()->clear();
+    for (const auto& [k, v] : checked_by_agency) (*run->mutable_checked_by_agency())[k] = v;
+    run->mutable_drifted_by_agency()->clear();
+    for (const auto& [k, v] : drifted_by_agency) (*run->mutable_drifted_by_agency())[k] = v;
+    run->set_consistency_ratio(checked > 0 ? static_cast<double>(checked - drifted) / checked
+                                           : 1.0);
+    run->set_repairs_requested(repairs);
+    run->set_escalated(escalated);
+    run->set_not_checked(failed);
+  }
+};
+
 Runner::Runner(RunnerOptions options, dvcqg::Client* dvcqg,
                dossiersync::v1::IntakeService::Stub* intake, ClientOptions intake_client,
-               KafkaProducer* producer, RunStore* store)
+               KafkaProducer* producer, RunStore* store, prometheus::Registry* registry)
     : options_(std::move(options)),
       dvcqg_(dvcqg),
       intake_(intake),
       intake_client_(std::move(intake_client)),
       producer_(producer),
-      store_(store) {}
+      store_(store),
+      lookups_(options_.lookups_per_second, std::max(1.0, options_.lookups_per_second / 10)),
+      repairs_(options_.repairs_per_second, std::max(1.0, options_.repairs_per_second / 10)) {
+  prometheus::Registry& r = *registry;
+  drift_ = &prometheus::BuildCounter()
+                .Name("dossiersync_reconciliation_drift_total")
+                .Help("Drift found, by kind")
+                .Register(r);
+  runs_ = &prometheus::BuildCounter()
+               .Name("dossiersync_reconciliation_runs_total")
+               .Help("Reconciliation runs ended, by state")
+               .Register(r);
+  checked_ = &prometheus::BuildCounter()
+                  .Name("dossiersync_reconciliation_dossiers_checked_total")
+                  .Help("Dossiers compared with DVCQG")
+                  .Register(r)
+                  .Add({});
+  lookup_failures_ = &prometheus::BuildCounter()
+                          .Name("dossiersync_reconciliation_lookup_failures_total")
+                          .Help("Dossiers not checked: TraCuuHoSo failed after retries")
+                          .Register(r)
+                          .Add({});
+  escalated_ = &prometheus::BuildCounter()
+                    .Name("dossiersync_reconciliation_escalated_total")
+                    .Help("Dossiers whose drift survived a repair")
+                    .Register(r)
+                    .Add({});
+  repairs_requested_ = &prometheus::BuildCounter()
+                            .Name("dossiersync_reconciliation_repairs_requested_total")
+                            .Help("SyncRequests published to repair drift")
+                            .Register(r)
+                            .Add({});
+  consistency_ = &prometheus::BuildGauge()
+                      .Name("dossiersync_reconciliation_consistency_ratio")
+                      .Help("Share of dossiers checked by the last finished run without drift")
+                      .Register(r)
+                      .Add({});
+  running_gauge_ = &prometheus::BuildGauge()
+                        .Name("dossiersync_reconciliation_run_in_progress")
+                        .Help("1 while this replica executes a run")
+                        .Register(r)
+                        .Add({});
+  duration_ =
+      &prometheus::BuildHistogram()
+           .Name("dossiersync_reconciliation_run_duration_seconds")
+           .Help("Duration of finished runs")
+           .Register(r)
+           .Add({}, prometheus::Histogram::BucketBoundaries{1, 5, 15, 60, 300, 900, 3600, 10800});
+}
 
-Runner::~Runner() { Join(); }
+Runner::~Runner() {
+  Cancel();
+  Join();
+}
 
 void Runner::Join() {
   std::vector<std::thread> ts;
@@ -45,26 +171,60 @@ void Runner::Join() {
   for (auto& t : ts) t.join();
 }
 
-absl::StatusOr<std::string> Runner::Start(const StartRunRequest& req) {
-  auto got = store_->AcquireLease(kLease, options_.holder, options_.lease_ttl);
-  if (!got.ok()) return got.status();
-  if (!*got) {
-    return ReasonError(absl::StatusCode::kFailedPrecondition, "RUN_IN_PROGRESS",
-                       "another reconciliation run is in progress");
-  }
-  std::string id = NewEventId();
-  ReconciliationRun run;
-  run.set_run_id(id);
-  run.set_state("RUNNING");
-  *run.mutable_started_at() = TimeUtil::GetCurrentTime();
-  if (auto st = store_->SaveRun(run); !st.ok()) return st;
-  absl::MutexLock l(&mu_);
-  threads_.emplace_back([this, id, req] { Execute(id, req); });
-  return id;
+absl::Status Runner::Recover() {
+  if (auto st = store_->ReleaseLease(kLease, options_.holder); !st.ok()) return st;
+  auto n = store_->MarkInterrupted(options_.holder);
+  if (!n.ok()) return n.status();
+  if (*n > 0) LogWarn("runs interrupted by a restart marked INTERRUPTED", {{"runs", *n}});
+  return absl::OkStatus();
 }
 
-absl::StatusOr<ReconciliationRun> Runner::RunNow(const StartRunRequest& req) {
-  auto id = Start(req);
+absl::StatusOr<std::string> Runner::Start(const StartRunRequest& req, const std::string& trigger) {
+  auto in_progress = [] {
+    return ReasonError(absl::StatusCode::kFailedPrecondition, "RUN_IN_PROGRESS",
+                       "another reconciliation run is in progress");
+  };
+  {
+    absl::MutexLock l(&mu_);
+    if (running_) return in_progress();
+    running_ = true;  // renewing our own lease must not admit a second run here
+  }
+  auto release_local = [this] {
+    absl::MutexLock l(&mu_);
+    running_ = false;
+  };
+  auto got = store_->AcquireLease(kLease, options_.holder, options_.lease_ttl);
+  if (!got.ok() || !*got) {
+    release_local();
+    if (!got.ok()) return got.status();
+    return in_progress();
+  }
+  // Holding the lease, no other run is alive: whatever is still RUNNING died with its replica.
+  if (auto n = store_->MarkInterrupted(""); n.ok() && *n > 0) {
+    LogWarn("runs of a replica that lost its lease marked INTERRUPTED", {{"runs", *n}});
+  }
+  ReconciliationRun run;
+  run.set_run_id(NewEventId());
+  run.set_state("RUNNING");
+  run.set_trigger(trigger);
+  run.set_holder(options_.holder);
+  if (req.has_changed_since()) *run.mutable_changed_since() = req.changed_since();
+  *run.mutable_started_at() = NowTimestamp();
+  if (auto st = store_->SaveRun(run); !st.ok()) {
+    (void)store_->ReleaseLease(kLease, options_.holder);
+    release_local();
+    return st;
+  }
+  cancel_ = false;
+  lease_lost_ = false;
+  absl::MutexLock l(&mu_);
+  threads_.emplace_back([this, run, req] { Execute(run, req); });
+  return run.run_id();
+}
+
+absl::StatusOr<ReconciliationRun> Runner::RunNow(const StartRunRequest& req,
+                                                 const std::string& trigger) {
+  auto id = Start(req, trigger);
   if (!id.ok()) return id.status();
   Join();
   auto run = store_->GetRun(*id);
@@ -87,9 +247,7 @@ void Runner::Publish(const std::string& topic, const std::string& key,
   }
 }
 
-absl::StatusOr<std::vector<std::pair<std::string, std::optional<Dossier>>>> Runner::Provincial(
-    const StartRunRequest& req) {
-  std::vector<std::pair<std::string, std::optional<Dossier>>> out;
+absl::Status Runner::Feed(const StartRunRequest& req, Queue& q) {
   if (!req.codes().empty()) {
     for (const auto& code : req.codes()) {
       auto ctx = MakeContext(intake_client_, absl::Seconds(10));
@@ -97,49 +255,59 @@ absl::StatusOr<std::vector<std::pair<std::string, std::optional<Dossier>>>> Runn
       g.set_code(code);
       Dossier d;
       grpc::Status st = intake_->GetDossier(ctx.get(), g, &d);
+      Item item{code, std::nullopt};
       if (st.ok()) {
-        out.push_back({code, std::move(d)});
-      } else if (st.error_code() == grpc::StatusCode::NOT_FOUND) {
-        out.push_back({code, std::nullopt});
-      } else {
+        item.provincial = std::move(d);
+      } else if (st.error_code() != grpc::StatusCode::NOT_FOUND) {
         return absl::UnavailableError(absl::StrCat("intake GetDossier: ", st.error_message()));
       }
+      if (!q.Push(std::move(item))) return absl::CancelledError("run stopped");
     }
-    return out;
+    return absl::OkStatus();
   }
   std::vector<std::string> agencies(req.agency_codes().begin(), req.agency_codes().end());
   if (agencies.empty()) agencies.push_back("");
+  constexpr int kMaxResumes = 5;
   for (const auto& agency : agencies) {
-    auto ctx = MakeContext(intake_client_, absl::Minutes(30));
-    dossiersync::v1::ListDossiersRequest lr;
-    lr.set_agency_code(agency);
-    if (req.has_changed_since()) *lr.mutable_changed_since() = req.changed_since();
-    if (req.has_changed_until()) *lr.mutable_changed_until() = req.changed_until();
-    lr.set_include_steps(true);
-    auto reader = intake_->ListDossiers(ctx.get(), lr);
-    Dossier d;
-    while (reader->Read(&d)) out.push_back({d.code(), d});
-    grpc::Status st = reader->Finish();
-    if (!st.ok())
-      return absl::UnavailableError(absl::StrCat("intake ListDossiers: ", st.error_message()));
+    int64_t last_seq = 0;
+    for (int failures = 0;;) {
+      auto ctx = MakeContext(intake_client_, absl::Minutes(30));
+      dossiersync::v1::ListDossiersRequest lr;
+      lr.set_agency_code(agency);
+      if (req.has_changed_since()) *lr.mutable_changed_since() = req.changed_since();
+      if (req.has_changed_until()) *lr.mutable_changed_until() = req.changed_until();
+      if (last_seq > 0) lr.set_page_token(absl::StrCat(last_seq));
+      lr.set_include_steps(true);
+      auto reader = intake_->ListDossiers(ctx.get(), lr);
+      Dossier d;
+      bool pushed = true;
+      while (pushed && reader->Read(&d)) {
+        last_seq = d.change_seq();
+        pushed = q.Push(Item{d.code(), d});
+      }
+      if (!pushed) {
+        ctx->TryCancel();
+        (void)reader->Finish();  // the run is stopping
+        return absl::CancelledError("run stopped");
+      }
+      grpc::Status st = reader->Finish();
+      if (st.ok()) break;
+      if (++failures > kMaxResumes || Stopping()) {
+        return absl::UnavailableError(absl::StrCat("intake ListDossiers: ", st.error_message()));
+      }
+      LogWarn("ListDossiers stream broke; resuming",
+              {{"after_change_seq", last_seq}, {"error", st.error_message()}});
+      absl::SleepFor(absl::Milliseconds(200) * (1 << failures));
+    }
   }
-  return out;
+  return absl::OkStatus();
 }
 
 dvcqg::LookupResult Runner::LookupWithRetries(const std::string& code) {
   dvcqg::LookupResult r;
   absl::Duration backoff = absl::Milliseconds(100);
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    if (options_.lookups_per_second > 0) {
-      absl::Time at;
-      {
-        absl::MutexLock l(&rate_mu_);
-        next_lookup_ = std::max(next_lookup_, absl::Now());
-        at = next_lookup_;
-        next_lookup_ += absl::Seconds(1.0 / options_.lookups_per_second);
-      }
-      absl::SleepFor(at - absl::Now());
-    }
+  for (int attempt = 0; attempt < 4 && !Stopping(); ++attempt) {
+    if (!lookups_.Acquire([this] { return Stopping(); })) break;
     r = dvcqg_->Lookup(code);
     if (!dvcqg::IsRetryable(r.call.outcome)) return r;
     absl::SleepFor(std::max(backoff, r.call.retry_after));
@@ -148,91 +316,157 @@ dvcqg::LookupResult Runner::LookupWithRetries(const std::string& code) {
   return r;
 }
 
-ReconciliationRun Runner::Execute(const std::string& run_id, const StartRunRequest& req) {
-  ReconciliationRun run;
-  run.set_run_id(run_id);
-  *run.mutable_started_at() = TimeUtil::GetCurrentTime();
-  auto provincial = Provincial(req);
-  auto repaired_before = store_->RepairedBefore(run_id);
-  if (!provincial.ok() || !repaired_before.ok()) {
-    run.set_state(absl::StrCat("FAILED: ", !provincial.ok() ? provincial.status().message()
-                                                            : repaired_before.status().message()));
-  } else {
-    absl::Mutex mu;
-    std::map<std::string, int64_t> counts;
-    int64_t drifted = 0, repairs = 0, escalated = 0, errors = 0;
-    std::atomic<size_t> next{0};
-    auto work = [&] {
-      while (true) {
-        size_t i = next++;
-        if (i >= provincial->size()) return;
-        const auto& [code, prov] = (*provincial)[i];
-        dvcqg::LookupResult l = LookupWithRetries(code);
-        if (l.call.outcome != dvcqg::Outcome::kAccepted) {
-          absl::MutexLock lock(&mu);
-          ++errors;
-          continue;
-        }
-        auto findings = Classify(prov, l.dossier, options_.status_map);
-        if (findings.empty()) continue;
-        bool full = false, repairable = false;
-        bool again = repaired_before->count(code) > 0;
-        for (const auto& f : findings) {
-          DriftItem item;
-          item.set_run_id(run_id);
-          item.set_code(code);
-          item.set_kind(f.kind);
-          item.set_detail(f.detail);
-          bool can_repair = f.kind != dossiersync::v1::DRIFT_KIND_UNKNOWN_PROVINCIALLY;
-          item.set_repair_requested(req.repair() && can_repair);
-          item.set_escalated(again);
-          (void)store_->AddDrift(item);
-          Publish(kTopicDrift, code, item);
-          full |= f.full_resync;
-          repairable |= can_repair;
-          absl::MutexLock lock(&mu);
-          ++counts[dossiersync::v1::DriftKind_Name(f.kind)];
-        }
-        if (req.repair() && repairable) {
-          dossiersync::v1::SyncRequest sr;
-          sr.set_code(code);
-          sr.set_reason(absl::StrCat("reconciliation: ", findings[0].detail));
-          sr.set_requested_by(absl::StrCat("reconciliation run ", run_id));
-          sr.set_full(full);
-          *sr.mutable_requested_at() = TimeUtil::GetCurrentTime();
-          Publish(kTopicSyncRequests, code, sr);
-        }
-        absl::MutexLock lock(&mu);
-        ++drifted;
-        if (req.repair() && repairable) ++repairs;
-        if (again) ++escalated;
-      }
-    };
-    std::vector<std::thread> ws;
-    for (int k = 0; k < std::max(1, options_.concurrency); ++k) ws.emplace_back(work);
-    for (auto& t : ws) t.join();
-    int64_t checked = static_cast<int64_t>(provincial->size()) - errors;
-    run.set_dossiers_checked(checked);
-    for (const auto& [k, v] : counts) (*run.mutable_drift_by_kind())[k] = v;
-    run.set_consistency_ratio(checked > 0 ? static_cast<double>(checked - drifted) / checked : 1.0);
-    run.set_repairs_requested(repairs);
-    run.set_escalated(escalated);
-    run.set_state("FINISHED");
-    if (errors > 0) {
-      LogWarn("reconciliation lookups failed; those dossiers were not checked",
-              {{"run_id", run_id}, {"failed", errors}});
+void Runner::Check(const Item& item, const StartRunRequest& req, const std::string& run_id,
+                   const std::map<std::string, std::string>& pending, Tally& tally) {
+  const std::string& code = item.code;
+  dvcqg::LookupResult l = LookupWithRetries(code);
+  if (l.call.outcome != dvcqg::Outcome::kAccepted) {
+    if (Stopping()) return;
+    lookup_failures_->Increment();
+    absl::MutexLock lock(&tally.mu);
+    ++tally.failed;
+    return;
+  }
+  checked_->Increment();
+  const std::string agency = item.provincial ? item.provincial->agency_code()
+                             : l.dossier     ? l.dossier->agency_code()
+                                             : std::string();
+  auto findings = Classify(item.provincial, l.dossier, options_.status_map);
+  auto repair = pending.find(code);
+  const bool again = repair != pending.end() && repair->second != run_id;
+  {
+    absl::MutexLock lock(&tally.mu);
+    ++tally.checked;
+    ++tally.checked_by_agency[agency];
+    if (!findings.empty()) {
+      ++tally.drifted;
+      ++tally.drifted_by_agency[agency];
+      if (again) ++tally.escalated;
+      for (const auto& f : findings) ++tally.by_kind[dossiersync::v1::DriftKind_Name(f.kind)];
     }
   }
-  *run.mutable_finished_at() = TimeUtil::GetCurrentTime();
+  if (findings.empty()) {
+    if (repair != pending.end()) (void)store_->SetRepair(code, "");  // the repair held
+    return;
+  }
+  if (again) escalated_->Increment();
+  auto evidence = store_->LastSync(code);
+  bool full = false, repairable = false;
+  for (const auto& f : findings) {
+    const bool can_repair = f.kind != dossiersync::v1::DRIFT_KIND_UNKNOWN_PROVINCIALLY;
+    DriftItem d;
+    d.set_run_id(run_id);
+    d.set_code(code);
+    d.set_kind(f.kind);
+    d.set_detail(evidence.ok() ? absl::StrCat(f.detail, "; ", *evidence) : f.detail);
+    d.set_repair_requested(req.repair() && can_repair);
+    d.set_escalated(again);
+    if (auto st = store_->AddDrift(d); !st.ok()) {
+      LogWarn("drift not recorded", {{"code", code}, {"error", std::string(st.message())}});
+    }
+    Publish(kTopicDrift, code, d);
+    drift_->Add({{"kind", dossiersync::v1::DriftKind_Name(f.kind)}}).Increment();
+    full |= f.full_resync;
+    repairable |= can_repair;
+  }
+  if (!req.repair() || !repairable) return;
+  if (!repairs_.Acquire([this] { return Stopping(); })) return;
+  dossiersync::v1::SyncRequest sr;
+  sr.set_code(code);
+  sr.set_reason(absl::StrCat("reconciliation: ", findings[0].detail));
+  sr.set_requested_by(absl::StrCat("reconciliation run ", run_id));
+  sr.set_full(full);
+  *sr.mutable_requested_at() = NowTimestamp();
+  Publish(kTopicSyncRequests, code, sr);
+  (void)store_->SetRepair(code, run_id);
+  repairs_requested_->Increment();
+  absl::MutexLock lock(&tally.mu);
+  ++tally.repairs;
+}
+
+void Runner::Execute(ReconciliationRun run, const StartRunRequest& req) {
+  running_gauge_->Set(1);
+  const absl::Time started = absl::Now();
+  const std::string run_id = run.run_id();
+  Tally tally;
+  Queue q(std::max(1, options_.queue_capacity));
+  absl::Status feed_status;
+  auto pending = store_->PendingRepairs();
+  if (!pending.ok()) {
+    feed_status = pending.status();
+  } else {
+    std::thread feeder([&] {
+      feed_status = Feed(req, q);
+      q.Done();
+    });
+    std::vector<std::thread> workers;
+    for (int k = 0; k < std::max(1, options_.concurrency); ++k) {
+      workers.emplace_back([&] {
+        while (auto item = q.Pop()) Check(*item, req, run_id, *pending, tally);
+      });
+    }
+    // The heartbeat: renew the lease every ttl/3 and save progress; stop the queue on cancel.
+    absl::Notification workers_done;
+    std::thread heartbeat([&] {
+      absl::Time renewed = absl::Now();
+      while (!workers_done.WaitForNotificationWithTimeout(absl::Milliseconds(250))) {
+        if (Stopping()) q.Abort();
+        if (absl::Now() - renewed < options_.lease_ttl / 3) continue;
+        renewed = absl::Now();
+        auto held = store_->AcquireLease(kLease, options_.holder, options_.lease_ttl);
+        if (held.ok() && !*held) {
+          LogError("reconciliation lease taken by another replica; stopping the run",
+                   {{"run_id", run_id}});
+          lease_lost_ = true;
+          q.Abort();
+        }
+        ReconciliationRun progress = run;
+        tally.Into(&progress);
+        (void)store_->SaveRun(progress);
+      }
+    });
+    for (auto& t : workers) t.join();
+    workers_done.Notify();
+    q.Abort();  // a feeder still pushing (workers stopped early) gives up
+    feeder.join();
+    heartbeat.join();
+  }
+  tally.Into(&run);
+  if (lease_lost_) {
+    run.set_state("ABORTED: LEASE_LOST");
+  } else if (cancel_) {
+    run.set_state("CANCELLED");
+  } else if (!feed_status.ok()) {
+    run.set_state(absl::StrCat("FAILED: ", feed_status.message()));
+  } else {
+    run.set_state("FINISHED");
+    consistency_->Set(run.consistency_ratio());
+    duration_->Observe(absl::ToDoubleSeconds(absl::Now() - started));
+  }
+  int64_t failed;
+  {
+    absl::MutexLock l(&tally.mu);
+    failed = tally.failed;
+  }
+  if (failed > 0) {
+    LogWarn("reconciliation lookups failed; those dossiers were not checked",
+            {{"run_id", run_id}, {"failed", failed}});
+  }
+  *run.mutable_finished_at() = NowTimestamp();
   (void)store_->SaveRun(run);
   Publish(kTopicReconciliationRuns, run_id, run);
-  (void)store_->ReleaseLease(kLease, options_.holder);
-  LogInfo("reconciliation run finished", {{"run_id", run_id},
-                                          {"state", run.state()},
-                                          {"checked", run.dossiers_checked()},
-                                          {"consistency", run.consistency_ratio()},
-                                          {"repairs", run.repairs_requested()}});
-  return run;
+  if (!lease_lost_) (void)store_->ReleaseLease(kLease, options_.holder);
+  runs_->Add({{"state", run.state().substr(0, run.state().find(':'))}}).Increment();
+  running_gauge_->Set(0);
+  LogInfo("reconciliation run ended", {{"run_id", run_id},
+                                       {"trigger", run.trigger()},
+                                       {"state", run.state()},
+                                       {"checked", run.dossiers_checked()},
+                                       {"consistency", run.consistency_ratio()},
+                                       {"repairs", run.repairs_requested()},
+                                       {"escalated", run.escalated()}});
+  absl::MutexLock l(&mu_);
+  running_ = false;
 }
 
 }  // namespace dossiersync::reconciliation

@@ -3,7 +3,9 @@
 // rate limit, retries), classifies drift, records and publishes it (drift topic), requests repairs
 // (sync-requests, a full resync when steps are missing), escalates drift that survived the previous
 // run's repair, and publishes the run summary (reconciliation-runs). A lease in the service's
-// database keeps one run at a time across replicas.
+// database keeps one run at a time across replicas; the run renews it while it executes and stops
+// (LEASE_LOST) if another replica took it. The provincial list is streamed through a bounded queue,
+// so memory does not grow with the number of dossiers.
 //
 // Thread safety: Start is thread-safe; a run executes on its own thread.
 #ifndef DOSSIERSYNC_SERVICES_RECONCILIATION_RUNNER_H_
@@ -21,41 +23,67 @@
 #include "common/dvcqg/client.h"
 #include "common/grpc_client.h"
 #include "common/kafka.h"
+#include "common/token_bucket.h"
 #include "dossiersync/v1/intake.grpc.pb.h"
 #include "dossiersync/v1/reconciliation.pb.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
 #include "services/reconciliation/run_store.h"
 
 namespace dossiersync::reconciliation {
 
 struct RunnerOptions {
-  int concurrency = 8;            // TraCuuHoSo calls in flight
-  double lookups_per_second = 0;  // 0 = unlimited
+  int concurrency = 8;             // TraCuuHoSo calls in flight
+  double lookups_per_second = 0;   // 0 = unlimited
+  double repairs_per_second = 50;  // SyncRequests published per second; 0 = unlimited
   std::array<int, 11> status_map = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
-  std::string holder;  // this replica's lease identity
-  absl::Duration lease_ttl = absl::Seconds(60);
+  std::string holder;  // this replica's lease identity; stable across restarts of one replica
+  absl::Duration lease_ttl = absl::Seconds(30);  // renewed every ttl/3 while a run executes
+  int queue_capacity = 512;                      // provincial dossiers read ahead of the lookups
 };
 
 class Runner {
  public:
   Runner(RunnerOptions options, dvcqg::Client* dvcqg, dossiersync::v1::IntakeService::Stub* intake,
-         ClientOptions intake_client, KafkaProducer* producer, RunStore* store);
+         ClientOptions intake_client, KafkaProducer* producer, RunStore* store,
+         prometheus::Registry* registry);
   ~Runner();
+  // At start: releases a lease this replica held before a crash and marks its runs left RUNNING as
+  // INTERRUPTED, so a restarted replica can run again at once.
+  absl::Status Recover();
   // Starts a run in the background and returns its id; FAILED_PRECONDITION with reason
-  // RUN_IN_PROGRESS while another run (here or on another replica) holds the lease.
-  absl::StatusOr<std::string> Start(const dossiersync::v1::StartRunRequest& req);
-  // Runs synchronously (the caller holds no lease yet); for tests and schedules.
+  // RUN_IN_PROGRESS while another run (here or on another replica) holds the lease. `trigger`:
+  // on-demand, incremental or full-sweep.
+  absl::StatusOr<std::string> Start(const dossiersync::v1::StartRunRequest& req,
+                                    const std::string& trigger = "on-demand");
+  // Starts a run and waits for it; for tests and tools.
   absl::StatusOr<dossiersync::v1::ReconciliationRun> RunNow(
-      const dossiersync::v1::StartRunRequest& req);
+      const dossiersync::v1::StartRunRequest& req, const std::string& trigger = "on-demand");
+  // Asks a running run to stop (it ends CANCELLED and releases the lease); Join waits for it.
+  void Cancel() { cancel_ = true; }
   void Join();
 
  private:
-  dossiersync::v1::ReconciliationRun Execute(const std::string& run_id,
-                                             const dossiersync::v1::StartRunRequest& req);
-  absl::StatusOr<std::vector<std::pair<std::string, std::optional<dossiersync::v1::Dossier>>>>
-  Provincial(const dossiersync::v1::StartRunRequest& req);
+  struct Item {
+    std::string code;
+    std::optional<dossiersync::v1::Dossier> provincial;
+  };
+  class Queue;
+  struct Tally;
+
+  void Execute(dossiersync::v1::ReconciliationRun run, const dossiersync::v1::StartRunRequest& req);
+  // Streams the provincial dossiers in scope into `q` (ListDossiers resumed from the last
+  // change_seq after a broken stream, or GetDossier for explicit codes).
+  absl::Status Feed(const dossiersync::v1::StartRunRequest& req, Queue& q);
+  void Check(const Item& item, const dossiersync::v1::StartRunRequest& req,
+             const std::string& run_id, const std::map<std::string, std::string>& pending,
+             Tally& tally);
   dvcqg::LookupResult LookupWithRetries(const std::string& code);
   void Publish(const std::string& topic, const std::string& key,
                const google::protobuf::Message& m);
+  bool Stopping() const { return cancel_ || lease_lost_; }
 
   const RunnerOptions options_;
   dvcqg::Client* dvcqg_;
@@ -63,10 +91,23 @@ class Runner {
   const ClientOptions intake_client_;
   KafkaProducer* producer_;
   RunStore* store_;
+  TokenBucket lookups_;
+  TokenBucket repairs_;
+  std::atomic<bool> cancel_{false};
+  std::atomic<bool> lease_lost_{false};
   absl::Mutex mu_;
+  bool running_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
-  absl::Mutex rate_mu_;
-  absl::Time next_lookup_ ABSL_GUARDED_BY(rate_mu_) = absl::InfinitePast();
+
+  prometheus::Family<prometheus::Counter>* drift_;
+  prometheus::Family<prometheus::Counter>* runs_;
+  prometheus::Counter* checked_;
+  prometheus::Counter* lookup_failures_;
+  prometheus::Counter* escalated_;
+  prometheus::Counter* repairs_requested_;
+  prometheus::Gauge* consistency_;
+  prometheus::Gauge* running_gauge_;
+  prometheus::Histogram* duration_;
 };
 
 }  // namespace dossiersync::reconciliation

@@ -44,6 +44,9 @@ class ServiceImpl final : public dossiersync::v1::ReconciliationService::Callbac
   const Authenticator* auth() { return auth_; }
 
  private:
+  // The KPIs of `req`'s window and agency (see GetKpis); INVALID_ARGUMENT for an empty window,
+  // UNAVAILABLE when intake or the database cannot answer.
+  absl::Status ComputeKpis(const dossiersync::v1::GetKpisRequest& req, dossiersync::v1::Kpis* resp);
   Runner* runner_;
   RunStore* store_;
   dossiersync::v1::IntakeService::Stub* intake_;

@@ -151,7 +151,7 @@ void Consumer::Handle(rd_kafka_message_t* m) {
     offsets_->Done(tp, m->offset);
     return;
   }
-  if (req.full()) (void)ledger_->ForgetPushedSteps(req.code());
+  if (req.full()) (void)ledger_->RecheckSteps(req.code());
   Work w;
   w.change = std::move(**latest);
   w.tp = tp;

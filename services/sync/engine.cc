@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/clock.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -233,30 +234,7 @@ void Engine::WorkerLoop() {
   }
 }
 
-void Engine::AcquireRate() {
-  if (options_.rate_limit_per_second <= 0) return;
-  while (true) {
-    absl::Duration wait;
-    {
-      absl::MutexLock l(&rate_mu_);
-      absl::Time now = absl::Now();
-      if (refilled_ == absl::InfinitePast()) {
-        tokens_ = options_.rate_limit_burst;
-      } else {
-        tokens_ = std::min<double>(
-            options_.rate_limit_burst,
-            tokens_ + absl::ToDoubleSeconds(now - refilled_) * options_.rate_limit_per_second);
-      }
-      refilled_ = now;
-      if (tokens_ >= 1) {
-        tokens_ -= 1;
-        return;
-      }
-      wait = absl::Seconds((1 - tokens_) / options_.rate_limit_per_second);
-    }
-    absl::SleepFor(wait);
-  }
-}
+void Engine::AcquireRate() { rate_.Acquire(); }
 
 void Engine::RecordCall(const dvcqg::CallResult& r) {
   bool failed = dvcqg::IsRetryable(r.outcome) && r.outcome != dvcqg::Outcome::kRateLimited;
@@ -313,7 +291,9 @@ void Engine::OnDelivery(int64_t opaque, const absl::Status& st) {
 }
 
 void Engine::PublishResult(const std::string& code, int64_t revision, const Outcome& o,
-                           int attempts, absl::Duration latency, const char* service) {
+                           int attempts, absl::Duration latency, const char* service,
+                           const google::protobuf::Timestamp* change_accepted_at,
+                           const std::string& agency_code) {
   dossiersync::v1::SyncResult r;
   r.set_code(code);
   r.set_revision(revision);
@@ -324,8 +304,10 @@ void Engine::PublishResult(const std::string& code, int64_t revision, const Outc
   r.set_dvcqg_message(o.error);
   r.set_attempts(attempts);
   *r.mutable_latency() = TimeUtil::MicrosecondsToDuration(absl::ToInt64Microseconds(latency));
-  *r.mutable_at() = TimeUtil::GetCurrentTime();
+  *r.mutable_at() = NowTimestamp();
   r.set_service(service);
+  if (change_accepted_at != nullptr) *r.mutable_change_accepted_at() = *change_accepted_at;
+  r.set_agency_code(agency_code);
   OutMessage m{
       kTopicSyncResults, code, r.SerializeAsString(), "dossiersync.v1.SyncResult", NewEventId(),
       NewTraceparent(),  0};

@@ -33,6 +33,7 @@
 #include "absl/time/time.h"
 #include "common/dvcqg/client.h"
 #include "common/kafka.h"
+#include "common/token_bucket.h"
 #include "dossiersync/v1/events.pb.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
@@ -123,7 +124,9 @@ class Engine {
   void Finish(Taken& t, const Outcome& o, int64_t revision);
   bool PublishWait(const OutMessage& m);
   void PublishResult(const std::string& code, int64_t revision, const Outcome& o, int attempts,
-                     absl::Duration latency, const char* service);
+                     absl::Duration latency, const char* service,
+                     const google::protobuf::Timestamp* change_accepted_at = nullptr,
+                     const std::string& agency_code = "");
   void RecordCall(const dvcqg::CallResult& r);
   void AcquireRate();
   int MapStatus(int s) const;
@@ -152,9 +155,7 @@ class Engine {
   bool probing_ ABSL_GUARDED_BY(mu_) = false;
   absl::Duration cooldown_ ABSL_GUARDED_BY(mu_);
   // Rate limit.
-  absl::Mutex rate_mu_;
-  double tokens_ ABSL_GUARDED_BY(rate_mu_) = 0;
-  absl::Time refilled_ ABSL_GUARDED_BY(rate_mu_) = absl::InfinitePast();
+  TokenBucket rate_{options_.rate_limit_per_second, static_cast<double>(options_.rate_limit_burst)};
   // Delivery reports awaited by workers.
   absl::Mutex dr_mu_;
   int64_t next_opaque_ ABSL_GUARDED_BY(dr_mu_) = 1;

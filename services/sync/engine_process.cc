@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/clock.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "google/protobuf/util/time_util.h"
@@ -141,7 +142,7 @@ void Engine::PushSnapshots(std::vector<Taken*>& items, std::map<std::string, Out
           it->created = !update;
           (void)ledger_->SetCreated(it->t->code, it->created);
           // A dossier DVCQG does not have has none of its steps either: send them all again.
-          if (update) (void)ledger_->ForgetPushedSteps(it->t->code);
+          if (update) (void)ledger_->ResetNational(it->t->code);
           again.push_back(*it);
         } else if (oc == dvcqg::Outcome::kInvalidItem) {
           o.result = Result::kDeadLetter;
@@ -249,7 +250,18 @@ void Engine::Finish(Taken& t, const Outcome& o, int64_t revision) {
     failures = queues_[t.code].failures + (o.result == Result::kRetry ? 1 : 0);
   }
   const char* service = "DongBoHoSoMC";
-  PublishResult(t.code, revision, o, failures + 1, absl::ZeroDuration(), service);
+  // The lag evidence: the oldest change from Kafka this push carried.
+  const google::protobuf::Timestamp* oldest = nullptr;
+  std::string agency;
+  for (const Work& w : t.works) {
+    if (w.tp.first.empty() || !w.change.has_accepted_at()) continue;
+    if (oldest == nullptr || TimeUtil::TimestampToMicroseconds(w.change.accepted_at()) <
+                                 TimeUtil::TimestampToMicroseconds(*oldest)) {
+      oldest = &w.change.accepted_at();
+    }
+    agency = w.change.dossier().agency_code();
+  }
+  PublishResult(t.code, revision, o, failures + 1, absl::ZeroDuration(), service, oldest, agency);
   pushes_
       ->Add({{"outcome", o.result == Result::kDone    ? "accepted"
                          : o.result == Result::kRetry ? "retrying"
@@ -267,7 +279,7 @@ void Engine::Finish(Taken& t, const Outcome& o, int64_t revision) {
     dl.set_reason(o.error);
     dl.set_attempts(failures + 1);
     dl.set_last_error(absl::StrCat(dvcqg::OutcomeName(o.dvcqg), " ", o.error_code, ": ", o.error));
-    *dl.mutable_at() = TimeUtil::GetCurrentTime();
+    *dl.mutable_at() = NowTimestamp();
     OutMessage m{kTopicDeadLetters,
                  t.code,
                  dl.SerializeAsString(),

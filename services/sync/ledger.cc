@@ -192,8 +192,8 @@ absl::Status Ledger::ResetNational(const std::string& code) {
   return (*tx)->Commit();
 }
 
-absl::Status Ledger::ForgetPushedSteps(const std::string& code) {
-  return Exec("UPDATE sync_steps SET pushed = 0, uncertain = 0 WHERE code = $1", {code});
+absl::Status Ledger::RecheckSteps(const std::string& code) {
+  return Exec("UPDATE sync_steps SET pushed = 0, uncertain = 1 WHERE code = $1", {code});
 }
 
 absl::Status Ledger::RecordFailure(const std::string& code, const std::string& error,

@@ -63,8 +63,10 @@ class Ledger {
                                   const std::vector<std::string>& step_ids);
   // DVCQG does not have the dossier: not created, no revision pushed, no step pushed.
   absl::Status ResetNational(const std::string& code);
-  // Full resync: every step is sent again.
-  absl::Status ForgetPushedSteps(const std::string& code);
+  // Full resync: every step is checked against DVCQG (TraCuuHoSo, as for an uncertain push) and
+  // the ones it lacks are sent again. Resending blindly would duplicate the progress rows DVCQG
+  // still has (found by the reconciliation e2e test: STEPS_MISSING repaired into duplicates).
+  absl::Status RecheckSteps(const std::string& code);
   absl::Status RecordFailure(const std::string& code, const std::string& error,
                              dossiersync::v1::SyncStateKind state);
   absl::Status MarkInSync(const std::string& code);

@@ -1,6 +1,7 @@
 #include "services/sync/sync_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/errors.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -80,7 +81,7 @@ grpc::ServerUnaryReactor* SyncServiceImpl::Resync(grpc::CallbackServerContext* c
     sr.set_reason(req->reason().empty() ? "SyncService.Resync" : req->reason());
     sr.set_requested_by("SyncService.Resync");
     sr.set_full(req->full());
-    *sr.mutable_requested_at() = TimeUtil::GetCurrentTime();
+    *sr.mutable_requested_at() = NowTimestamp();
     OutMessage m{kTopicSyncRequests,
                  code,
                  sr.SerializeAsString(),
