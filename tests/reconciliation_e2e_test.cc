@@ -1,12 +1,18 @@
 // Reconciliation against the whole pipeline: drift injected at the simulator is found with the
 // right kind, repaired through sync-requests, and the next run finds none.
 #include <httplib.h>
+#include <signal.h>
+
+#include <cmath>
+#include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/dvcqg/client.h"
+#include "common/errors.h"
 #include "common/grpc_client.h"
 #include "dossiersync/v1/reconciliation.grpc.pb.h"
+#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "services/dvcqg_sim/simulator.h"
 #include "services/reconciliation/app.h"
@@ -19,6 +25,7 @@ namespace dossiersync {
 namespace {
 
 using dossiersync::v1::DriftKind;
+using google::protobuf::util::TimeUtil;
 using nlohmann::json;
 
 class ReconciliationE2ETest : public ::testing::Test {
@@ -72,6 +79,78 @@ class ReconciliationE2ETest : public ::testing::Test {
     return r && r->status == 200 ? json::parse(r->body) : json();
   }
   void Faults(const json& f) { admin_->Post("/admin/faults", f.dump(), "application/json"); }
+  // Submits ValidRequest(i, 2, 100) for i in [from, to] and waits until the sync reported each.
+  void SubmitSynced(int from, int to) {
+    for (int i = from; i <= to; ++i) Submit(testing::ValidRequest(i, 2, 100));
+    for (int i = from; i <= to; ++i) {
+      std::string c = testing::ValidRequest(i, 2, 1).dossier().code();
+      ASSERT_TRUE(SyncedAgain(c, 100)) << LastSync(c);
+    }
+  }
+  // A dossier-reconciliation process on the fixture's stack and database `db`.
+  struct Replica {
+    std::unique_ptr<testing::Process> process;
+    std::unique_ptr<dossiersync::v1::ReconciliationService::Stub> stub;
+  };
+  Replica StartReplica(const std::string& instance, const std::string& db,
+                       const std::vector<std::string>& extra = {}) {
+    std::ofstream(dir_.File("creds"))
+        << "username=" << dvcqg_config_.credentials.username
+        << "\npassword=" << dvcqg_config_.credentials.password << "\n";
+    int port = testing::FreePort();
+    std::vector<std::string> args = {testing::BinaryPath("dossier-reconciliation"),
+                                     "--allow_insecure",
+                                     absl::StrCat("--listen=127.0.0.1:", port),
+                                     "--metrics_listen=127.0.0.1:0",
+                                     "--kafka_brokers=" + broker_->bootstrap(),
+                                     "--database=sqlite:" + dir_.File(db),
+                                     absl::StrCat("--intake_addr=127.0.0.1:", intake_->grpc_port()),
+                                     "--dvcqg_url=" + sim_->url(),
+                                     "--dvcqg_credentials_file=" + dir_.File("creds"),
+                                     "--instance_id=" + instance};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Replica r;
+    r.process = std::make_unique<testing::Process>(args, dir_.File(instance + ".log"));
+    r.stub = dossiersync::v1::ReconciliationService::NewStub(
+        *MakeChannel(absl::StrCat("127.0.0.1:", port), {}));
+    // Up when it answers (NOT_FOUND for a run that does not exist).
+    EXPECT_TRUE(testing::WaitFor([&] {
+      dossiersync::v1::GetRunRequest g;
+      g.set_run_id("none");
+      dossiersync::v1::ReconciliationRun run;
+      return r.stub->GetRun(MakeContext({}, absl::Seconds(1)).get(), g, &run).error_code() ==
+             grpc::StatusCode::NOT_FOUND;
+    }));
+    return r;
+  }
+  grpc::Status StartRun(Replica& r, std::string* id) {
+    dossiersync::v1::StartRunResponse resp;
+    auto st = r.stub->StartRun(MakeContext({}, absl::Seconds(10)).get(), {}, &resp);
+    *id = resp.run_id();
+    return st;
+  }
+  dossiersync::v1::ReconciliationRun GetRun(Replica& r, const std::string& id) {
+    dossiersync::v1::GetRunRequest g;
+    g.set_run_id(id);
+    dossiersync::v1::ReconciliationRun run;
+    EXPECT_TRUE(r.stub->GetRun(MakeContext({}, absl::Seconds(5)).get(), g, &run).ok());
+    return run;
+  }
+  // The drift of a run of an in-process App, read through its ListDrift.
+  std::map<std::string, std::vector<DriftKind>> DriftOfApp(reconciliation::App& app,
+                                                           const std::string& run_id) {
+    auto stub = dossiersync::v1::ReconciliationService::NewStub(
+        *MakeChannel(absl::StrCat("127.0.0.1:", app.grpc_port()), {}));
+    dossiersync::v1::ListDriftRequest lr;
+    lr.set_run_id(run_id);
+    auto ctx = MakeContext({}, absl::Seconds(10));
+    auto reader = stub->ListDrift(ctx.get(), lr);
+    std::map<std::string, std::vector<DriftKind>> out;
+    dossiersync::v1::DriftItem item;
+    while (reader->Read(&item)) out[item.code()].push_back(item.kind());
+    EXPECT_TRUE(reader->Finish().ok());
+    return out;
+  }
   std::map<std::string, std::vector<DriftKind>> DriftOf(const std::string& run_id) {
     std::map<std::string, std::vector<DriftKind>> out;
     auto items = store_->Drift(run_id, 0);
@@ -268,20 +347,224 @@ TEST_F(ReconciliationE2ETest, ServiceRunsOverGrpcAndKpisMatchTheWorkload) {
   // KPIs against figures computed here from the same workload.
   int online = 0, resolved = 0, on_time = 0;
   for (int i = 0; i < 100; ++i) {
-    const auto& d = w.Lifecycle(i).back().dossier();
+    const auto life = w.Lifecycle(i);
+    const auto& d = life.back().dossier();
     online += d.channel() == dossiersync::v1::CHANNEL_ONLINE;
     if (d.has_finished_at()) {
       ++resolved;
       on_time += d.finished_at().seconds() <= d.due_at().seconds();
     }
   }
+  // Per agency, from the same workload.
+  struct Figures {
+    int received = 0, online = 0, resolved = 0, on_time = 0;
+  };
+  std::map<std::string, Figures> agencies;
+  for (int i = 0; i < 100; ++i) {
+    const auto life = w.Lifecycle(i);
+    const auto& d = life.back().dossier();
+    Figures& f = agencies[d.agency_code()];
+    ++f.received;
+    f.online += d.channel() == dossiersync::v1::CHANNEL_ONLINE;
+    if (d.has_finished_at()) {
+      ++f.resolved;
+      f.on_time += d.finished_at().seconds() <= d.due_at().seconds();
+    }
+  }
+  // Sync lag from the sync-results topic, read here: the first acceptance of each (code,
+  // revision), from intake's acceptance of the oldest change the push carried; nearest rank.
+  std::map<std::pair<std::string, int64_t>, std::pair<std::string, int64_t>> first_accepted;
+  for (const auto& m : testing::CollectAll(broker_->bootstrap(), kTopicSyncResults)) {
+    dossiersync::v1::SyncResult r;
+    ASSERT_TRUE(r.ParseFromString(m.value));
+    if (r.outcome() != dossiersync::v1::SYNC_OUTCOME_ACCEPTED || !r.has_change_accepted_at())
+      continue;
+    first_accepted.emplace(
+        std::make_pair(r.code(), r.revision()),
+        std::make_pair(r.agency_code(),
+                       TimeUtil::TimestampToMicroseconds(r.at()) -
+                           TimeUtil::TimestampToMicroseconds(r.change_accepted_at())));
+  }
+  std::map<std::string, std::vector<int64_t>> lags;  // "" = all
+  for (const auto& [key, v] : first_accepted) {
+    lags[""].push_back(v.second);
+    lags[v.first].push_back(v.second);
+  }
+  auto rank = [](std::vector<int64_t> v, double p) {
+    std::sort(v.begin(), v.end());
+    size_t r = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size())));
+    return v[std::max<size_t>(r, 1) - 1];
+  };
+  ASSERT_GE(lags[""].size(), 100u);
   dossiersync::v1::Kpis k;
-  ASSERT_TRUE(stub->GetKpis(MakeContext({}, absl::Seconds(10)).get(), {}, &k).ok());
+  // The service consumes sync-results on its own: wait until it has every accepted push.
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return stub->GetKpis(MakeContext({}, absl::Seconds(10)).get(), {}, &k).ok() &&
+           k.lag_samples() == static_cast<int64_t>(lags[""].size());
+  })) << k.lag_samples()
+      << " of " << lags[""].size();
   EXPECT_EQ(k.received(), 100);
   EXPECT_DOUBLE_EQ(k.online_share(), online / 100.0);
   EXPECT_EQ(k.resolved(), resolved);
   EXPECT_DOUBLE_EQ(k.on_time_share(), resolved ? static_cast<double>(on_time) / resolved : 0);
   EXPECT_EQ(k.in_sync_share(), 1.0);
+  EXPECT_EQ(TimeUtil::DurationToMicroseconds(k.sync_lag_p50()), rank(lags[""], 0.50));
+  EXPECT_EQ(TimeUtil::DurationToMicroseconds(k.sync_lag_p99()), rank(lags[""], 0.99));
+  EXPECT_GT(TimeUtil::DurationToMicroseconds(k.sync_lag_p50()), 0);
+  ASSERT_EQ(k.by_agency_size(), static_cast<int>(agencies.size()));
+  ASSERT_GE(agencies.size(), 2u) << "the workload spreads over several agencies";
+  for (const auto& [agency, f] : agencies) {
+    SCOPED_TRACE(agency);
+    const auto& a = k.by_agency().at(agency);
+    EXPECT_EQ(a.received(), f.received);
+    EXPECT_DOUBLE_EQ(a.online_share(), static_cast<double>(f.online) / f.received);
+    EXPECT_EQ(a.resolved(), f.resolved);
+    EXPECT_DOUBLE_EQ(a.on_time_share(),
+                     f.resolved ? static_cast<double>(f.on_time) / f.resolved : 0);
+    EXPECT_EQ(a.in_sync_share(), 1.0);
+    EXPECT_EQ(TimeUtil::DurationToMicroseconds(a.sync_lag_p99()), rank(lags[agency], 0.99));
+  }
+  // One agency asked for: the same figures as its breakdown.
+  const std::string one = agencies.begin()->first;
+  dossiersync::v1::GetKpisRequest kr;
+  kr.set_agency_code(one);
+  dossiersync::v1::Kpis ka;
+  ASSERT_TRUE(stub->GetKpis(MakeContext({}, absl::Seconds(10)).get(), kr, &ka).ok());
+  EXPECT_EQ(ka.received(), agencies[one].received);
+  EXPECT_EQ(TimeUtil::DurationToMicroseconds(ka.sync_lag_p50()), rank(lags[one], 0.50));
+  EXPECT_EQ(ka.by_agency_size(), 0);
+  // An empty window is refused with the field named.
+  dossiersync::v1::GetKpisRequest bad;
+  *bad.mutable_since() = TimeUtil::SecondsToTimestamp(2000);
+  *bad.mutable_until() = TimeUtil::SecondsToTimestamp(1000);
+  auto refused = stub->GetKpis(MakeContext({}, absl::Seconds(10)).get(), bad, &ka);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FieldOf(DetailsOf(refused)), "until");
+}
+
+TEST_F(ReconciliationE2ETest, RunInterruptedBySigkillRestartsCleanly) {
+  SubmitSynced(1, 40);
+  Faults({{"latency_ms", 100}});  // 40 lookups, 2 at a time: a run takes about 2 s
+  const std::vector<std::string> flags = {"--concurrency=2", "--lease_ttl=3s"};
+  auto running_with_progress = [&](Replica& r, const std::string& id) {
+    return testing::WaitFor([&] {
+      auto run = GetRun(r, id);
+      return run.state() == "RUNNING" && run.dossiers_checked() > 0;
+    });
+  };
+  // Replica a dies mid-run. Replica b must wait for a's lease to expire, then takes over.
+  std::string first, second, third;
+  {
+    Replica a = StartReplica("replica-a", "recon-shared.db", flags);
+    ASSERT_TRUE(StartRun(a, &first).ok());
+    ASSERT_TRUE(running_with_progress(a, first));
+    a.process->Kill(SIGKILL);
+    a.process->Wait();
+  }
+  {
+    Replica b = StartReplica("replica-b", "recon-shared.db", flags);
+    auto refused = StartRun(b, &second);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+        << "a's lease is still valid";
+    ASSERT_TRUE(testing::WaitFor([&] { return StartRun(b, &second).ok(); }, absl::Seconds(10)));
+    EXPECT_EQ(GetRun(b, first).state(), "INTERRUPTED");
+    ASSERT_TRUE(running_with_progress(b, second));
+    b.process->Kill(SIGKILL);
+    b.process->Wait();
+  }
+  // Replica b restarted (same identity): it drops its own stale lease and runs at once.
+  Faults({{"latency_ms", 0}});
+  Replica b = StartReplica("replica-b", "recon-shared.db", flags);
+  ASSERT_TRUE(StartRun(b, &third).ok());
+  EXPECT_EQ(GetRun(b, second).state(), "INTERRUPTED");
+  dossiersync::v1::ReconciliationRun run;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    run = GetRun(b, third);
+    return run.state() != "RUNNING";
+  }));
+  EXPECT_EQ(run.state(), "FINISHED");
+  EXPECT_EQ(run.dossiers_checked(), 40);
+  EXPECT_EQ(run.consistency_ratio(), 1.0);
+  EXPECT_EQ(run.holder(), "replica-b");
+}
+
+TEST_F(ReconciliationE2ETest, TwoReplicasNeverRunAtOnce) {
+  SubmitSynced(1, 30);
+  Faults({{"latency_ms", 20}});
+  // Both replicas schedule a run every 200 ms on one database; each run takes about 0.3 s.
+  const std::vector<std::string> flags = {"--concurrency=2", "--incremental_every=200ms",
+                                          "--incremental_window=1h"};
+  Replica a = StartReplica("replica-a", "recon-shared.db", flags);
+  Replica b = StartReplica("replica-b", "recon-shared.db", flags);
+  auto runs_of = [](const std::vector<InMessage>& msgs) {
+    std::vector<dossiersync::v1::ReconciliationRun> out;
+    for (const auto& m : msgs) {
+      dossiersync::v1::ReconciliationRun r;
+      if (r.ParseFromString(m.value)) out.push_back(r);
+    }
+    return out;
+  };
+  auto msgs = testing::CollectUntil(
+      broker_->bootstrap(), kTopicReconciliationRuns,
+      [&](const std::vector<InMessage>& m) { return m.size() >= 8; }, absl::Seconds(90));
+  auto runs = runs_of(msgs);
+  ASSERT_GE(runs.size(), 8u);
+  std::sort(runs.begin(), runs.end(), [](const auto& x, const auto& y) {
+    return TimeUtil::TimestampToMicroseconds(x.started_at()) <
+           TimeUtil::TimestampToMicroseconds(y.started_at());
+  });
+  std::set<std::string> holders;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    EXPECT_EQ(runs[i].state(), "FINISHED");
+    EXPECT_EQ(runs[i].trigger(), "incremental");
+    EXPECT_EQ(runs[i].dossiers_checked(), 30);
+    holders.insert(runs[i].holder());
+    if (i > 0) {
+      EXPECT_LE(TimeUtil::TimestampToMicroseconds(runs[i - 1].finished_at()),
+                TimeUtil::TimestampToMicroseconds(runs[i].started_at()))
+          << "runs " << runs[i - 1].run_id() << " (" << runs[i - 1].holder() << ") and "
+          << runs[i].run_id() << " (" << runs[i].holder() << ") overlap";
+    }
+  }
+  EXPECT_EQ(holders.size(), 2u) << "both replicas took turns";
+}
+
+TEST_F(ReconciliationE2ETest, ScheduledIncrementalRunLooksOnlyAtRecentDossiers) {
+  auto code = [](int i) { return testing::ValidRequest(i, 2, 1).dossier().code(); };
+  const absl::Duration window = absl::Seconds(5);
+  SubmitSynced(1, 20);
+  const absl::Time old_done = absl::Now();
+  admin_->Post(("/admin/tamper/" + code(1)).c_str(), R"({"NgayHenTra":"20240801080000"})",
+               "application/json");
+  // The window is measured from intake's acceptance: wait until the first 20 fall out of it.
+  ASSERT_TRUE(testing::WaitFor([&] { return absl::Now() > old_done + window; }));
+  SubmitSynced(21, 25);
+  admin_->Post(("/admin/tamper/" + code(21)).c_str(), R"({"NgayHenTra":"20240801080000"})",
+               "application/json");
+  reconciliation::ReconciliationConfig rc;
+  rc.server.listen = "127.0.0.1:0";
+  rc.server.allow_insecure = true;
+  rc.metrics_listen = "127.0.0.1:0";
+  rc.kafka_brokers = broker_->bootstrap();
+  rc.database = "sqlite:" + dir_.File("recon-app.db");
+  rc.intake_addr = absl::StrCat("127.0.0.1:", intake_->grpc_port());
+  rc.dvcqg = dvcqg_config_;
+  rc.incremental_every = absl::Milliseconds(300);
+  rc.incremental_window = window;
+  auto app = reconciliation::App::Start(rc);
+  ASSERT_TRUE(app.ok()) << app.status();
+  auto msgs = testing::CollectUntil(
+      broker_->bootstrap(), kTopicReconciliationRuns,
+      [](const std::vector<InMessage>& m) { return !m.empty(); }, absl::Seconds(30));
+  ASSERT_FALSE(msgs.empty());
+  dossiersync::v1::ReconciliationRun run;
+  ASSERT_TRUE(run.ParseFromString(msgs[0].value));
+  EXPECT_EQ(run.trigger(), "incremental");
+  EXPECT_TRUE(run.has_changed_since());
+  EXPECT_EQ(run.dossiers_checked(), 5) << "only the 5 dossiers changed within the window";
+  EXPECT_EQ(DriftOfApp(**app, run.run_id()),
+            (std::map<std::string, std::vector<DriftKind>>{
+                {code(21), {dossiersync::v1::DRIFT_KIND_FIELD_MISMATCH}}}));
 }
 
 }  // namespace

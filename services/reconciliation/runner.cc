@@ -405,24 +405,30 @@ void Runner::Execute(ReconciliationRun run, const StartRunRequest& req) {
         while (auto item = q.Pop()) Check(*item, req, run_id, *pending, tally);
       });
     }
-    // The heartbeat: renew the lease every ttl/3 and save progress; stop the queue on cancel.
+    // The heartbeat: progress saved every second (GetRun shows it), the lease renewed every
+    // ttl/3, the queue stopped on cancel or a lost lease.
     absl::Notification workers_done;
     std::thread heartbeat([&] {
       absl::Time renewed = absl::Now();
+      absl::Time saved = absl::Now();
       while (!workers_done.WaitForNotificationWithTimeout(absl::Milliseconds(250))) {
         if (Stopping()) q.Abort();
-        if (absl::Now() - renewed < options_.lease_ttl / 3) continue;
-        renewed = absl::Now();
-        auto held = store_->AcquireLease(kLease, options_.holder, options_.lease_ttl);
-        if (held.ok() && !*held) {
-          LogError("reconciliation lease taken by another replica; stopping the run",
-                   {{"run_id", run_id}});
-          lease_lost_ = true;
-          q.Abort();
+        if (absl::Now() - renewed >= options_.lease_ttl / 3) {
+          renewed = absl::Now();
+          auto held = store_->AcquireLease(kLease, options_.holder, options_.lease_ttl);
+          if (held.ok() && !*held) {
+            LogError("reconciliation lease taken by another replica; stopping the run",
+                     {{"run_id", run_id}});
+            lease_lost_ = true;
+            q.Abort();
+          }
         }
-        ReconciliationRun progress = run;
-        tally.Into(&progress);
-        (void)store_->SaveRun(progress);
+        if (absl::Now() - saved >= absl::Seconds(1)) {
+          saved = absl::Now();
+          ReconciliationRun progress = run;
+          tally.Into(&progress);
+          (void)store_->SaveRun(progress);
+        }
       }
     });
     for (auto& t : workers) t.join();
