@@ -6,6 +6,8 @@
 # injected at the simulator found, repaired and checked again by a reconciliation. DEMO_DOSSIERS sets the size (default
 # 3000). The stack stops when the demo ends (KEEP_RUNNING=1 keeps it up until Ctrl-C).
 set -euo pipefail
+# The number after "key": in JSON text on stdin, or empty (never fails the script under pipefail).
+json_num() { { grep -o "\"$1\":[0-9.e-]*" || true; } | awk -F: 'NR == 1 {print $2}'; }
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 bash scripts/install-deps.sh
@@ -58,6 +60,20 @@ for _ in $(seq 100); do grep -q '"msg":"serving"' "$RUN/sync.log" && break; slee
 grep -q '"msg":"serving"' "$RUN/sync.log" || { echo "sync did not start:"; tail "$RUN/sync.log"; exit 1; }
 for _ in $(seq 200); do grep -q '"msg":"partitions assigned"' "$RUN/sync.log" && break; sleep 0.1; done
 
+echo "== starting dossier-reconciliation (gRPC 127.0.0.1:50053, metrics 127.0.0.1:9103; reads sync-results as it goes)"
+"$BIN/dossier-reconciliation" --allow_insecure --kafka_brokers="$BROKERS" \
+  --database="sqlite:$RUN/reconciliation.db" --listen=127.0.0.1:50053 --metrics_listen=127.0.0.1:9103 \
+  --intake_addr=127.0.0.1:50051 --dvcqg_url="$(cat "$RUN/dvcqg_url")" \
+  --dvcqg_credentials_file="$RUN/dvcqg-credentials" >"$RUN/reconciliation.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q '"msg":"serving"' "$RUN/reconciliation.log" && break; sleep 0.1; done
+grep -q '"msg":"serving"' "$RUN/reconciliation.log" || { echo "reconciliation did not start:"; tail "$RUN/reconciliation.log"; exit 1; }
+
+# DVCQG silently drops a small share of writes (answers success, stores nothing), as met in
+# production; only the reconciliation at the end can find what they cost.
+DROP_RATE=${DROP_RATE:-0.002}
+curl -s -XPOST 127.0.0.1:8580/admin/faults -d "{\"drop_rate\":$DROP_RATE}" >/dev/null
+
 start_ms=$(date +%s%3N)
 echo "== demo: $DEMO_DOSSIERS dossiers through full lifecycles (SubmitChanges streams)"
 "$BIN/dossierctl" submit --generate="$DEMO_DOSSIERS" --intake_addr=127.0.0.1:50051 | tee "$RUN/submit.json"
@@ -79,14 +95,14 @@ echo
 echo "== intake metrics"
 curl -s 127.0.0.1:9101/metrics | grep -E '^dossiersync_intake_(accepted_total|rejected_total|published_total|outbox_backlog)' || true
 
-accepted=$(grep -o '"accepted":[0-9]*' "$RUN/submit.json" | cut -d: -f2)
+accepted=$(json_num accepted <"$RUN/submit.json")
 published=$(wc -l <"$RUN/changes.jsonl")
 if [ "$accepted" != "$published" ]; then echo "MISMATCH between accepted and published" >&2; exit 1; fi
 
 echo "== waiting for dossier-sync to bring DVCQG in line"
 national=0
 for _ in $(seq 1200); do
-  national=$(curl -s 127.0.0.1:8580/admin/stats | grep -o '"dossiers":[0-9]*' | cut -d: -f2)
+  national=$(curl -s 127.0.0.1:8580/admin/stats | json_num dossiers)
   pending=$(curl -s 127.0.0.1:9102/metrics | awk '/^dossiersync_sync_pending_changes /{print $2}')
   lag=$(curl -s 127.0.0.1:9102/metrics | awk '/^dossiersync_sync_consumer_lag\{/{s+=$2} END{print s+0}')
   if [ "${national:-0}" = "$DEMO_DOSSIERS" ] && [ "${pending:-1}" = "0" ] && [ "${lag:-1}" = "0" ]; then break; fi
@@ -94,6 +110,8 @@ for _ in $(seq 1200); do
 done
 
 synced_ms=$(date +%s%3N)
+curl -s -XPOST 127.0.0.1:8580/admin/faults -d '{"drop_rate":0}' >/dev/null
+dropped=$(curl -s 127.0.0.1:8580/admin/stats | json_num dropped_write)
 elapsed=$(( synced_ms - start_ms ))
 # Sync lag (intake acceptance -> DVCQG acceptance) quantiles from the histogram buckets.
 quantile() {
@@ -103,7 +121,7 @@ quantile() {
     /^dossiersync_sync_push_latency_seconds_count/ { total=$2 }
     END { for (i=1;i<=n;i++) if (cnt[i] >= q*total) { printf "%s s", les[i]; exit } print "n/a" }'
 }
-steps=$(curl -s 127.0.0.1:8580/admin/stats | grep -o '"steps":[0-9]*' | cut -d: -f2)
+steps=$(curl -s 127.0.0.1:8580/admin/stats | json_num steps)
 dlq=$(curl -s 127.0.0.1:9102/metrics | awk '/^dossiersync_sync_dead_letters_total /{print $2}')
 echo
 echo "== report"
@@ -112,21 +130,21 @@ echo "   changes on Kafka:                  $published"
 echo "   dossiers at DVCQG (simulator):     ${national:-0} of $DEMO_DOSSIERS"
 echo "   progress steps at DVCQG:           ${steps:-0}"
 echo "   dead letters:                      ${dlq:-0}"
+echo "   writes DVCQG dropped silently:     ${dropped:-0} (drop rate $DROP_RATE)"
 echo "   sync lag p50 / p99 (bucket bound): $(quantile 0.5) / $(quantile 0.99)"
 echo "   submit to all-in-sync:             ${elapsed} ms ($(( accepted * 1000 / (elapsed > 0 ? elapsed : 1) )) changes/s end to end)"
 echo "   logs and databases in $RUN/"
 if [ "${national:-0}" != "$DEMO_DOSSIERS" ]; then echo "NOT ALL DOSSIERS REACHED DVCQG" >&2; exit 1; fi
 
 echo
-echo "== starting dossier-reconciliation (gRPC 127.0.0.1:50053, metrics 127.0.0.1:9103)"
-"$BIN/dossier-reconciliation" --allow_insecure --kafka_brokers="$BROKERS" \
-  --database="sqlite:$RUN/reconciliation.db" --listen=127.0.0.1:50053 --metrics_listen=127.0.0.1:9103 \
-  --intake_addr=127.0.0.1:50051 --dvcqg_url="$(cat "$RUN/dvcqg_url")" \
-  --dvcqg_credentials_file="$RUN/dvcqg-credentials" >"$RUN/reconciliation.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do grep -q '"msg":"serving"' "$RUN/reconciliation.log" && break; sleep 0.1; done
+echo "== waiting for the reconciliation to have read every sync result (its evidence and the lag KPI)"
+for _ in $(seq 300); do
+  results=$(curl -s 127.0.0.1:9102/metrics | awk '/^dossiersync_sync_pushes_total\{/{s+=$2} END{print s+0}')
+  stored=$(curl -s 127.0.0.1:9103/metrics | awk '/^dossiersync_reconciliation_sync_results_total\{/{s+=$2} END{print s+0}')
+  [ "${stored:-0}" -ge "${results:-1}" ] && break; sleep 0.1
+done
 
-echo "== injecting drift at DVCQG: two statuses changed, one due date moved"
+echo "== injecting more drift at DVCQG: two statuses changed, one due date moved"
 codes=$(grep -o '"key":"[^"]*"' "$RUN/changes.jsonl" | cut -d'"' -f4 | sort -u | awk 'NR <= 3')  # awk reads all: no SIGPIPE under pipefail
 set -- $codes
 curl -s -XPOST "127.0.0.1:8580/admin/tamper/$1" -d '{"TrangThaiHoSo":"8"}' >/dev/null
@@ -141,14 +159,22 @@ for _ in $(seq 200); do
   for c in $1 $2 $3; do
     curl -s "127.0.0.1:8580/admin/dossiers/$c" | grep '"NgayHenTra":"20991231170000"\|"TrangThaiHoSo":"8"' >/dev/null && ok=0
   done
-  [ $ok = 1 ] && break; sleep 0.1
+  pending=$(curl -s 127.0.0.1:9102/metrics | awk '/^dossiersync_sync_pending_changes /{print $2}')
+  lag=$(curl -s 127.0.0.1:9102/metrics | awk '/^dossiersync_sync_consumer_lag\{/{s+=$2} END{print s+0}')
+  [ $ok = 1 ] && [ "${pending:-1}" = "0" ] && [ "${lag:-1}" = "0" ] && break; sleep 0.1
 done
 "$BIN/dossierctl" reconcile --reconciliation_addr=127.0.0.1:50053 | tee "$RUN/reconcile2.jsonl" | cut -c 1-300
 found=$(( $(wc -l <"$RUN/reconcile1.jsonl") - 1 ))
 left=$(( $(wc -l <"$RUN/reconcile2.jsonl") - 1 ))
-ratio=$(head -1 "$RUN/reconcile2.jsonl" | grep -o '"consistency_ratio":[0-9.e-]*' | cut -d: -f2)
+ratio=$(awk 'NR == 1' "$RUN/reconcile2.jsonl" | json_num consistency_ratio)
+kinds=$(awk 'NR == 1' "$RUN/reconcile1.jsonl" | { grep -o '"drift_by_kind":{[^}]*}' || true; } | sed 's/"drift_by_kind"://; s/DRIFT_KIND_//g')
 echo
-echo "== reconciliation: drift found $found, repaired; drift left after repair $left; consistency ${ratio:-?}"
+echo "== the province's figures (dossierctl kpis): received, online share, resolved, on time, in sync, sync lag"
+"$BIN/dossierctl" kpis --reconciliation_addr=127.0.0.1:50053 >"$RUN/kpis.jsonl"
+awk 'NR <= 3' "$RUN/kpis.jsonl"
+echo "   ... one line per agency in $RUN/kpis.jsonl"
+echo
+echo "== reconciliation: $found drift items found ($kinds; from ${dropped:-0} dropped writes and 3 tampered dossiers), repaired; drift left after repair $left; consistency ${ratio:-?}"
 if [ "$found" -lt 3 ] || [ "$left" != 0 ]; then echo "RECONCILIATION DID NOT REPAIR THE DRIFT" >&2; exit 1; fi
 if [ "${KEEP_RUNNING:-0}" = "1" ]; then
   echo "stack running; Ctrl-C to stop"; wait

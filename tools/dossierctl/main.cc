@@ -4,8 +4,10 @@
 //   get CODE
 //   dvcqg lookup CODE --dvcqg_url=URL --dvcqg_credentials_file=FILE
 //   reconcile [--repair] [--codes=A,B] [--agency=CODE]
+//   kpis [--agency=CODE]
 #include <cstdio>
 #include <iostream>
+#include <map>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -40,7 +42,7 @@ ABSL_FLAG(bool, from_beginning, true, "tail: start at the earliest offset");
 ABSL_FLAG(int64_t, max_messages, 0, "tail: stop after N messages (0 = no limit)");
 ABSL_FLAG(bool, repair, false, "reconcile: request repairs of the drift found");
 ABSL_FLAG(std::string, codes, "", "reconcile: only these dossier codes (comma-separated)");
-ABSL_FLAG(std::string, agency, "", "reconcile: only this agency code");
+ABSL_FLAG(std::string, agency, "", "reconcile, kpis: only this agency code");
 ABSL_FLAG(absl::Duration, run_timeout, absl::Minutes(30),
           "reconcile: how long to wait for the run");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::ZeroDuration(),
@@ -54,7 +56,8 @@ constexpr char kUsage[] =
     "  tail TOPIC                           print a Kafka topic as JSON lines\n"
     "  get CODE                             print a dossier as stored by intake\n"
     "  dvcqg lookup CODE                    TraCuuHoSo against --dvcqg_url (exit 3: not found)\n"
-    "  reconcile [--repair]                 run a reconciliation and print its report";
+    "  reconcile [--repair]                 run a reconciliation and print its report\n"
+    "  kpis [--agency=CODE]                 the province's figures (GetKpis), per agency";
 
 dossiersync::ClientOptions Client() {
   dossiersync::ClientOptions c;
@@ -246,6 +249,39 @@ int Reconcile() {
   return reader->Finish().ok() && run.state() == "FINISHED" ? 0 : 1;
 }
 
+int Kpis() {
+  auto ch = dossiersync::MakeChannel(absl::GetFlag(FLAGS_reconciliation_addr), Client());
+  if (!ch.ok()) {
+    std::cerr << ch.status().message() << std::endl;
+    return 2;
+  }
+  auto stub = dossiersync::v1::ReconciliationService::NewStub(*ch);
+  dossiersync::v1::GetKpisRequest req;
+  req.set_agency_code(absl::GetFlag(FLAGS_agency));
+  dossiersync::v1::Kpis k;
+  grpc::Status st =
+      stub->GetKpis(dossiersync::MakeContext(Client(), absl::Minutes(5)).get(), req, &k);
+  if (!st.ok()) {
+    std::cerr << "kpis: " << st.error_message() << std::endl;
+    return 1;
+  }
+  // The province's line first, then one line per agency (each tagged with its code).
+  google::protobuf::util::JsonPrintOptions po;
+  po.preserve_proto_field_names = true;
+  po.always_print_primitive_fields = true;
+  auto print = [&](dossiersync::v1::Kpis m, const std::string& agency) {
+    m.clear_by_agency();
+    std::string out;
+    (void)google::protobuf::util::MessageToJsonString(m, &out, po);
+    if (!agency.empty()) out = absl::StrCat("{\"agency_code\":\"", agency, "\",", out.substr(1));
+    std::cout << out << std::endl;
+  };
+  print(k, absl::GetFlag(FLAGS_agency));
+  std::map<std::string, dossiersync::v1::Kpis> sorted(k.by_agency().begin(), k.by_agency().end());
+  for (const auto& [agency, a] : sorted) print(a, agency);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -260,6 +296,7 @@ int main(int argc, char** argv) {
   if (cmd == "get") return Get(args);
   if (cmd == "dvcqg") return DvcqgLookup(args);
   if (cmd == "reconcile") return Reconcile();
+  if (cmd == "kpis") return Kpis();
   std::cerr << "unknown command '" << cmd << "'\n" << kUsage << std::endl;
   return 2;
 }
