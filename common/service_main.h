@@ -5,12 +5,24 @@
 #ifndef DOSSIERSYNC_COMMON_SERVICE_MAIN_H_
 #define DOSSIERSYNC_COMMON_SERVICE_MAIN_H_
 
+#include <cstdlib>
+#include <fstream>
 #include <string>
 
 #include "common/log.h"
 #include "common/server.h"
 
 namespace dossiersync {
+
+// The process's peak resident memory (VmHWM) in MiB, or -1 when /proc is not readable.
+inline double PeakRssMb() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
+  }
+  return -1;
+}
 
 template <typename AppT, typename ConfigT>
 int ServeUntilSignal(const ConfigT& config) {
@@ -25,7 +37,7 @@ int ServeUntilSignal(const ConfigT& config) {
   std::string sig = WaitForTerminationSignal();
   LogInfo("stopping", {{"signal", sig}});
   (*app)->Stop();
-  LogInfo("stopped");
+  LogInfo("stopped", {{"peak_rss_mb", PeakRssMb()}});
   return 0;
 }
 

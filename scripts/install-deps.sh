@@ -6,7 +6,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librdkafka-dev libabsl-dev libsqlite3-dev libssl-dev
   nlohmann-json3-dev libcpp-httplib-dev prometheus-cpp-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libpq-dev postgresql
   kcat sqlite3
 )
 missing=()

@@ -7,6 +7,8 @@
 # 3000). The stack stops when the demo ends (KEEP_RUNNING=1 keeps it up until Ctrl-C).
 set -euo pipefail
 # The number after "key": in JSON text on stdin, or empty (never fails the script under pipefail).
+# Waits scale with the demo's size (3,000 dossiers = 1).
+SCALE=$(( ${DEMO_DOSSIERS:-3000} > 3000 ? ${DEMO_DOSSIERS:-3000} / 3000 : 1 ))
 json_num() { { grep -o "\"$1\":[0-9.e-]*" || true; } | awk -F: 'NR == 1 {print $2}'; }
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -29,7 +31,10 @@ wait_for_file() {
 }
 
 echo "== starting devbroker (in-memory Kafka)"
-"$BIN/devbroker" --bootstrap_file="$RUN/bootstrap" --control_file="$RUN/control" >"$RUN/devbroker.log" 2>&1 &
+# The devbroker keeps at most 5 MiB per partition (librdkafka's mock cluster): bigger demos get
+# more partitions so nothing falls off the log before the sync reads it.
+PARTITIONS=$(( 2 * SCALE > 6 ? 2 * SCALE : 6 ))
+"$BIN/devbroker" --partitions="$PARTITIONS" --bootstrap_file="$RUN/bootstrap" --control_file="$RUN/control" >"$RUN/devbroker.log" 2>&1 &
 PIDS+=($!)
 wait_for_file "$RUN/bootstrap"
 BROKERS=$(cat "$RUN/bootstrap")
@@ -79,14 +84,15 @@ echo "== demo: $DEMO_DOSSIERS dossiers through full lifecycles (SubmitChanges st
 "$BIN/dossierctl" submit --generate="$DEMO_DOSSIERS" --intake_addr=127.0.0.1:50051 | tee "$RUN/submit.json"
 
 echo "== waiting for the outbox to drain into Kafka"
-for _ in $(seq 300); do
+for _ in $(seq $(( 300 * SCALE ))); do
   backlog=$(curl -s 127.0.0.1:9101/metrics | awk '/^dossiersync_intake_outbox_backlog /{print $2}')
   [ "${backlog:-1}" = "0" ] && break; sleep 0.1
 done
 
 echo "== dossiersync.dossier-changes.v1 (dossierctl tail, decoded)"
+accepted=$(json_num accepted <"$RUN/submit.json")
 "$BIN/dossierctl" tail dossiersync.dossier-changes.v1 --kafka_brokers="$BROKERS" \
-  --idle_timeout=2s >"$RUN/changes.jsonl"
+  --max_messages="$accepted" --idle_timeout=$(( 5 * SCALE ))s >"$RUN/changes.jsonl"
 echo "   messages on the topic: $(wc -l <"$RUN/changes.jsonl")"
 echo "   first message:"
 head -n 1 "$RUN/changes.jsonl" | cut -c 1-600
@@ -95,13 +101,12 @@ echo
 echo "== intake metrics"
 curl -s 127.0.0.1:9101/metrics | grep -E '^dossiersync_intake_(accepted_total|rejected_total|published_total|outbox_backlog)' || true
 
-accepted=$(json_num accepted <"$RUN/submit.json")
 published=$(wc -l <"$RUN/changes.jsonl")
 if [ "$accepted" != "$published" ]; then echo "MISMATCH between accepted and published" >&2; exit 1; fi
 
 echo "== waiting for dossier-sync to bring DVCQG in line"
 national=0
-for _ in $(seq 1200); do
+for _ in $(seq $(( 1200 * SCALE ))); do
   national=$(curl -s 127.0.0.1:8580/admin/stats | json_num dossiers)
   pending=$(curl -s 127.0.0.1:9102/metrics | awk '/^dossiersync_sync_pending_changes /{print $2}')
   lag=$(curl -s 127.0.0.1:9102/metrics | awk '/^dossiersync_sync_consumer_lag\{/{s+=$2} END{print s+0}')
@@ -138,7 +143,7 @@ if [ "${national:-0}" != "$DEMO_DOSSIERS" ]; then echo "NOT ALL DOSSIERS REACHED
 
 echo
 echo "== waiting for the reconciliation to have read every sync result (its evidence and the lag KPI)"
-for _ in $(seq 300); do
+for _ in $(seq $(( 300 * SCALE ))); do
   results=$(curl -s 127.0.0.1:9102/metrics | awk '/^dossiersync_sync_pushes_total\{/{s+=$2} END{print s+0}')
   stored=$(curl -s 127.0.0.1:9103/metrics | awk '/^dossiersync_reconciliation_sync_results_total\{/{s+=$2} END{print s+0}')
   [ "${stored:-0}" -ge "${results:-1}" ] && break; sleep 0.1
@@ -154,7 +159,7 @@ curl -s -XPOST "127.0.0.1:8580/admin/tamper/$3" -d '{"NgayHenTra":"2099123117000
 echo "== reconciliation with repair (dossierctl reconcile --repair)"
 "$BIN/dossierctl" reconcile --repair --reconciliation_addr=127.0.0.1:50053 | tee "$RUN/reconcile1.jsonl" | cut -c 1-300
 echo "== waiting for the repairs to go through the sync, then reconciling again"
-for _ in $(seq 200); do
+for _ in $(seq $(( 200 * SCALE ))); do
   ok=1
   for c in $1 $2 $3; do
     curl -s "127.0.0.1:8580/admin/dossiers/$c" | grep '"NgayHenTra":"20991231170000"\|"TrangThaiHoSo":"8"' >/dev/null && ok=0

@@ -10,6 +10,7 @@
 #include "common/grpc_client.h"
 #include "gtest/gtest.h"
 #include "tests/kafka_checks.h"
+#include "tests/postgres_server.h"
 #include "tests/test_util.h"
 
 namespace dossiersync {
@@ -30,7 +31,7 @@ class IntakeProcess {
                                  absl::StrCat("--listen=127.0.0.1:", port_),
                                  absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
                                  "--kafka_brokers=" + brokers,
-                                 "--database=sqlite:" + dir.File("intake.db")},
+                                 "--database=" + testing::TestDatabaseUri(dir.path(), "intake.db")},
         dir.File("intake.log"));
     stub_ = testing::IntakeStub(port_);
     auto ch = MakeChannel(absl::StrCat("127.0.0.1:", port_), {});

@@ -18,6 +18,7 @@
 #include "services/reconciliation/app.h"
 #include "services/reconciliation/runner.h"
 #include "services/sync/app.h"
+#include "tests/postgres_server.h"
 #include "tests/test_util.h"
 #include "tools/dossierctl/submit.h"
 
@@ -40,7 +41,7 @@ class ReconciliationE2ETest : public ::testing::Test {
     sync_ = std::move(*sync::App::Start(c));
     client_ = std::move(*dvcqg::Client::Create(dvcqg_config_));
     producer_ = std::move(*KafkaProducer::Create(broker_->bootstrap(), nullptr));
-    db_ = std::move(*storage::Open("sqlite:" + dir_.File("recon.db")));
+    db_ = std::move(*storage::Open(testing::TestDatabaseUri(dir_.path(), "recon.db")));
     store_ = std::move(*reconciliation::RunStore::Open(db_.get()));
     stub_ = testing::IntakeStub(intake_->grpc_port());
     reconciliation::RunnerOptions ro;
@@ -103,7 +104,7 @@ class ReconciliationE2ETest : public ::testing::Test {
                                      absl::StrCat("--listen=127.0.0.1:", port),
                                      "--metrics_listen=127.0.0.1:0",
                                      "--kafka_brokers=" + broker_->bootstrap(),
-                                     "--database=sqlite:" + dir_.File(db),
+                                     "--database=" + testing::TestDatabaseUri(dir_.path(), db),
                                      absl::StrCat("--intake_addr=127.0.0.1:", intake_->grpc_port()),
                                      "--dvcqg_url=" + sim_->url(),
                                      "--dvcqg_credentials_file=" + dir_.File("creds"),
@@ -316,7 +317,7 @@ TEST_F(ReconciliationE2ETest, ServiceRunsOverGrpcAndKpisMatchTheWorkload) {
   rc.server.allow_insecure = true;
   rc.metrics_listen = "127.0.0.1:0";
   rc.kafka_brokers = broker_->bootstrap();
-  rc.database = "sqlite:" + dir_.File("recon-app.db");
+  rc.database = testing::TestDatabaseUri(dir_.path(), "recon-app.db");
   rc.intake_addr = absl::StrCat("127.0.0.1:", intake_->grpc_port());
   rc.dvcqg = dvcqg_config_;
   auto app = reconciliation::App::Start(rc);
@@ -506,7 +507,12 @@ TEST_F(ReconciliationE2ETest, TwoReplicasNeverRunAtOnce) {
   };
   auto msgs = testing::CollectUntil(
       broker_->bootstrap(), kTopicReconciliationRuns,
-      [&](const std::vector<InMessage>& m) { return m.size() >= 8; }, absl::Seconds(90));
+      [&](const std::vector<InMessage>& m) {
+        std::set<std::string> seen;
+        for (const auto& r : runs_of(m)) seen.insert(r.holder());
+        return m.size() >= 8 && seen.size() == 2;
+      },
+      absl::Seconds(90));
   auto runs = runs_of(msgs);
   ASSERT_GE(runs.size(), 8u);
   std::sort(runs.begin(), runs.end(), [](const auto& x, const auto& y) {
@@ -546,7 +552,7 @@ TEST_F(ReconciliationE2ETest, ScheduledIncrementalRunLooksOnlyAtRecentDossiers) 
   rc.server.allow_insecure = true;
   rc.metrics_listen = "127.0.0.1:0";
   rc.kafka_brokers = broker_->bootstrap();
-  rc.database = "sqlite:" + dir_.File("recon-app.db");
+  rc.database = testing::TestDatabaseUri(dir_.path(), "recon-app.db");
   rc.intake_addr = absl::StrCat("127.0.0.1:", intake_->grpc_port());
   rc.dvcqg = dvcqg_config_;
   rc.incremental_every = absl::Milliseconds(300);

@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "services/dvcqg_sim/simulator.h"
 #include "services/sync/app.h"
+#include "tests/postgres_server.h"
 #include "tests/test_util.h"
 #include "tools/dossierctl/submit.h"
 
@@ -285,7 +286,7 @@ TEST_F(SyncE2ETest, SigkillMidLoadAndRestart) {
                                    "--listen=127.0.0.1:0",
                                    "--metrics_listen=127.0.0.1:0",
                                    "--kafka_brokers=" + broker_->bootstrap(),
-                                   "--database=sqlite:" + dir_.File("sync.db"),
+                                   "--database=" + testing::TestDatabaseUri(dir_.path(), "sync.db"),
                                    "--dvcqg_url=" + sim_->url(),
                                    "--dvcqg_credentials_file=" + Creds(),
                                    "--dvcqg_read_timeout=1s",

@@ -1,5 +1,7 @@
 #include "tests/test_util.h"
 
+#include "tests/postgres_server.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <httplib.h>
@@ -54,7 +56,7 @@ intake::IntakeConfig IntakeTestConfig(const std::string& brokers, const std::str
   c.server.allow_insecure = true;
   c.metrics_listen = "127.0.0.1:0";
   c.kafka_brokers = brokers;
-  c.database = "sqlite:" + dir + "/intake.db";
+  c.database = TestDatabaseUri(dir, "intake.db");
   c.sqlite_synchronous = "NORMAL";
   c.shutdown_grace = absl::Seconds(5);
   return c;
@@ -100,7 +102,7 @@ sync::SyncConfig SyncTestConfig(const std::string& brokers, const std::string& d
   c.server.allow_insecure = true;
   c.metrics_listen = "127.0.0.1:0";
   c.kafka_brokers = brokers;
-  c.database = "sqlite:" + dir + "/" + db;
+  c.database = TestDatabaseUri(dir, db);
   c.dvcqg = SimClientConfig(sim);
   c.dvcqg.read_timeout = absl::Seconds(1);
   c.engine.backoff_base = absl::Milliseconds(50);

@@ -4,6 +4,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "common/storage/postgres_database.h"
+#include "common/storage/schema.h"
 #include "common/storage/sqlite_database.h"
 
 namespace dossiersync::storage {
@@ -51,10 +54,46 @@ absl::Status Database::Migrate(absl::string_view statements) {
   return (*tx)->Commit();
 }
 
+absl::Status Database::ApplyMigrations(absl::string_view component,
+                                       const std::vector<std::string>& versions) {
+  auto tx = Begin();
+  if (!tx.ok()) return tx.status();
+  auto created = (*tx)->Exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, version BIGINT NOT "
+      "NULL, applied_at_us BIGINT NOT NULL, PRIMARY KEY (component, version))");
+  if (!created.ok()) return created.status();
+  auto row = (*tx)->QueryOne(
+      "SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE component = $1",
+      {std::string(component)});
+  if (!row.ok()) return row.status();
+  const int64_t have = (*row)->Int(0);
+  const int64_t want = static_cast<int64_t>(versions.size());
+  if (have > want) {
+    return absl::FailedPreconditionError(absl::StrCat("database schema of ", component,
+                                                      " is at version ", have,
+                                                      "; this binary knows only up to ", want));
+  }
+  for (int64_t v = have + 1; v <= want; ++v) {
+    for (absl::string_view stmt : absl::StrSplit(PortableDdl(dialect(), versions[v - 1]), ';')) {
+      stmt = absl::StripAsciiWhitespace(stmt);
+      if (stmt.empty()) continue;
+      auto r = (*tx)->Exec(stmt);
+      if (!r.ok()) {
+        return absl::Status(r.status().code(), absl::StrCat("migration ", component, " v", v, ": ",
+                                                            r.status().message()));
+      }
+    }
+    auto rec = (*tx)->Exec(
+        "INSERT INTO schema_migrations (component, version, applied_at_us) VALUES ($1, $2, $3)",
+        {std::string(component), v, absl::ToUnixMicros(absl::Now())});
+    if (!rec.ok()) return rec.status();
+  }
+  return (*tx)->Commit();
+}
+
 absl::StatusOr<std::unique_ptr<Database>> Open(absl::string_view uri, const OpenOptions& options) {
   if (absl::StartsWith(uri, "postgresql://") || absl::StartsWith(uri, "postgres://")) {
-    return absl::UnimplementedError(
-        "--database: the PostgreSQL driver is not built yet (issue 6); use sqlite:PATH");
+    return OpenPostgres(std::string(uri), options);
   }
   absl::string_view path = uri;
   if (absl::StartsWith(path, "sqlite:")) path.remove_prefix(7);

@@ -69,18 +69,27 @@ class Database {
   // Begins a read-only transaction (a consistent snapshot; never blocks writers).
   virtual absl::StatusOr<std::unique_ptr<Transaction>> BeginRead() = 0;
   virtual Dialect dialect() const = 0;
-  // Runs `statements` (DDL, separated by ';') once, in one transaction.
+  // Runs `statements` (DDL, separated by ';') in one transaction.
   absl::Status Migrate(absl::string_view statements);
+  // Versioned migrations of `component`: versions[i] is the DDL (';'-separated, PortableDdl
+  // placeholders allowed) that brings the schema from version i to i + 1. Applies, in one write
+  // transaction (so concurrent replicas apply each version once), every version newer than the one
+  // recorded in `schema_migrations`, and records them. A database newer than this binary knows
+  // is FAILED_PRECONDITION (an older binary must not run against a newer schema).
+  absl::Status ApplyMigrations(absl::string_view component,
+                               const std::vector<std::string>& versions);
 };
 
 struct OpenOptions {
   // SQLite: "FULL" fsyncs on every commit (power-loss safe); "NORMAL" survives process crashes.
   std::string sqlite_synchronous = "FULL";
   int busy_timeout_ms = 10000;
+  // PostgreSQL: connections kept open (each transaction holds one).
+  int pool_size = 8;
 };
 
-// Opens `uri`: "sqlite:PATH" (or a bare path). "postgresql://" is reserved for the PostgreSQL
-// driver.
+// Opens `uri`: "sqlite:PATH" (or a bare path), or a PostgreSQL URI "postgresql://..." /
+// "postgres://...".
 absl::StatusOr<std::unique_ptr<Database>> Open(absl::string_view uri,
                                                const OpenOptions& options = {});
 

@@ -9,6 +9,8 @@ namespace {
 
 using nlohmann::json;
 
+constexpr char kComponent[] = "dvcqg-sim";
+// Version 1 of the schema (Database::ApplyMigrations); later changes are appended as versions.
 constexpr char kSchema[] = R"(
 CREATE TABLE IF NOT EXISTS sim_dossiers (
   code TEXT PRIMARY KEY,
@@ -47,7 +49,7 @@ json ItemResult::ToJson() const {
 }
 
 absl::StatusOr<std::unique_ptr<SimStore>> SimStore::Open(std::unique_ptr<storage::Database> db) {
-  if (auto st = db->Migrate(storage::PortableDdl(db->dialect(), kSchema)); !st.ok()) return st;
+  if (auto st = db->ApplyMigrations(kComponent, {kSchema}); !st.ok()) return st;
   return std::unique_ptr<SimStore>(new SimStore(std::move(db)));
 }
 

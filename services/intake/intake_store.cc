@@ -23,6 +23,8 @@ using dossiersync::v1::SubmitChangeRequest;
 using google::protobuf::util::TimeUtil;
 using storage::Blob;
 
+constexpr char kComponent[] = "intake";
+// Version 1 of the schema (Database::ApplyMigrations); later changes are appended as versions.
 constexpr char kSchema[] = R"(
 CREATE TABLE IF NOT EXISTS dossiers (
   code TEXT PRIMARY KEY,
@@ -91,7 +93,7 @@ std::string ContentHash(const SubmitChangeRequest& req) {
 
 absl::StatusOr<std::unique_ptr<IntakeStore>> IntakeStore::Open(storage::Database* db,
                                                                Options options) {
-  if (auto st = db->Migrate(storage::PortableDdl(db->dialect(), kSchema)); !st.ok()) return st;
+  if (auto st = db->ApplyMigrations(kComponent, {kSchema}); !st.ok()) return st;
   auto store = std::unique_ptr<IntakeStore>(new IntakeStore(db, std::move(options)));
   auto tx = db->BeginRead();
   if (!tx.ok()) return tx.status();
@@ -171,6 +173,13 @@ absl::Status IntakeStore::ApplyBatch(std::vector<Pending>& batch,
   const int64_t saved_now = last_now_us_;
   auto tx = db_->Begin();
   if (!tx.ok()) return tx.status();
+  // Other intake replicas may share the database: under the write lock, continue from what is
+  // committed (change_seq strictly increasing, changed_at never going back).
+  auto top = (*tx)->QueryOne(
+      "SELECT COALESCE(MAX(change_seq), 0), COALESCE(MAX(changed_at_us), 0) FROM dossiers");
+  if (!top.ok()) return top.status();
+  next_seq_ = std::max(next_seq_, (*top)->Int(0) + 1);
+  last_now_us_ = std::max(last_now_us_, (*top)->Int(1));
   last_now_us_ = std::max(last_now_us_ + 1, absl::ToUnixMicros(absl::Now()));
   for (const Pending& p : batch) {
     bool wrote = false;

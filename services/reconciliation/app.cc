@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <random>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
@@ -95,21 +97,28 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& conf
 
 void App::Schedule() {
   auto on = [](absl::Duration d) { return d > absl::ZeroDuration(); };
+  // ±10 % jitter: replicas on the same schedule drift apart instead of one always winning the
+  // lease (seen with two replicas in lock-step) and all hitting DVCQG at the same instant.
+  std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<double> jitter(0.9, 1.1);
   absl::Time next_incremental = absl::Now() + config_.incremental_every;
   absl::Time next_full = absl::Now() + config_.full_sweep_every;
-  absl::Duration tick = absl::Seconds(1);
-  if (on(config_.incremental_every)) tick = std::min(tick, config_.incremental_every);
-  if (on(config_.full_sweep_every)) tick = std::min(tick, config_.full_sweep_every);
-  while (!stop_.WaitForNotificationWithTimeout(tick)) {
+  auto until_due = [&] {
+    absl::Time due = absl::InfiniteFuture();
+    if (on(config_.incremental_every)) due = std::min(due, next_incremental);
+    if (on(config_.full_sweep_every)) due = std::min(due, next_full);
+    return std::max(absl::Milliseconds(1), due - absl::Now());
+  };
+  while (!stop_.WaitForNotificationWithTimeout(until_due())) {
     absl::Time now = absl::Now();
     dossiersync::v1::StartRunRequest req;
     req.set_repair(true);
     std::string trigger;
     if (on(config_.full_sweep_every) && now >= next_full) {
-      next_full = now + config_.full_sweep_every;
+      next_full = now + config_.full_sweep_every * jitter(rng);
       trigger = "full-sweep";
     } else if (on(config_.incremental_every) && now >= next_incremental) {
-      next_incremental = now + config_.incremental_every;
+      next_incremental = now + config_.incremental_every * jitter(rng);
       *req.mutable_changed_since() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
           absl::ToUnixMicros(now - config_.incremental_window));
       trigger = "incremental";

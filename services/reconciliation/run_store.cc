@@ -12,6 +12,8 @@ using dossiersync::v1::DriftItem;
 using dossiersync::v1::ReconciliationRun;
 using storage::Blob;
 
+constexpr char kComponent[] = "reconciliation";
+// Version 1 of the schema (Database::ApplyMigrations); later changes are appended as versions.
 constexpr char kSchema[] = R"(
 CREATE TABLE IF NOT EXISTS recon_runs (
   run_id TEXT PRIMARY KEY,
@@ -57,7 +59,7 @@ ReconciliationRun ParseRun(const storage::Row& row, absl::Status* st) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RunStore>> RunStore::Open(storage::Database* db) {
-  if (auto st = db->Migrate(storage::PortableDdl(db->dialect(), kSchema)); !st.ok()) return st;
+  if (auto st = db->ApplyMigrations(kComponent, {kSchema}); !st.ok()) return st;
   return std::unique_ptr<RunStore>(new RunStore(db));
 }
 

@@ -11,6 +11,8 @@ namespace {
 using dossiersync::v1::DossierChange;
 using storage::Blob;
 
+constexpr char kComponent[] = "sync";
+// Version 1 of the schema (Database::ApplyMigrations); later changes are appended as versions.
 constexpr char kSchema[] = R"(
 CREATE TABLE IF NOT EXISTS sync_ledger (
   code TEXT PRIMARY KEY,
@@ -46,7 +48,7 @@ int64_t NowUs() { return absl::ToUnixMicros(absl::Now()); }
 
 absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(storage::Database* db) {
   std::string ddl = absl::StrReplaceAll(kSchema, {{"{SERIAL_PK_FREE}", "BIGINT NOT NULL"}});
-  if (auto st = db->Migrate(storage::PortableDdl(db->dialect(), ddl)); !st.ok()) return st;
+  if (auto st = db->ApplyMigrations(kComponent, {ddl}); !st.ok()) return st;
   return std::unique_ptr<Ledger>(new Ledger(db));
 }
 
