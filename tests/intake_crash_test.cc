@@ -31,7 +31,8 @@ class IntakeProcess {
                                  absl::StrCat("--listen=127.0.0.1:", port_),
                                  absl::StrCat("--metrics_listen=127.0.0.1:", metrics_port_),
                                  "--kafka_brokers=" + brokers,
-                                 "--database=" + testing::TestDatabaseUri(dir.path(), "intake.db")},
+                                 "--database=" + testing::TestDatabaseUri(dir.path(), "intake.db"),
+                                 "--instance_id=intake-under-test"},
         dir.File("intake.log"));
     stub_ = testing::IntakeStub(port_);
     auto ch = MakeChannel(absl::StrCat("127.0.0.1:", port_), {});

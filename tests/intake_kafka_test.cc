@@ -98,3 +98,68 @@ TEST(IntakeKafkaTest, RequestErrorsFromTheBrokerLoseAndReorderNothing) {
 
 }  // namespace
 }  // namespace dossiersync
+
+namespace dossiersync {
+namespace {
+
+// Two intake replicas on one database (one file for SQLite, one PostgreSQL database): changes
+// submitted to both, one dossier's changes alternating between them. One relay publishes (the
+// lease): every change exactly once, in per-dossier order. The publisher stops; the other takes
+// over and publishes what is submitted next.
+TEST(IntakeReplicasTest, TwoReplicasOneDatabaseOnePublisherAndATakeover) {
+  testing::TempDir dir;
+  auto broker = testing::StartBroker();
+  auto config = testing::IntakeTestConfig(broker->bootstrap(), dir.path());
+  config.relay_lease_ttl = absl::Seconds(2);
+  config.instance_id = "intake-a";
+  auto a = testing::StartIntake(config);
+  config.instance_id = "intake-b";
+  auto b = testing::StartIntake(config);
+  auto stub_a = testing::IntakeStub(a->grpc_port());
+  auto stub_b = testing::IntakeStub(b->grpc_port());
+  auto submit = [&](int from, int to, int k_from, int k_to, bool only_b) {
+    std::vector<std::thread> ts;
+    for (int part = 0; part < 2; ++part) {
+      ts.emplace_back([&, part] {
+        for (int i = from + part; i <= to; i += 2) {
+          for (int k = k_from; k < k_to; ++k) {
+            auto* stub = only_b || (i + k) % 2 ? stub_b.get() : stub_a.get();
+            SubmitChangeResponse r;
+            auto st = stub->SubmitChange(MakeContext({}, absl::Seconds(10)).get(),
+                                         ValidRequest(i, kLifecycle[k], 1000 + k), &r);
+            ASSERT_TRUE(st.ok()) << st.error_message();
+          }
+        }
+      });
+    }
+    for (auto& t : ts) t.join();
+  };
+  submit(1, 40, 0, 5, false);  // 200 changes through both replicas
+  auto msgs = testing::CollectTopic(broker->bootstrap(), kTopicDossierChanges, 200);
+  ASSERT_EQ(msgs.size(), 200u);
+  EXPECT_EQ(testing::DistinctEvents(msgs), 200u);
+  // Exactly one relay published: the other's counter stayed at 0.
+  EXPECT_TRUE((a->relay()->published() == 200 && b->relay()->published() == 0) ||
+              (a->relay()->published() == 0 && b->relay()->published() == 200))
+      << a->relay()->published() << " + " << b->relay()->published();
+  // The publisher stops (named `a` from here on); the survivor `b` carries on alone.
+  if (b->relay()->published() == 200) {
+    std::swap(a, b);
+    std::swap(stub_a, stub_b);
+  }
+  a->Stop();
+  submit(1, 40, 5, 10, true);  // 200 more through the survivor (now `b`)
+  msgs = testing::CollectTopic(broker->bootstrap(), kTopicDossierChanges, 400);
+  ASSERT_EQ(msgs.size(), 400u);
+  EXPECT_EQ(testing::DistinctEvents(msgs), 400u);
+  auto by_code = testing::CheckChanges(msgs);
+  ASSERT_EQ(by_code.size(), 40u);
+  for (const auto& [code, revs] : by_code) {
+    ASSERT_EQ(revs.size(), 10u) << code;
+    for (int k = 0; k < 10; ++k) EXPECT_EQ(revs[k], 1000 + k) << code;
+  }
+  EXPECT_EQ(b->relay()->published(), 200);
+}
+
+}  // namespace
+}  // namespace dossiersync

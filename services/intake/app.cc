@@ -26,6 +26,9 @@ absl::Status IntakeConfig::Validate() const {
   if (sqlite_synchronous != "FULL" && sqlite_synchronous != "NORMAL") {
     return absl::InvalidArgumentError("--sqlite_synchronous: expected FULL or NORMAL");
   }
+  if (relay_lease_ttl < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("--relay_lease_ttl must be at least 1s");
+  }
   if (shutdown_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--shutdown_grace must not be negative");
   }
@@ -49,7 +52,9 @@ nlohmann::json IntakeConfig::ToJson() const {
           {"sqlite_synchronous", sqlite_synchronous},
           {"province_code", validator.province_code},
           {"transitions", transitions},
-          {"shutdown_grace", absl::FormatDuration(shutdown_grace)}};
+          {"shutdown_grace", absl::FormatDuration(shutdown_grace)},
+          {"instance_id", instance_id},
+          {"relay_lease_ttl", absl::FormatDuration(relay_lease_ttl)}};
 }
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(const IntakeConfig& config) {
@@ -67,6 +72,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const IntakeConfig& config) {
   RelayOptions ro;
   ro.brokers = config.kafka_brokers;
   ro.producer_config = config.kafka_config;
+  ro.holder = config.instance_id;
+  ro.lease_ttl = config.relay_lease_ttl;
   app->relay_ = std::make_unique<OutboxRelay>(app->db_.get(), ro, *app->registry_);
   app->store_->SetOnCommit([relay = app->relay_.get()](int rows) { relay->Notify(rows); });
   if (auto st = app->relay_->Start(); !st.ok()) return st;

@@ -32,6 +32,8 @@ struct IntakeConfig {
   std::string transitions = TransitionRules::kDefaultSpec;
   ValidatorConfig validator;
   absl::Duration shutdown_grace = absl::Seconds(10);
+  std::string instance_id;  // outbox relay lease holder; empty = HOSTNAME-PID
+  absl::Duration relay_lease_ttl = absl::Seconds(10);
 
   // Reads every flag (with DOSSIERSYNC_* fallback applied by ParseFlags).
   static IntakeConfig FromFlags();

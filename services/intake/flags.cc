@@ -16,6 +16,12 @@ ABSL_FLAG(std::string, sqlite_synchronous, "FULL",
 ABSL_FLAG(std::string, province_code, "H37", "Province part (Hnn) every dossier code must carry");
 ABSL_FLAG(std::string, transitions, dossiersync::intake::TransitionRules::kDefaultSpec,
           "Allowed status transitions FROM>TO,TO;... (same status always allowed)");
+ABSL_FLAG(
+    std::string, instance_id, "",
+    "Outbox relay lease holder, stable across restarts of one replica (default: HOSTNAME-PID)");
+ABSL_FLAG(absl::Duration, relay_lease_ttl, absl::Seconds(10),
+          "With several intake replicas on one database, one relay publishes; a standby takes over "
+          "this long after the publisher died");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "How long SIGTERM waits for in-flight calls and Kafka deliveries");
 
@@ -36,6 +42,8 @@ IntakeConfig IntakeConfig::FromFlags() {
   c.validator.province_code = absl::GetFlag(FLAGS_province_code);
   c.transitions = absl::GetFlag(FLAGS_transitions);
   c.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  c.instance_id = absl::GetFlag(FLAGS_instance_id);
+  c.relay_lease_ttl = absl::GetFlag(FLAGS_relay_lease_ttl);
   return c;
 }
 

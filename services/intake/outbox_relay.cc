@@ -35,6 +35,9 @@ OutboxRelay::OutboxRelay(storage::Database* db, RelayOptions options,
 OutboxRelay::~OutboxRelay() { Stop(absl::Seconds(1)); }
 
 absl::Status OutboxRelay::Start() {
+  auto leases = storage::Leases::Open(db_);
+  if (!leases.ok()) return leases.status();
+  leases_ = std::move(*leases);
   auto tx = db_->BeginRead();
   if (!tx.ok()) return tx.status();
   auto row = (*tx)->QueryOne("SELECT COUNT(*) FROM outbox");
@@ -150,6 +153,35 @@ void OutboxRelay::RecordDelivered() {
   // Keep `delivered_`: deleting again is harmless; a crash only re-publishes (same event-id).
 }
 
+bool OutboxRelay::HoldLease() {
+  if (absl::Now() - renewed_ < options_.lease_ttl / 3) return active_;
+  const std::string holder = options_.holder.empty() ? storage::DefaultHolder() : options_.holder;
+  auto held = leases_->Acquire("intake-outbox-relay", holder, options_.lease_ttl);
+  if (!held.ok()) {
+    LogWarn("outbox relay lease check failed", {{"error", std::string(held.status().message())}});
+    return active_ = false;
+  }
+  renewed_ = absl::Now();
+  if (*held && !active_) {
+    LogInfo("outbox relay active (holds the lease)", {{"holder", holder}});
+    cursor_ = 0;  // from the oldest row still in the outbox
+  } else if (!*held && active_) {
+    LogWarn("outbox relay lost its lease; standing by", {{"holder", holder}});
+  }
+  if (!*held) {
+    // Standing by: another replica publishes and deletes; keep the backlog figure true.
+    auto tx = db_->BeginRead();
+    if (tx.ok()) {
+      auto row = (*tx)->QueryOne("SELECT COUNT(*) FROM outbox");
+      if (row.ok() && row->has_value()) {
+        backlog_ = (*row)->Int(0);
+        backlog_gauge_->Set(static_cast<double>(backlog_.load()));
+      }
+    }
+  }
+  return active_ = *held;
+}
+
 void OutboxRelay::Run() {
   absl::Duration backoff = absl::Milliseconds(100);
   while (true) {
@@ -185,7 +217,7 @@ void OutboxRelay::Run() {
       in_flight_.clear();  // a fatal producer will never report them: start over now
       continue;
     }
-    if (absl::Now() >= restart_after_) ProduceMore();
+    if (HoldLease() && absl::Now() >= restart_after_) ProduceMore();
     int served = producer_->Poll(in_flight_.empty() ? 0 : 10);
     if (served > 0) backoff = absl::Milliseconds(100);
     RecordDelivered();
@@ -199,7 +231,12 @@ void OutboxRelay::Run() {
                            options_.idle_poll);
     }
   }
-  // Graceful stop: wait for what is in flight, record it.
+  // Graceful stop: hand the lease over at once (a standby replica takes it on its next check),
+  // wait for what is in flight, record it.
+  if (active_) {
+    (void)leases_->Release("intake-outbox-relay",
+                           options_.holder.empty() ? storage::DefaultHolder() : options_.holder);
+  }
   absl::Duration grace;
   {
     absl::MutexLock l(&mu_);

@@ -7,6 +7,9 @@
 // delivery or a fatal producer error the relay drains what is in flight, recreates the producer
 // and starts again from the oldest remaining row.
 //
+// With several intake replicas on one database, a lease makes one relay the publisher; the others
+// stand by (a takeover after the lease expires may repeat rows, always with the same event-id).
+//
 // Thread safety: Start/Stop from one thread; Notify and the accessors from any thread.
 #ifndef DOSSIERSYNC_SERVICES_INTAKE_OUTBOX_RELAY_H_
 #define DOSSIERSYNC_SERVICES_INTAKE_OUTBOX_RELAY_H_
@@ -23,6 +26,7 @@
 #include "absl/time/time.h"
 #include "common/kafka.h"
 #include "common/storage/database.h"
+#include "common/storage/lease.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
@@ -37,6 +41,11 @@ struct RelayOptions {
   int max_in_flight = 20000;  // produced but not yet acknowledged
   int read_batch = 1000;
   absl::Duration idle_poll = absl::Milliseconds(200);
+  // Several intake replicas may share one database: only the holder of the lease
+  // "intake-outbox-relay" publishes (renewed every ttl/3); the others stand by and take over
+  // when it expires. Empty holder: storage::DefaultHolder().
+  std::string holder;
+  absl::Duration lease_ttl = absl::Seconds(10);
 };
 
 class OutboxRelay {
@@ -62,14 +71,19 @@ class OutboxRelay {
   void ProduceMore();
   void RecordDelivered();
   void OnDelivery(int64_t id, const absl::Status& st);
+  // Takes or renews the relay lease when due; true while this replica may publish.
+  bool HoldLease();
 
   storage::Database* db_;
   const RelayOptions options_;
-  std::unique_ptr<KafkaProducer> producer_;  // relay thread only
-  int64_t cursor_ = 0;                       // relay thread only: highest id handed to Kafka
-  std::map<int64_t, InFlight> in_flight_;    // relay thread only
-  std::vector<int64_t> delivered_;           // relay thread only (filled by delivery callback)
-  bool restart_ = false;                     // relay thread only
+  std::unique_ptr<storage::Leases> leases_;
+  bool active_ = false;                        // relay thread only: holds the lease
+  absl::Time renewed_ = absl::InfinitePast();  // relay thread only
+  std::unique_ptr<KafkaProducer> producer_;    // relay thread only
+  int64_t cursor_ = 0;                         // relay thread only: highest id handed to Kafka
+  std::map<int64_t, InFlight> in_flight_;      // relay thread only
+  std::vector<int64_t> delivered_;             // relay thread only (filled by delivery callback)
+  bool restart_ = false;                       // relay thread only
   absl::Time restart_after_ = absl::InfinitePast();
 
   absl::Mutex mu_;

@@ -71,12 +71,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& conf
   a->intake_channel_ = *channel;
   a->intake_ = dossiersync::v1::IntakeService::NewStub(a->intake_channel_);
   RunnerOptions ro = config.runner;
-  if (ro.holder.empty()) {
-    // Stable across restarts of one Kubernetes pod (same hostname, pid 1), unique on one machine.
-    char host[256] = {};
-    gethostname(host, sizeof(host) - 1);
-    ro.holder = absl::StrCat(host, "-", getpid());
-  }
+  if (ro.holder.empty()) ro.holder = storage::DefaultHolder();
   a->runner_ =
       std::make_unique<Runner>(ro, a->client_.get(), a->intake_.get(), config.intake_client,
                                a->producer_.get(), a->store_.get(), a->registry_.get());

@@ -27,10 +27,6 @@ CREATE TABLE IF NOT EXISTS recon_drift (
   repair_requested INTEGER NOT NULL,
   item {BLOB} NOT NULL);
 CREATE INDEX IF NOT EXISTS recon_drift_by_run ON recon_drift (run_id, kind);
-CREATE TABLE IF NOT EXISTS recon_lease (
-  name TEXT PRIMARY KEY,
-  holder TEXT NOT NULL,
-  expires_at_us BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS recon_repairs (
   code TEXT PRIMARY KEY,
   run_id TEXT NOT NULL);
@@ -60,34 +56,20 @@ ReconciliationRun ParseRun(const storage::Row& row, absl::Status* st) {
 
 absl::StatusOr<std::unique_ptr<RunStore>> RunStore::Open(storage::Database* db) {
   if (auto st = db->ApplyMigrations(kComponent, {kSchema}); !st.ok()) return st;
-  return std::unique_ptr<RunStore>(new RunStore(db));
+  auto leases = storage::Leases::Open(db);
+  if (!leases.ok()) return leases.status();
+  auto store = std::unique_ptr<RunStore>(new RunStore(db));
+  store->leases_ = std::move(*leases);
+  return store;
 }
 
 absl::StatusOr<bool> RunStore::AcquireLease(const std::string& name, const std::string& holder,
                                             absl::Duration ttl) {
-  auto tx = db_->Begin();
-  if (!tx.ok()) return tx.status();
-  int64_t now = absl::ToUnixMicros(absl::Now());
-  int64_t until = absl::ToUnixMicros(absl::Now() + ttl);
-  auto ins = (*tx)->Exec(
-      "INSERT INTO recon_lease (name, holder, expires_at_us) VALUES ($1, $2, $3) "
-      "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at_us = "
-      "excluded.expires_at_us WHERE recon_lease.holder = excluded.holder OR "
-      "recon_lease.expires_at_us < $4",
-      {name, holder, until, now});
-  if (!ins.ok()) return ins.status();
-  auto row = (*tx)->QueryOne("SELECT holder FROM recon_lease WHERE name = $1", {name});
-  if (!row.ok()) return row.status();
-  if (auto st = (*tx)->Commit(); !st.ok()) return st;
-  return row->has_value() && (*row)->Str(0) == holder;
+  return leases_->Acquire(name, holder, ttl);
 }
 
 absl::Status RunStore::ReleaseLease(const std::string& name, const std::string& holder) {
-  auto tx = db_->Begin();
-  if (!tx.ok()) return tx.status();
-  auto r = (*tx)->Exec("DELETE FROM recon_lease WHERE name = $1 AND holder = $2", {name, holder});
-  if (!r.ok()) return r.status();
-  return (*tx)->Commit();
+  return leases_->Release(name, holder);
 }
 
 absl::Status RunStore::SaveRun(const ReconciliationRun& run) {

@@ -1,5 +1,5 @@
-// The reconciliation service's own database: runs, their drift items, and the lease that keeps
-// one run at a time across replicas.
+// The reconciliation service's own database: runs, their drift items, pending repairs, the sync
+// evidence, and (through storage::Leases) the lease that keeps one run at a time across replicas.
 //
 // Thread safety: thread-safe (each call is one transaction).
 #ifndef DOSSIERSYNC_SERVICES_RECONCILIATION_RUN_STORE_H_
@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/storage/database.h"
+#include "common/storage/lease.h"
 #include "dossiersync/v1/events.pb.h"
 
 namespace dossiersync::reconciliation {
@@ -58,6 +59,7 @@ class RunStore {
  private:
   explicit RunStore(storage::Database* db) : db_(db) {}
   storage::Database* db_;
+  std::unique_ptr<storage::Leases> leases_;
 };
 
 }  // namespace dossiersync::reconciliation
