@@ -338,6 +338,9 @@ TEST_F(SyncE2ETest, BreakerPausesConsumptionWhileDvcqgIsDown) {
   SetFaults({{"error_503_rate", 1.0}});
   sync::SyncConfig c = SyncTestConfig();
   c.engine.breaker_threshold = 5;
+  // Under a loaded CI machine the outage phase can last long enough for the cooldown to double up
+  // to its production maximum (60 s), which then delays recovery past the convergence timeout.
+  c.engine.breaker_cooldown_max = absl::Seconds(4);
   c.engine.max_pending = 100;
   auto sync = StartSync(c);
   ASSERT_TRUE(sync);
