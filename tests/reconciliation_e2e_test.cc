@@ -137,6 +137,18 @@ class ReconciliationE2ETest : public ::testing::Test {
     EXPECT_TRUE(r.stub->GetRun(MakeContext({}, absl::Seconds(5)).get(), g, &run).ok());
     return run;
   }
+  // An in-process reconciliation App on the fixture's stack (plaintext, its own database).
+  reconciliation::ReconciliationConfig AppConfig() {
+    reconciliation::ReconciliationConfig rc;
+    rc.server.listen = "127.0.0.1:0";
+    rc.server.allow_insecure = true;
+    rc.metrics_listen = "127.0.0.1:0";
+    rc.kafka_brokers = broker_->bootstrap();
+    rc.database = testing::TestDatabaseUri(dir_.path(), "recon-app.db");
+    rc.intake_addr = absl::StrCat("127.0.0.1:", intake_->grpc_port());
+    rc.dvcqg = dvcqg_config_;
+    return rc;
+  }
   // The drift of a run of an in-process App, read through its ListDrift.
   std::map<std::string, std::vector<DriftKind>> DriftOfApp(reconciliation::App& app,
                                                            const std::string& run_id) {
@@ -312,14 +324,7 @@ TEST_F(ReconciliationE2ETest, ServiceRunsOverGrpcAndKpisMatchTheWorkload) {
                sync_->engine()->pending() == 0;
       },
       absl::Seconds(120)));
-  reconciliation::ReconciliationConfig rc;
-  rc.server.listen = "127.0.0.1:0";
-  rc.server.allow_insecure = true;
-  rc.metrics_listen = "127.0.0.1:0";
-  rc.kafka_brokers = broker_->bootstrap();
-  rc.database = testing::TestDatabaseUri(dir_.path(), "recon-app.db");
-  rc.intake_addr = absl::StrCat("127.0.0.1:", intake_->grpc_port());
-  rc.dvcqg = dvcqg_config_;
+  reconciliation::ReconciliationConfig rc = AppConfig();
   auto app = reconciliation::App::Start(rc);
   ASSERT_TRUE(app.ok()) << app.status();
   auto ch = MakeChannel(absl::StrCat("127.0.0.1:", (*app)->grpc_port()), {});
@@ -547,14 +552,7 @@ TEST_F(ReconciliationE2ETest, ScheduledIncrementalRunLooksOnlyAtRecentDossiers) 
   SubmitSynced(21, 25);
   admin_->Post(("/admin/tamper/" + code(21)).c_str(), R"({"NgayHenTra":"20240801080000"})",
                "application/json");
-  reconciliation::ReconciliationConfig rc;
-  rc.server.listen = "127.0.0.1:0";
-  rc.server.allow_insecure = true;
-  rc.metrics_listen = "127.0.0.1:0";
-  rc.kafka_brokers = broker_->bootstrap();
-  rc.database = testing::TestDatabaseUri(dir_.path(), "recon-app.db");
-  rc.intake_addr = absl::StrCat("127.0.0.1:", intake_->grpc_port());
-  rc.dvcqg = dvcqg_config_;
+  reconciliation::ReconciliationConfig rc = AppConfig();
   rc.incremental_every = absl::Milliseconds(300);
   rc.incremental_window = window;
   auto app = reconciliation::App::Start(rc);

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/storage/connection_transaction.h"
 
 namespace dossiersync::storage {
 namespace {
@@ -163,21 +164,11 @@ class PgConnection {
 
 class PostgresDatabase;
 
-class PgTransaction : public Transaction {
+class PgTransaction : public ConnectionTransaction<PgConnection> {
  public:
   PgTransaction(PostgresDatabase* owner, std::unique_ptr<PgConnection> conn)
-      : owner_(owner), conn_(std::move(conn)) {}
+      : ConnectionTransaction(std::move(conn)), owner_(owner) {}
   ~PgTransaction() override;
-  absl::StatusOr<std::vector<Row>> Query(absl::string_view sql,
-                                         const std::vector<Value>& params) override {
-    return conn_->Run(sql, params, nullptr);
-  }
-  absl::StatusOr<int64_t> Exec(absl::string_view sql, const std::vector<Value>& params) override {
-    int64_t changes = 0;
-    auto r = conn_->Run(sql, params, &changes);
-    if (!r.ok()) return r.status();
-    return changes;
-  }
   absl::Status Commit() override {
     absl::Status st = conn_->Raw("COMMIT");
     done_ = true;  // after a failed COMMIT the transaction is over too
@@ -186,7 +177,6 @@ class PgTransaction : public Transaction {
 
  private:
   PostgresDatabase* owner_;
-  std::unique_ptr<PgConnection> conn_;
   bool done_ = false;
 };
 

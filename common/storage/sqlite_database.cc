@@ -9,6 +9,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/storage/connection_transaction.h"
 
 namespace dossiersync::storage {
 namespace {
@@ -153,23 +154,15 @@ class Connection {
 
 class SqliteDatabase;
 
-class SqliteTransaction : public Transaction {
+class SqliteTransaction : public ConnectionTransaction<Connection> {
  public:
   SqliteTransaction(SqliteDatabase* owner, std::unique_ptr<Connection> conn, bool write,
                     std::unique_lock<std::mutex> lock)
-      : owner_(owner), conn_(std::move(conn)), write_(write), lock_(std::move(lock)) {}
+      : ConnectionTransaction(std::move(conn)),
+        owner_(owner),
+        write_(write),
+        lock_(std::move(lock)) {}
   ~SqliteTransaction() override;
-
-  absl::StatusOr<std::vector<Row>> Query(absl::string_view sql,
-                                         const std::vector<Value>& params) override {
-    return conn_->Run(sql, params, nullptr);
-  }
-  absl::StatusOr<int64_t> Exec(absl::string_view sql, const std::vector<Value>& params) override {
-    int64_t changes = 0;
-    auto r = conn_->Run(sql, params, &changes);
-    if (!r.ok()) return r.status();
-    return changes;
-  }
   absl::Status Commit() override {
     absl::Status st = conn_->ExecRaw("COMMIT");
     done_ = st.ok();
@@ -178,7 +171,6 @@ class SqliteTransaction : public Transaction {
 
  private:
   SqliteDatabase* owner_;
-  std::unique_ptr<Connection> conn_;
   bool write_;
   bool done_ = false;
   std::unique_lock<std::mutex> lock_;

@@ -193,13 +193,19 @@ int DvcqgLookup(const std::vector<std::string>& args) {
   return r.dossier ? 0 : 3;
 }
 
-int Reconcile() {
+// A ReconciliationService stub for --reconciliation_addr, or null after printing why.
+std::unique_ptr<dossiersync::v1::ReconciliationService::Stub> ReconciliationStub() {
   auto ch = dossiersync::MakeChannel(absl::GetFlag(FLAGS_reconciliation_addr), Client());
   if (!ch.ok()) {
     std::cerr << ch.status().message() << std::endl;
-    return 2;
+    return nullptr;
   }
-  auto stub = dossiersync::v1::ReconciliationService::NewStub(*ch);
+  return dossiersync::v1::ReconciliationService::NewStub(*ch);
+}
+
+int Reconcile() {
+  auto stub = ReconciliationStub();
+  if (!stub) return 2;
   auto client = Client();
   dossiersync::v1::StartRunRequest req;
   req.set_repair(absl::GetFlag(FLAGS_repair));
@@ -250,12 +256,8 @@ int Reconcile() {
 }
 
 int Kpis() {
-  auto ch = dossiersync::MakeChannel(absl::GetFlag(FLAGS_reconciliation_addr), Client());
-  if (!ch.ok()) {
-    std::cerr << ch.status().message() << std::endl;
-    return 2;
-  }
-  auto stub = dossiersync::v1::ReconciliationService::NewStub(*ch);
+  auto stub = ReconciliationStub();
+  if (!stub) return 2;
   dossiersync::v1::GetKpisRequest req;
   req.set_agency_code(absl::GetFlag(FLAGS_agency));
   dossiersync::v1::Kpis k;
