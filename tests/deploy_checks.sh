@@ -30,5 +30,8 @@ if "$HELM" template rel "$CHART" --kube-version $KUBE --set kafka.brokers= >"$OU
   echo "rendering without kafka.brokers succeeded" >&2; exit 1
 fi
 grep -q "kafka.brokers is required" "$OUT/err"
-python3 "$ROOT/tests/deploy/check_manifests.py" "$BIN" "$OUT/default.yaml:12" "$OUT/dev.yaml:12" \
+# A python3 with PyYAML: the one on PATH, else Debian's (python3-yaml).
+PY=python3
+$PY -c 'import yaml' 2>/dev/null || PY=/usr/bin/python3
+$PY "$ROOT/tests/deploy/check_manifests.py" "$BIN" "$OUT/default.yaml:12" "$OUT/dev.yaml:12" \
   "$OUT/production.yaml:24" --compose "$ROOT/deploy/compose.yaml"
