@@ -149,7 +149,9 @@ TEST(DvcqgMappingTest, DatesAreHanoiTime) {
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->seconds(), Utc(2024, 12, 31, 17, 0, 0).seconds());
   for (const char* bad :
-       {"2025010100000", "2025-01-01 00:0", "20251301000000", "20250230120000", "2025010100000x"}) {
+       {"2025010100000", "2025-01-01 00:0", "20251301000000", "20250230120000", "2025010100000x",
+        // Found by fuzz/dvcqg_json_fuzz: year 0000 made TimeUtil abort the process.
+        "00000424022851", "00010101000000", "18991231235959"}) {
     EXPECT_FALSE(ParseDate(bad).ok()) << bad;
   }
 }
@@ -211,6 +213,32 @@ TEST(DvcqgMappingTest, RoundTripsThroughTraCuuHoSoShape) {
   google::protobuf::util::MessageDifferencer md;
   md.ReportDifferencesToString(&diff);
   EXPECT_TRUE(md.Compare(expect, got)) << diff;
+}
+
+// Found by fuzz/dvcqg_json_fuzz: an item whose id number is only in DinhDanhCHS lost it (and
+// kept a kind without a number, which the mapping cannot send back).
+TEST(DvcqgMappingTest, IdNumberOnlyInDinhDanhChsIsReadAndSurvivesARoundTrip) {
+  json j = DossierToJson(FullDossier(), 10);
+  j.erase("SoGiayToChuHoSo");
+  auto d = DossierFromJson(j);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->applicant().id_number(), "020123456789");
+  EXPECT_EQ(d->applicant().id_kind(), dossiersync::v1::ID_KIND_CCCD);
+  auto again = DossierFromJson(DossierToJson(*d, d->status()));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equivalent(*d, *again));
+  // A number without DinhDanhCHS: the kind is inferred as on the way out (9 digits: CMND).
+  json only = DossierToJson(FullDossier(), 10);
+  only.erase("DinhDanhCHS");
+  only["SoGiayToChuHoSo"] = "020123456";
+  auto cmnd = DossierFromJson(only);
+  ASSERT_TRUE(cmnd.ok());
+  EXPECT_EQ(cmnd->applicant().id_kind(), dossiersync::v1::ID_KIND_CMND);
+  // A kind without any number is no identity at all.
+  j["DinhDanhCHS"] = json::array({{{"LoaiDinhDanh", "1"}, {"SoDinhDanh", ""}}});
+  d = DossierFromJson(j);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->applicant().id_kind(), dossiersync::v1::ID_KIND_UNSPECIFIED);
 }
 
 TEST(DvcqgMappingTest, MalformedLookupItemsNameTheField) {

@@ -107,6 +107,9 @@ absl::StatusOr<Timestamp> ParseDate(absl::string_view s) {
       cs.second() != sec) {
     return absl::InvalidArgumentError("date is not a valid calendar date and time");
   }
+  // Year 0000 (or 0001 before the +07:00 shift) is outside what a Timestamp can hold:
+  // TimeUtil would abort the process (found by fuzz/dvcqg_json_fuzz with "00000424022851").
+  if (y < 1900) return absl::InvalidArgumentError("date is before 1900");
   absl::Time t = absl::FromCivil(cs, Hanoi());
   return TimeUtil::SecondsToTimestamp(absl::ToUnixSeconds(t));
 }
@@ -267,7 +270,17 @@ absl::StatusOr<Dossier> DossierFromJson(const json& j) {
   a->set_kind(static_cast<dossiersync::v1::ApplicantKind>(kind));
   if (auto it = j.find("DinhDanhCHS"); it != j.end() && it->is_array() && !it->empty()) {
     DS_ASSIGN_OR_RETURN(auto idk, GetCode((*it)[0], "LoaiDinhDanh", 1, 2, true));
-    a->set_id_kind(static_cast<dossiersync::v1::IdKind>(idk));
+    DS_ASSIGN_OR_RETURN(auto number, Get((*it)[0], "SoDinhDanh"));
+    // The number may come only in DinhDanhCHS; a kind without any number means nothing (and
+    // would not survive being sent back: the mapping writes DinhDanhCHS only with a number).
+    if (a->id_number().empty()) a->set_id_number(number);
+    if (!a->id_number().empty()) a->set_id_kind(static_cast<dossiersync::v1::IdKind>(idk));
+  }
+  if (!a->id_number().empty() && a->id_kind() == 0) {
+    // The same inference as on the way out (9 digits: CMND, otherwise CCCD), so that what
+    // decodes encodes to the same thing (found by fuzz/dvcqg_json_fuzz).
+    a->set_id_kind(a->id_number().size() == 9 ? dossiersync::v1::ID_KIND_CMND
+                                              : dossiersync::v1::ID_KIND_CCCD);
   }
   d.set_channel(static_cast<dossiersync::v1::Channel>(channel));
   d.set_status(static_cast<dossiersync::v1::DossierStatus>(status));

@@ -28,7 +28,7 @@ class Source {
  public:
   Source(const SubmitOptions& o, int worker,
          std::vector<std::vector<SubmitChangeRequest>>* file_dossiers)
-      : o_(o), worker_(worker), workload_(o.workload), file_(file_dossiers) {
+      : o_(o), workload_(o.workload), file_(file_dossiers) {
     next_dossier_ = worker;
   }
   // Fills `out` with the next round of changes; false when done.
@@ -58,7 +58,6 @@ class Source {
                                            std::make_move_iterator(v.end()));
   }
   const SubmitOptions& o_;
-  int worker_;
   Workload workload_;
   std::vector<std::vector<SubmitChangeRequest>>* file_;
   int64_t next_dossier_;

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, ASan + UBSan) in build-fuzz/ and runs each for
+# FUZZ_SECONDS (default 20) from the committed seeds in fuzz/corpus/ (inputs it finds go to
+# build-fuzz/corpus/). A crash, a leak or a sanitizer report fails the script and leaves the input
+# in build-fuzz/ (crash-*, leak-*). .ci/run runs it after the tests.
+# Usage: bash scripts/fuzz.sh [target ...]   (validator dvcqg_json kafka_message)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${FUZZ_BUILD_DIR:-build-fuzz}
+SECS=${FUZZ_SECONDS:-20}
+TARGETS=("$@")
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(validator dvcqg_json kafka_message)
+if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
+  CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -DDS_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+cmake --build "$BUILD_DIR" -j "${BUILD_JOBS:-2}" --target $(printf '%s_fuzz ' "${TARGETS[@]}") >/dev/null
+for t in "${TARGETS[@]}"; do
+  mkdir -p "$BUILD_DIR/corpus/$t" "$BUILD_DIR/artifacts"
+  echo "== fuzzing $t for ${SECS}s"
+  log="$BUILD_DIR/artifacts/${t}.log"
+  rc=0
+  "$BUILD_DIR/bin/${t}_fuzz" -max_total_time="$SECS" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="$BUILD_DIR/artifacts/${t}-" \
+    "$BUILD_DIR/corpus/$t" "fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
+  grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::new_units_added|==[0-9]+==ERROR|SUMMARY)' "$log" || true
+  if [ "$rc" != 0 ]; then
+    tail -40 "$log" >&2
+    echo "fuzz target $t failed (exit $rc); the input is in $BUILD_DIR/artifacts/" >&2
+    exit 1
+  fi
+done
