@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # README command 2: installs what is missing, builds, runs every test (ctest), then a short run
-# of each fuzz target (scripts/fuzz.sh, FUZZ_SECONDS each, default 20; SKIP_FUZZ=1 skips it).
+# of each fuzz target (scripts/fuzz.sh, FUZZ_SECONDS each, default 20; SKIP_FUZZ=1 skips it) and
+# the ASan + UBSan build of the unit, storage and intake tests (scripts/sanitize.sh;
+# SKIP_SANITIZE=1 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -8,4 +10,7 @@ bash scripts/build.sh
 (cd "${BUILD_DIR:-build}" && ctest -j "${TEST_JOBS:-2}" --output-on-failure --timeout 600 "$@")
 if [ "${SKIP_FUZZ:-0}" != "1" ]; then
   bash scripts/fuzz.sh
+fi
+if [ "${SKIP_SANITIZE:-0}" != "1" ]; then
+  bash scripts/sanitize.sh
 fi
