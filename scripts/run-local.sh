@@ -3,13 +3,12 @@
 # (devbroker, the DVCQG simulator, dossier-intake, dossier-sync and dossier-reconciliation on
 # SQLite) and runs the demo: a Lạng Sơn-shaped workload of dossiers through full lifecycles, the
 # changes on Kafka, how many reached the (simulated) national portal with the sync lag, then drift
-# injected at the simulator found, repaired and checked again by a reconciliation. DEMO_DOSSIERS sets the size (default
-# 3000). The stack stops when the demo ends (KEEP_RUNNING=1 keeps it up until Ctrl-C).
+# injected at the simulator found, repaired and checked again by a reconciliation. DEMO_DOSSIERS
+# sets the size (default 3000). The stack stops when the demo ends (KEEP_RUNNING=1 keeps it up
+# until Ctrl-C). The stack itself starts from scripts/lib/stack.sh (shared with bench/).
 set -euo pipefail
-# The number after "key": in JSON text on stdin, or empty (never fails the script under pipefail).
 # Waits scale with the demo's size (3,000 dossiers = 1).
 SCALE=$(( ${DEMO_DOSSIERS:-3000} > 3000 ? ${DEMO_DOSSIERS:-3000} / 3000 : 1 ))
-json_num() { { grep -o "\"$1\":[0-9.e-]*" || true; } | awk -F: 'NR == 1 {print $2}'; }
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 bash scripts/install-deps.sh
@@ -18,61 +17,15 @@ BIN=$ROOT/build/bin
 RUN=$ROOT/.run
 rm -rf "$RUN" && mkdir -p "$RUN"
 DEMO_DOSSIERS=${DEMO_DOSSIERS:-3000}
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT
-
-wait_for_file() {
-  for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.1; done
-  echo "timed out waiting for $1" >&2; return 1
-}
-
-echo "== starting devbroker (in-memory Kafka)"
 # The devbroker keeps at most 5 MiB per partition (librdkafka's mock cluster): bigger demos get
 # more partitions so nothing falls off the log before the sync reads it.
 PARTITIONS=$(( 2 * SCALE > 6 ? 2 * SCALE : 6 ))
-"$BIN/devbroker" --partitions="$PARTITIONS" --bootstrap_file="$RUN/bootstrap" --control_file="$RUN/control" >"$RUN/devbroker.log" 2>&1 &
-PIDS+=($!)
-wait_for_file "$RUN/bootstrap"
-BROKERS=$(cat "$RUN/bootstrap")
+source scripts/lib/stack.sh
+echo "== starting devbroker (in-memory Kafka, $PARTITIONS partitions per topic), dvcqg-sim (the national"
+echo "   portal simulator, http://127.0.0.1:8580), dossier-intake (gRPC 127.0.0.1:50051, metrics :9101),"
+echo "   dossier-sync (50052, :9102) and dossier-reconciliation (50053, :9103), all on SQLite in $RUN"
+stack_start
 echo "   kafka bootstrap $BROKERS, control $(cat "$RUN/control")"
-
-echo "== starting dvcqg-sim (the national portal simulator, http://127.0.0.1:8580)"
-"$BIN/dvcqg-sim" --listen=127.0.0.1:8580 --database="sqlite:$RUN/dvcqg-sim.db" --url_file="$RUN/dvcqg_url" \
-  >"$RUN/dvcqg-sim.log" 2>&1 &
-PIDS+=($!)
-wait_for_file "$RUN/dvcqg_url"
-printf 'username=langson\npassword=langson-dev-password\n' >"$RUN/dvcqg-credentials"
-chmod 600 "$RUN/dvcqg-credentials"
-
-echo "== starting dossier-intake (gRPC 127.0.0.1:50051, metrics 127.0.0.1:9101, SQLite $RUN/intake.db)"
-"$BIN/dossier-intake" --allow_insecure --kafka_brokers="$BROKERS" --database="sqlite:$RUN/intake.db" \
-  --listen=127.0.0.1:50051 --metrics_listen=127.0.0.1:9101 >"$RUN/intake.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do grep -q '"msg":"serving"' "$RUN/intake.log" && break; sleep 0.1; done
-grep -q '"msg":"serving"' "$RUN/intake.log" || { echo "intake did not start:"; tail "$RUN/intake.log"; exit 1; }
-
-echo "== starting dossier-sync (gRPC 127.0.0.1:50052, metrics 127.0.0.1:9102, SQLite $RUN/sync.db)"
-"$BIN/dossier-sync" --allow_insecure --kafka_brokers="$BROKERS" --database="sqlite:$RUN/sync.db" \
-  --listen=127.0.0.1:50052 --metrics_listen=127.0.0.1:9102 \
-  --dvcqg_url="$(cat "$RUN/dvcqg_url")" --dvcqg_credentials_file="$RUN/dvcqg-credentials" \
-  >"$RUN/sync.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do grep -q '"msg":"serving"' "$RUN/sync.log" && break; sleep 0.1; done
-grep -q '"msg":"serving"' "$RUN/sync.log" || { echo "sync did not start:"; tail "$RUN/sync.log"; exit 1; }
-for _ in $(seq 200); do grep -q '"msg":"partitions assigned"' "$RUN/sync.log" && break; sleep 0.1; done
-
-echo "== starting dossier-reconciliation (gRPC 127.0.0.1:50053, metrics 127.0.0.1:9103; reads sync-results as it goes)"
-"$BIN/dossier-reconciliation" --allow_insecure --kafka_brokers="$BROKERS" \
-  --database="sqlite:$RUN/reconciliation.db" --listen=127.0.0.1:50053 --metrics_listen=127.0.0.1:9103 \
-  --intake_addr=127.0.0.1:50051 --dvcqg_url="$(cat "$RUN/dvcqg_url")" \
-  --dvcqg_credentials_file="$RUN/dvcqg-credentials" >"$RUN/reconciliation.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do grep -q '"msg":"serving"' "$RUN/reconciliation.log" && break; sleep 0.1; done
-grep -q '"msg":"serving"' "$RUN/reconciliation.log" || { echo "reconciliation did not start:"; tail "$RUN/reconciliation.log"; exit 1; }
 
 # DVCQG silently drops a small share of writes (answers success, stores nothing), as met in
 # production; only the reconciliation at the end can find what they cost.
