@@ -5,11 +5,14 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/proto_buffer_reader.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/errors.h"
 #include "common/grpc_client.h"
 #include "gtest/gtest.h"
+#include "services/intake/intake_store.h"
+#include "tests/postgres_server.h"
 #include "tests/test_util.h"
 
 namespace dossiersync {
@@ -56,6 +59,34 @@ TEST_F(IntakeGrpcTest, AcceptsAndReturnsTheRevision) {
   EXPECT_EQ(resp.code(), "000.00.13.H37-240705-0001");
   EXPECT_EQ(resp.revision(), 100);
   EXPECT_FALSE(resp.duplicate());
+}
+
+// Regression: the query run before every write batch read the whole `dossiers` table on SQLite
+// (two MAX aggregates in one SELECT defeat its min/max optimisation): intake slowed down as the
+// table grew. Each part must be answered from its index, and the answer must be the newest row.
+TEST_F(IntakeGrpcTest, TopOfLogQueryUsesTheIndexes) {
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(Submit(ValidRequest(i, 1, 100)).ok());
+  auto db = storage::Open(testing::TestDatabaseUri(dir_.path(), "intake.db"));
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto tx = (*db)->BeginRead();
+  ASSERT_TRUE(tx.ok());
+  auto top = (*tx)->QueryOne(intake::kTopOfLogQuery);
+  ASSERT_TRUE(top.ok() && top->has_value());
+  auto newest = (*tx)->QueryOne(
+      "SELECT change_seq, changed_at_us FROM dossiers ORDER BY change_seq DESC LIMIT 1");
+  ASSERT_TRUE(newest.ok() && newest->has_value());
+  EXPECT_EQ((*top)->Int(0), (*newest)->Int(0));
+  EXPECT_EQ((*top)->Int(1), (*newest)->Int(1));
+  if (!absl::StartsWith(testing::TestDatabaseUri(dir_.path(), "intake.db"), "sqlite:")) return;
+  auto plan = (*tx)->Query(absl::StrCat("EXPLAIN QUERY PLAN ", intake::kTopOfLogQuery));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  int searches = 0;
+  for (const auto& row : *plan) {
+    const std::string& detail = row.Str(3);
+    EXPECT_FALSE(absl::StartsWith(detail, "SCAN dossiers")) << detail;
+    if (absl::StrContains(detail, "USING COVERING INDEX")) ++searches;
+  }
+  EXPECT_EQ(searches, 2);
 }
 
 TEST_F(IntakeGrpcTest, InvalidArgumentCarriesFieldDetails) {

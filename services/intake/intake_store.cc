@@ -98,7 +98,7 @@ absl::StatusOr<std::unique_ptr<IntakeStore>> IntakeStore::Open(storage::Database
   auto tx = db->BeginRead();
   if (!tx.ok()) return tx.status();
   auto row = (*tx)->QueryOne(
-      "SELECT COALESCE(MAX(change_seq), 0), COALESCE(MAX(changed_at_us), 0) FROM dossiers");
+      kTopOfLogQuery);
   if (!row.ok()) return row.status();
   store->next_seq_ = (*row)->Int(0) + 1;
   store->last_now_us_ = (*row)->Int(1);
@@ -176,7 +176,7 @@ absl::Status IntakeStore::ApplyBatch(std::vector<Pending>& batch,
   // Other intake replicas may share the database: under the write lock, continue from what is
   // committed (change_seq strictly increasing, changed_at never going back).
   auto top = (*tx)->QueryOne(
-      "SELECT COALESCE(MAX(change_seq), 0), COALESCE(MAX(changed_at_us), 0) FROM dossiers");
+      kTopOfLogQuery);
   if (!top.ok()) return top.status();
   next_seq_ = std::max(next_seq_, (*top)->Int(0) + 1);
   last_now_us_ = std::max(last_now_us_, (*top)->Int(1));

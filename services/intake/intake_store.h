@@ -44,6 +44,14 @@ struct ListFilter {
   bool include_steps = false;
 };
 
+// The newest change_seq and changed_at, read under the write lock before each batch. Two scalar
+// subqueries, each answered from its index: `SELECT MAX(a), MAX(b)` in one query makes SQLite
+// scan the whole table (its min/max optimisation takes a single aggregate), which cost a full
+// read of `dossiers` per batch and made intake slower the more dossiers it held.
+inline constexpr char kTopOfLogQuery[] =
+    "SELECT COALESCE((SELECT MAX(change_seq) FROM dossiers), 0), "
+    "COALESCE((SELECT MAX(changed_at_us) FROM dossiers), 0)";
+
 class IntakeStore {
  public:
   using Done = std::function<void(absl::StatusOr<ApplyResult>)>;
