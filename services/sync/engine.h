@@ -120,7 +120,11 @@ class Engine {
   void MakeReady(const std::string& code, Queue& q) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Process(std::vector<Taken>& batch);
   void PushSnapshots(std::vector<Taken*>& items, std::map<std::string, Outcome>& outcomes);
-  Outcome PushSteps(const std::string& code);
+  // Sends `steps` (unsent, already marked uncertain in the ledger); appends to `pushed` the ones
+  // DVCQG has now. No ledger writes but ResetNational.
+  Outcome PushSteps(const std::string& code, std::vector<StoredStep> steps,
+                    std::vector<std::string>* pushed);
+  static absl::Status CommitScope(absl::StatusOr<std::unique_ptr<Ledger::Scope>>& scope);
   void Finish(Taken& t, const Outcome& o, int64_t revision);
   bool PublishWait(const OutMessage& m);
   void PublishResult(const std::string& code, int64_t revision, const Outcome& o, int attempts,

@@ -44,7 +44,41 @@ CREATE TABLE IF NOT EXISTS sync_dead_letters (
 
 int64_t NowUs() { return absl::ToUnixMicros(absl::Now()); }
 
+// The transaction of this thread's open Scope, if any.
+thread_local storage::Transaction* tls_scope = nullptr;
+
 }  // namespace
+
+Ledger::Scope::Scope(std::unique_ptr<storage::Transaction> tx) : tx_(std::move(tx)) {
+  tls_scope = tx_.get();
+}
+
+Ledger::Scope::~Scope() {
+  if (tls_scope == tx_.get()) tls_scope = nullptr;
+}
+
+absl::Status Ledger::Scope::Commit() {
+  tls_scope = nullptr;
+  return tx_->Commit();
+}
+
+absl::StatusOr<std::unique_ptr<Ledger::Scope>> Ledger::BeginScope() {
+  if (tls_scope != nullptr) return absl::FailedPreconditionError("a ledger scope is already open");
+  auto tx = db_->Begin();
+  if (!tx.ok()) return tx.status();
+  return std::unique_ptr<Scope>(new Scope(std::move(*tx)));
+}
+
+template <typename R, typename Fn>
+R Ledger::InTx(bool write, Fn fn) {
+  if (tls_scope != nullptr) return fn(*tls_scope);
+  auto tx = write ? db_->Begin() : db_->BeginRead();
+  if (!tx.ok()) return tx.status();
+  R r = fn(**tx);
+  if (!r.ok() || !write) return r;
+  if (absl::Status st = (*tx)->Commit(); !st.ok()) return st;
+  return r;
+}
 
 absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(storage::Database* db) {
   std::string ddl = absl::StrReplaceAll(kSchema, {{"{SERIAL_PK_FREE}", "BIGINT NOT NULL"}});
@@ -53,97 +87,101 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(storage::Database* db) {
 }
 
 absl::Status Ledger::Exec(const std::string& sql, const std::vector<storage::Value>& params) {
-  auto tx = db_->Begin();
-  if (!tx.ok()) return tx.status();
-  auto r = (*tx)->Exec(sql, params);
-  if (!r.ok()) return r.status();
-  return (*tx)->Commit();
+  return InTx<absl::Status>(true, [&](storage::Transaction& tx) -> absl::Status {
+    return tx.Exec(sql, params).status();
+  });
 }
 
 absl::StatusOr<std::optional<LedgerRow>> Ledger::Get(const std::string& code) {
-  auto tx = db_->BeginRead();
-  if (!tx.ok()) return tx.status();
-  auto row = (*tx)->QueryOne(
-      "SELECT created, revision_seen, revision_pushed, attempts, last_error, state, updated_at_us "
-      "FROM sync_ledger WHERE code = $1",
-      {code});
-  if (!row.ok()) return row.status();
-  if (!row->has_value()) return std::optional<LedgerRow>();
-  const storage::Row& r = **row;
-  LedgerRow out;
-  out.code = code;
-  out.created = r.Int(0) != 0;
-  out.revision_seen = r.Int(1);
-  out.revision_pushed = r.Int(2);
-  out.attempts = static_cast<int>(r.Int(3));
-  out.last_error = r.Str(4);
-  out.state = static_cast<dossiersync::v1::SyncStateKind>(r.Int(5));
-  out.updated_at_us = r.Int(6);
-  auto counts = (*tx)->QueryOne(
-      "SELECT COUNT(*), COALESCE(SUM(pushed), 0) FROM sync_steps WHERE code = $1", {code});
-  if (!counts.ok()) return counts.status();
-  out.steps_seen = static_cast<int>((*counts)->Int(0));
-  out.steps_pushed = static_cast<int>((*counts)->Int(1));
-  return std::optional<LedgerRow>(out);
+  return InTx<absl::StatusOr<std::optional<LedgerRow>>>(
+      false, [&](storage::Transaction& tx) -> absl::StatusOr<std::optional<LedgerRow>> {
+        auto row = tx.QueryOne(
+            "SELECT created, revision_seen, revision_pushed, attempts, last_error, state, "
+            "updated_at_us "
+            "FROM sync_ledger WHERE code = $1",
+            {code});
+        if (!row.ok()) return row.status();
+        if (!row->has_value()) return std::optional<LedgerRow>();
+        const storage::Row& r = **row;
+        LedgerRow out;
+        out.code = code;
+        out.created = r.Int(0) != 0;
+        out.revision_seen = r.Int(1);
+        out.revision_pushed = r.Int(2);
+        out.attempts = static_cast<int>(r.Int(3));
+        out.last_error = r.Str(4);
+        out.state = static_cast<dossiersync::v1::SyncStateKind>(r.Int(5));
+        out.updated_at_us = r.Int(6);
+        auto counts = tx.QueryOne(
+            "SELECT COUNT(*), COALESCE(SUM(pushed), 0) FROM sync_steps WHERE code = $1", {code});
+        if (!counts.ok()) return counts.status();
+        out.steps_seen = static_cast<int>((*counts)->Int(0));
+        out.steps_pushed = static_cast<int>((*counts)->Int(1));
+        return std::optional<LedgerRow>(out);
+      });
 }
 
 absl::Status Ledger::RecordSeen(const DossierChange& change) {
-  auto tx = db_->Begin();
-  if (!tx.ok()) return tx.status();
-  const std::string& code = change.dossier().code();
-  DossierChange latest = change;
-  latest.clear_new_steps();
-  auto up = (*tx)->Exec(
-      "INSERT INTO sync_ledger (code, revision_seen, latest, updated_at_us, state) "
-      "VALUES ($1, $2, $3, $4, 2) ON CONFLICT (code) DO UPDATE SET "
-      "latest = CASE WHEN excluded.revision_seen > sync_ledger.revision_seen THEN excluded.latest "
-      "ELSE sync_ledger.latest END, "
-      "revision_seen = CASE WHEN excluded.revision_seen > sync_ledger.revision_seen THEN "
-      "excluded.revision_seen ELSE sync_ledger.revision_seen END, "
-      "updated_at_us = excluded.updated_at_us",
-      {code, change.revision(), Blob{latest.SerializeAsString()}, NowUs()});
-  if (!up.ok()) return up.status();
-  auto next =
-      (*tx)->QueryOne("SELECT COALESCE(MAX(seq), 0) FROM sync_steps WHERE code = $1", {code});
-  if (!next.ok()) return next.status();
-  int64_t seq = (*next)->Int(0);
-  for (const auto& s : change.new_steps()) {
-    auto ins = (*tx)->Exec(
-        "INSERT INTO sync_steps (code, step_id, seq, step) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (code, step_id) DO NOTHING",
-        {code, s.step_id(), ++seq, Blob{s.SerializeAsString()}});
-    if (!ins.ok()) return ins.status();
-  }
-  return (*tx)->Commit();
+  return InTx<absl::Status>(true, [&](storage::Transaction& tx) -> absl::Status {
+    const std::string& code = change.dossier().code();
+    DossierChange latest = change;
+    latest.clear_new_steps();
+    auto up = tx.Exec(
+        "INSERT INTO sync_ledger (code, revision_seen, latest, updated_at_us, state) "
+        "VALUES ($1, $2, $3, $4, 2) ON CONFLICT (code) DO UPDATE SET "
+        "latest = CASE WHEN excluded.revision_seen > sync_ledger.revision_seen THEN "
+        "excluded.latest "
+        "ELSE sync_ledger.latest END, "
+        "revision_seen = CASE WHEN excluded.revision_seen > sync_ledger.revision_seen THEN "
+        "excluded.revision_seen ELSE sync_ledger.revision_seen END, "
+        "updated_at_us = excluded.updated_at_us",
+        {code, change.revision(), Blob{latest.SerializeAsString()}, NowUs()});
+    if (!up.ok()) return up.status();
+    auto next = tx.QueryOne("SELECT COALESCE(MAX(seq), 0) FROM sync_steps WHERE code = $1", {code});
+    if (!next.ok()) return next.status();
+    int64_t seq = (*next)->Int(0);
+    for (const auto& s : change.new_steps()) {
+      auto ins = tx.Exec(
+          "INSERT INTO sync_steps (code, step_id, seq, step) VALUES ($1, $2, $3, $4) "
+          "ON CONFLICT (code, step_id) DO NOTHING",
+          {code, s.step_id(), ++seq, Blob{s.SerializeAsString()}});
+      if (!ins.ok()) return ins.status();
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<std::optional<DossierChange>> Ledger::Latest(const std::string& code) {
-  auto tx = db_->BeginRead();
-  if (!tx.ok()) return tx.status();
-  auto row = (*tx)->QueryOne("SELECT latest FROM sync_ledger WHERE code = $1", {code});
-  if (!row.ok()) return row.status();
-  if (!row->has_value() || (*row)->IsNull(0)) return std::optional<DossierChange>();
-  DossierChange c;
-  if (!c.ParseFromString((*row)->Str(0))) return absl::DataLossError("corrupt ledger snapshot");
-  return std::optional<DossierChange>(std::move(c));
+  return InTx<absl::StatusOr<std::optional<DossierChange>>>(
+      false, [&](storage::Transaction& tx) -> absl::StatusOr<std::optional<DossierChange>> {
+        auto row = tx.QueryOne("SELECT latest FROM sync_ledger WHERE code = $1", {code});
+        if (!row.ok()) return row.status();
+        if (!row->has_value() || (*row)->IsNull(0)) return std::optional<DossierChange>();
+        DossierChange c;
+        if (!c.ParseFromString((*row)->Str(0)))
+          return absl::DataLossError("corrupt ledger snapshot");
+        return std::optional<DossierChange>(std::move(c));
+      });
 }
 
 absl::StatusOr<std::vector<StoredStep>> Ledger::UnpushedSteps(const std::string& code) {
-  auto tx = db_->BeginRead();
-  if (!tx.ok()) return tx.status();
-  auto rows = (*tx)->Query(
-      "SELECT step_id, step, uncertain FROM sync_steps WHERE code = $1 AND pushed = 0 ORDER BY seq",
-      {code});
-  if (!rows.ok()) return rows.status();
-  std::vector<StoredStep> out;
-  for (const auto& r : *rows) {
-    StoredStep s;
-    s.step_id = r.Str(0);
-    if (!s.step.ParseFromString(r.Str(1))) return absl::DataLossError("corrupt ledger step");
-    s.uncertain = r.Int(2) != 0;
-    out.push_back(std::move(s));
-  }
-  return out;
+  return InTx<absl::StatusOr<std::vector<StoredStep>>>(
+      false, [&](storage::Transaction& tx) -> absl::StatusOr<std::vector<StoredStep>> {
+        auto rows = tx.Query(
+            "SELECT step_id, step, uncertain FROM sync_steps WHERE code = $1 AND pushed = 0 ORDER "
+            "BY seq",
+            {code});
+        if (!rows.ok()) return rows.status();
+        std::vector<StoredStep> out;
+        for (const auto& r : *rows) {
+          StoredStep s;
+          s.step_id = r.Str(0);
+          if (!s.step.ParseFromString(r.Str(1))) return absl::DataLossError("corrupt ledger step");
+          s.uncertain = r.Int(2) != 0;
+          out.push_back(std::move(s));
+        }
+        return out;
+      });
 }
 
 absl::Status Ledger::MarkPushed(const std::string& code, int64_t revision) {
@@ -160,38 +198,38 @@ absl::Status Ledger::SetCreated(const std::string& code, bool created) {
 }
 
 absl::Status Ledger::MarkStepsPushed(const std::string& code, const std::vector<std::string>& ids) {
-  auto tx = db_->Begin();
-  if (!tx.ok()) return tx.status();
-  for (const auto& id : ids) {
-    auto r = (*tx)->Exec(
-        "UPDATE sync_steps SET pushed = 1, uncertain = 0 WHERE code = $1 AND step_id = $2",
-        {code, id});
-    if (!r.ok()) return r.status();
-  }
-  return (*tx)->Commit();
+  return InTx<absl::Status>(true, [&](storage::Transaction& tx) -> absl::Status {
+    for (const auto& id : ids) {
+      auto r = tx.Exec(
+          "UPDATE sync_steps SET pushed = 1, uncertain = 0 WHERE code = $1 AND step_id = $2",
+          {code, id});
+      if (!r.ok()) return r.status();
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::Status Ledger::MarkStepsUncertain(const std::string& code,
                                         const std::vector<std::string>& ids) {
-  auto tx = db_->Begin();
-  if (!tx.ok()) return tx.status();
-  for (const auto& id : ids) {
-    auto r = (*tx)->Exec("UPDATE sync_steps SET uncertain = 1 WHERE code = $1 AND step_id = $2",
-                         {code, id});
-    if (!r.ok()) return r.status();
-  }
-  return (*tx)->Commit();
+  return InTx<absl::Status>(true, [&](storage::Transaction& tx) -> absl::Status {
+    for (const auto& id : ids) {
+      auto r = tx.Exec("UPDATE sync_steps SET uncertain = 1 WHERE code = $1 AND step_id = $2",
+                       {code, id});
+      if (!r.ok()) return r.status();
+    }
+    return absl::OkStatus();
+  });
 }
 
 absl::Status Ledger::ResetNational(const std::string& code) {
-  auto tx = db_->Begin();
-  if (!tx.ok()) return tx.status();
-  auto a = (*tx)->Exec("UPDATE sync_ledger SET created = 0, revision_pushed = 0 WHERE code = $1",
-                       {code});
-  if (!a.ok()) return a.status();
-  auto b = (*tx)->Exec("UPDATE sync_steps SET pushed = 0, uncertain = 0 WHERE code = $1", {code});
-  if (!b.ok()) return b.status();
-  return (*tx)->Commit();
+  return InTx<absl::Status>(true, [&](storage::Transaction& tx) -> absl::Status {
+    auto a =
+        tx.Exec("UPDATE sync_ledger SET created = 0, revision_pushed = 0 WHERE code = $1", {code});
+    if (!a.ok()) return a.status();
+    auto b = tx.Exec("UPDATE sync_steps SET pushed = 0, uncertain = 0 WHERE code = $1", {code});
+    if (!b.ok()) return b.status();
+    return absl::OkStatus();
+  });
 }
 
 absl::Status Ledger::RecheckSteps(const std::string& code) {
@@ -212,50 +250,53 @@ absl::Status Ledger::MarkInSync(const std::string& code) {
 }
 
 absl::Status Ledger::AddDeadLetter(const DossierChange& change, const std::string& reason) {
-  auto tx = db_->Begin();
-  if (!tx.ok()) return tx.status();
-  const std::string& code = change.dossier().code();
-  auto ins = (*tx)->Exec(
-      "INSERT INTO sync_dead_letters (code, revision, change, reason, at_us) VALUES ($1, $2, $3, "
-      "$4, $5)",
-      {code, change.revision(), Blob{change.SerializeAsString()}, reason, NowUs()});
-  if (!ins.ok()) return ins.status();
-  auto up = (*tx)->Exec(
-      "UPDATE sync_ledger SET state = 4, last_error = $2, updated_at_us = $3 WHERE code = $1",
-      {code, reason, NowUs()});
-  if (!up.ok()) return up.status();
-  return (*tx)->Commit();
+  return InTx<absl::Status>(true, [&](storage::Transaction& tx) -> absl::Status {
+    const std::string& code = change.dossier().code();
+    auto ins = tx.Exec(
+        "INSERT INTO sync_dead_letters (code, revision, change, reason, at_us) VALUES ($1, $2, $3, "
+        "$4, $5)",
+        {code, change.revision(), Blob{change.SerializeAsString()}, reason, NowUs()});
+    if (!ins.ok()) return ins.status();
+    auto up = tx.Exec(
+        "UPDATE sync_ledger SET state = 4, last_error = $2, updated_at_us = $3 WHERE code = $1",
+        {code, reason, NowUs()});
+    if (!up.ok()) return up.status();
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<std::vector<DeadLetterRow>> Ledger::DeadLetters(
     const std::vector<std::string>& codes) {
-  auto tx = db_->BeginRead();
-  if (!tx.ok()) return tx.status();
-  std::vector<DeadLetterRow> out;
-  auto collect = [&](const absl::StatusOr<std::vector<storage::Row>>& rows) -> absl::Status {
-    if (!rows.ok()) return rows.status();
-    for (const auto& r : *rows) {
-      DeadLetterRow d;
-      d.id = r.Int(0);
-      d.code = r.Str(1);
-      if (!d.change.ParseFromString(r.Str(2))) return absl::DataLossError("corrupt dead letter");
-      d.reason = r.Str(3);
-      out.push_back(std::move(d));
-    }
-    return absl::OkStatus();
-  };
-  const char* sql =
-      "SELECT id, code, change, reason FROM sync_dead_letters WHERE replayed = 0 %s ORDER BY id";
-  if (codes.empty()) {
-    if (auto st = collect((*tx)->Query(absl::StrReplaceAll(sql, {{"%s", ""}}))); !st.ok())
-      return st;
-  } else {
-    for (const auto& c : codes) {
-      auto st = collect((*tx)->Query(absl::StrReplaceAll(sql, {{"%s", "AND code = $1"}}), {c}));
-      if (!st.ok()) return st;
-    }
-  }
-  return out;
+  return InTx<absl::StatusOr<std::vector<DeadLetterRow>>>(
+      false, [&](storage::Transaction& tx) -> absl::StatusOr<std::vector<DeadLetterRow>> {
+        std::vector<DeadLetterRow> out;
+        auto collect = [&](const absl::StatusOr<std::vector<storage::Row>>& rows) -> absl::Status {
+          if (!rows.ok()) return rows.status();
+          for (const auto& r : *rows) {
+            DeadLetterRow d;
+            d.id = r.Int(0);
+            d.code = r.Str(1);
+            if (!d.change.ParseFromString(r.Str(2)))
+              return absl::DataLossError("corrupt dead letter");
+            d.reason = r.Str(3);
+            out.push_back(std::move(d));
+          }
+          return absl::OkStatus();
+        };
+        const char* sql =
+            "SELECT id, code, change, reason FROM sync_dead_letters WHERE replayed = 0 %s ORDER BY "
+            "id";
+        if (codes.empty()) {
+          if (auto st = collect(tx.Query(absl::StrReplaceAll(sql, {{"%s", ""}}))); !st.ok())
+            return st;
+        } else {
+          for (const auto& c : codes) {
+            auto st = collect(tx.Query(absl::StrReplaceAll(sql, {{"%s", "AND code = $1"}}), {c}));
+            if (!st.ok()) return st;
+          }
+        }
+        return out;
+      });
 }
 
 absl::Status Ledger::MarkReplayed(int64_t id) {

@@ -3,7 +3,10 @@
 // progress step seen with whether DVCQG has it (or whether a push of it had an uncertain outcome);
 // the latest change seen (for Resync) and the dead letters (for ReplayDeadLetters).
 //
-// Thread safety: thread-safe (each call is one transaction).
+// Thread safety: thread-safe. Each call is one transaction, unless the calling thread has opened
+// a Scope: then its calls share the scope's write transaction (one commit for a whole batch) and
+// see each other's writes. A scope belongs to the thread that opened it; never hold one across a
+// DVCQG or Kafka wait (it holds the database's write lock).
 #ifndef DOSSIERSYNC_SERVICES_SYNC_LEDGER_H_
 #define DOSSIERSYNC_SERVICES_SYNC_LEDGER_H_
 
@@ -49,6 +52,23 @@ class Ledger {
  public:
   static absl::StatusOr<std::unique_ptr<Ledger>> Open(storage::Database* db);
 
+  // This thread's ledger calls until Commit share one write transaction; destroyed without
+  // Commit, they are rolled back.
+  class Scope {
+   public:
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+    ~Scope();
+    absl::Status Commit();
+
+   private:
+    friend class Ledger;
+    explicit Scope(std::unique_ptr<storage::Transaction> tx);
+    std::unique_ptr<storage::Transaction> tx_;
+  };
+  // FAILED_PRECONDITION when this thread already has a scope open.
+  absl::StatusOr<std::unique_ptr<Scope>> BeginScope();
+
   absl::StatusOr<std::optional<LedgerRow>> Get(const std::string& code);
   // Records a change read from Kafka: the snapshot if it is the newest seen, its new steps.
   absl::Status RecordSeen(const dossiersync::v1::DossierChange& change);
@@ -80,6 +100,10 @@ class Ledger {
  private:
   explicit Ledger(storage::Database* db) : db_(db) {}
   absl::Status Exec(const std::string& sql, const std::vector<storage::Value>& params);
+  // Runs `fn` in this thread's scope, or in a transaction of its own (a write one committed
+  // after `fn` succeeded).
+  template <typename R, typename Fn>
+  R InTx(bool write, Fn fn);
   storage::Database* db_;
 };
 
