@@ -1,27 +1,34 @@
 #!/usr/bin/env bash
-# Builds the unit tests, the storage tests (SQLite and PostgreSQL) and the intake gRPC and Kafka
-# tests with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/ and runs them; any
-# sanitizer report fails the script. The test command runs it after the fuzzers
-# (SKIP_SANITIZE=1 skips it).
+# Builds the unit tests, the storage tests (SQLite and PostgreSQL), the intake gRPC and Kafka tests
+# and the sync and reconciliation end-to-end suites (with the service binaries they start as child
+# processes) with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/ and runs them; any
+# sanitizer report, from a test or from a child process, fails the script. The test command runs
+# it after the fuzzers (SKIP_SANITIZE=1 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${ASAN_BUILD_DIR:-build-asan}
 TESTS=(common_test validator_test transitions_test drift_test dvcqg_mapping_test workload_test
-       storage_test intake_grpc_test intake_kafka_test)
+       storage_test intake_grpc_test intake_kafka_test sync_e2e_test reconciliation_e2e_test)
 cmake -S . -B "$BUILD_DIR" -DDS_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 echo "== building ${#TESTS[@]} test binaries with ASan + UBSan"
-cmake --build "$BUILD_DIR" -j "${BUILD_JOBS:-2}" --target "${TESTS[@]}" >/dev/null
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
-export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+cmake --build "$BUILD_DIR" -j "${BUILD_JOBS:-2}" --target "${TESTS[@]}" dossier-intake dossier-sync \
+  dossier-reconciliation >/dev/null
+# Reports of the tests and of every child process they start land in one directory.
+REPORTS=$(pwd)/$BUILD_DIR/sanitizer-reports
+rm -rf "$REPORTS" && mkdir -p "$REPORTS"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$REPORTS/asan
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$REPORTS/ubsan
 failed=0
 for t in "${TESTS[@]}"; do
   log="$BUILD_DIR/$t.log"
   rc=0
   "$BUILD_DIR/bin/$t" >"$log" 2>&1 || rc=$?
-  reports=$(grep -c 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' "$log" || true)
+  reports=$(cat "$REPORTS"/* 2>/dev/null | grep -c 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' || true)
   echo "   $t: exit $rc, $(grep -E '^\[  PASSED  \]' "$log" | head -1 | sed 's/\[  PASSED  \] //') sanitizer reports: $reports"
   if [ "$rc" != 0 ] || [ "$reports" != 0 ]; then
-    grep -E 'ERROR|runtime error|Failure' -A10 "$log" | head -60 >&2
+    grep -E 'Failure' -A10 "$log" | head -40 >&2
+    cat "$REPORTS"/* 2>/dev/null | head -80 >&2
+    rm -f "$REPORTS"/*
     failed=1
   fi
 done

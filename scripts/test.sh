@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # README command 2: installs what is missing, builds, runs every test (ctest), then a short run
 # of each fuzz target (scripts/fuzz.sh, FUZZ_SECONDS each, default 20; SKIP_FUZZ=1 skips it) and
-# the ASan + UBSan build of the unit, storage and intake tests (scripts/sanitize.sh;
-# SKIP_SANITIZE=1 skips it).
+# the ASan + UBSan build of the unit, storage, intake, sync and reconciliation tests
+# (scripts/sanitize.sh; SKIP_SANITIZE=1 skips it) and the ThreadSanitizer build of the relay,
+# engine, runner and storage tests (scripts/tsan.sh; SKIP_TSAN=1 skips it). ctest includes the
+# short chaos run (label chaos); `bash scripts/chaos.sh` is the full one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -13,4 +15,7 @@ if [ "${SKIP_FUZZ:-0}" != "1" ]; then
 fi
 if [ "${SKIP_SANITIZE:-0}" != "1" ]; then
   bash scripts/sanitize.sh
+fi
+if [ "${SKIP_TSAN:-0}" != "1" ]; then
+  bash scripts/tsan.sh
 fi

@@ -19,6 +19,7 @@
 #include "services/reconciliation/runner.h"
 #include "services/sync/app.h"
 #include "tests/postgres_server.h"
+#include "tests/e2e_checks.h"
 #include "tests/test_util.h"
 #include "tools/dossierctl/submit.h"
 
@@ -75,10 +76,8 @@ class ReconciliationE2ETest : public ::testing::Test {
     dossiersync::v1::SubmitChangeResponse resp;
     ASSERT_TRUE(stub_->SubmitChange(ctx.get(), r, &resp).ok());
   }
-  json Stored(const std::string& code) {
-    auto r = admin_->Get(("/admin/dossiers/" + code).c_str());
-    return r && r->status == 200 ? json::parse(r->body) : json();
-  }
+  json Stored(const std::string& code) { return testing::SimStored(*admin_, code); }
+
   void Faults(const json& f) { admin_->Post("/admin/faults", f.dump(), "application/json"); }
   // Submits ValidRequest(i, 2, 100) for i in [from, to] and waits until the sync reported each.
   void SubmitSynced(int from, int to) {

@@ -19,6 +19,7 @@
 #include "services/dvcqg_sim/simulator.h"
 #include "services/sync/app.h"
 #include "tests/postgres_server.h"
+#include "tests/e2e_checks.h"
 #include "tests/test_util.h"
 #include "tools/dossierctl/submit.h"
 
@@ -30,12 +31,6 @@ using nlohmann::json;
 // The first progress of a fresh consumer waits for its group join, which can take tens of seconds
 // on a loaded 2-core machine running two suites at once.
 constexpr absl::Duration kFirstProgress = absl::Seconds(120);
-
-std::string RowKey(const json& row) {
-  auto s = [&](const char* k) { return row.value(k, std::string()); };
-  return absl::StrCat(s("ThoiDiemXuLy"), "|", s("NguoiXuLy"), "|", s("NoiDungXuLy"), "|",
-                      s("TrangThai"));
-}
 
 class SyncE2ETest : public ::testing::Test {
  protected:
@@ -68,32 +63,10 @@ class SyncE2ETest : public ::testing::Test {
   void SetFaults(const json& f) {
     ASSERT_TRUE(admin_->Post("/admin/faults", f.dump(), "application/json"));
   }
-  json Stored(const std::string& code) {
-    auto r = admin_->Get(("/admin/dossiers/" + code).c_str());
-    if (!r || r->status != 200) return json();
-    return json::parse(r->body, nullptr, false);
-  }
+  json Stored(const std::string& code) { return testing::SimStored(*admin_, code); }
   // Every dossier at the simulator equals its final provincial snapshot, with every step.
   bool Converged(std::string* why, const std::function<bool(int)>& only = nullptr) {
-    tools::Workload w(workload_);
-    for (int i = 0; i < dossiers_; ++i) {
-      if (only && !only(i)) continue;
-      auto life = w.Lifecycle(i);
-      const auto& last = life.back().dossier();
-      json got = Stored(last.code());
-      if (got.is_null()) return *why = last.code() + " missing", false;
-      size_t steps = 0;
-      for (const auto& c : life) steps += c.new_steps_size();
-      if (got["QuaTrinhXuLy"].size() != steps) {
-        return *why = absl::StrCat(last.code(), " has ", got["QuaTrinhXuLy"].size(), "/", steps,
-                                   " steps"),
-               false;
-      }
-      got.erase("QuaTrinhXuLy");
-      if (got != dvcqg::DossierToJson(last, last.status()))
-        return *why = last.code() + " differs", false;
-    }
-    return true;
+    return testing::SimMatchesWorkload(*admin_, workload_, dossiers_, why, only);
   }
   void WaitConverged(absl::Duration timeout = absl::Seconds(120),
                      const std::function<bool(int)>& only = nullptr) {
@@ -130,46 +103,8 @@ class SyncE2ETest : public ::testing::Test {
   }
   // No history entry goes back to an older snapshot; every step arrived exactly once.
   void CheckHistories() {
-    tools::Workload w(workload_);
-    for (int i = 0; i < dossiers_; ++i) {
-      auto life = w.Lifecycle(i);
-      std::string code = life[0].dossier().code();
-      std::vector<json> snapshots;
-      std::multiset<std::string> expected_steps;
-      for (const auto& c : life) {
-        snapshots.push_back(dvcqg::DossierToJson(c.dossier(), c.dossier().status()));
-        for (const auto& s : c.new_steps()) {
-          expected_steps.insert(RowKey(dvcqg::StepToJson(code, s, s.status())));
-        }
-      }
-      auto r = admin_->Get(("/admin/history/" + code).c_str());
-      ASSERT_TRUE(r);
-      json h = json::parse(r->body)["history"];
-      int last_index = -1;
-      std::multiset<std::string> steps;
-      for (const auto& e : h) {
-        if (e["service"] == "CapNhatTienDoHoSoMC") {
-          steps.insert(RowKey(e["item"]));
-          continue;
-        }
-        // Two changes can map to the same DVCQG JSON (4 → 6 → 4 changes nothing DVCQG sees):
-        // take the first match at or after the previous write, else any earlier match.
-        int index = -1;
-        for (int k = std::max(last_index, 0); k < static_cast<int>(snapshots.size()); ++k) {
-          if (snapshots[k] == e["item"]) {
-            index = k;
-            break;
-          }
-        }
-        for (int k = 0; index < 0 && k < static_cast<int>(snapshots.size()); ++k) {
-          if (snapshots[k] == e["item"]) index = k;
-        }
-        ASSERT_GE(index, 0) << code << ": a write that matches no provincial snapshot";
-        EXPECT_GE(index, last_index) << code << ": regression at history seq " << e["seq"];
-        last_index = index;
-      }
-      EXPECT_EQ(steps, expected_steps) << code << ": steps not exactly once";
-    }
+    auto problems = testing::HistoryProblems(*admin_, workload_, dossiers_);
+    EXPECT_TRUE(problems.empty()) << problems.size() << " problems, first: " << problems[0];
   }
 
   testing::TempDir dir_;

@@ -15,8 +15,10 @@
 #include <filesystem>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/grpc_client.h"
 #include "google/protobuf/util/time_util.h"
@@ -213,6 +215,22 @@ double ScrapeMetric(int port, const std::string& name) {
     pos += prefix.size();
   }
   return -1;
+}
+
+double ScrapeMetricSum(int port, const std::string& name) {
+  httplib::Client cli("127.0.0.1", port);
+  auto res = cli.Get("/metrics");
+  if (!res || res->status != 200) return -1;
+  double sum = 0;
+  for (absl::string_view line : absl::StrSplit(res->body, '\n')) {
+    if (!absl::StartsWith(line, name)) continue;
+    absl::string_view rest = line.substr(name.size());
+    if (rest.empty() || (rest[0] != ' ' && rest[0] != '{')) continue;
+    size_t space = rest.rfind(' ');
+    if (space == absl::string_view::npos) continue;
+    sum += std::atof(std::string(rest.substr(space + 1)).c_str());
+  }
+  return sum;
 }
 
 size_t DistinctEvents(const std::vector<InMessage>& msgs) {

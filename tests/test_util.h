@@ -72,6 +72,9 @@ std::vector<InMessage> CollectAll(const std::string& brokers, const std::string&
                                   absl::Duration idle = absl::Seconds(2));
 // The value of an unlabelled metric on http://127.0.0.1:port/metrics, or -1.
 double ScrapeMetric(int port, const std::string& name);
+// The sum of every series of metric `name` (any labels) at 127.0.0.1:port/metrics; -1 if the
+// endpoint does not answer.
+double ScrapeMetricSum(int port, const std::string& name);
 // Messages with distinct event-id headers.
 size_t DistinctEvents(const std::vector<InMessage>& msgs);
 

@@ -35,8 +35,8 @@ bool IntParam(const httplib::Request& req, const char* name, int* out) {
 
 absl::StatusOr<std::unique_ptr<DevBroker>> DevBroker::Start(const DevBrokerOptions& o) {
   if (o.brokers < 1 || o.brokers > 9) return absl::InvalidArgumentError("--brokers must be 1-9");
-  if (o.partitions < 1 || o.partitions > 256) {
-    return absl::InvalidArgumentError("--partitions must be 1-256");
+  if (o.partitions < 1 || o.partitions > 1024) {
+    return absl::InvalidArgumentError("--partitions must be 1-1024");
   }
   std::vector<std::string> hp = absl::StrSplit(o.control_listen, absl::MaxSplits(':', 1));
   int port = 0;

@@ -1,0 +1,114 @@
+// ThreadSanitizer builds only (-DDS_SANITIZE_THREAD=ON): happens-before annotations for Debian's
+// abseil, which is not built with TSan. absl::Mutex and absl::Notification synchronise inside
+// libabsl_synchronization.so, invisible to TSan, so every ABSL_GUARDED_BY field would be reported
+// as a race. The linker redirects our calls to these functions (-Wl,--wrap=SYMBOL, see the
+// top-level CMakeLists.txt) to the wrappers below, which call the real function and tell TSan
+// what it did: a lock acquires the mutex's address, an unlock releases it, Await releases and
+// re-acquires it; Notify releases the notification, a successful wait acquires it. Lock-order
+// checks are not modelled; data races on memory our code touches are.
+//
+// Thread safety: the wrappers are as thread-safe as the functions they wrap.
+#include <sanitizer/tsan_interface.h>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+
+using absl::Condition;
+using absl::Duration;
+using absl::Mutex;
+using absl::Notification;
+using absl::Time;
+
+
+extern "C" {
+void __real__ZN4absl7debian35Mutex4LockEv(Mutex* m);
+void __wrap__ZN4absl7debian35Mutex4LockEv(Mutex* m) {
+  __real__ZN4absl7debian35Mutex4LockEv(m);
+  __tsan_acquire(m);
+}
+void __real__ZN4absl7debian35Mutex10ReaderLockEv(Mutex* m);
+void __wrap__ZN4absl7debian35Mutex10ReaderLockEv(Mutex* m) {
+  __real__ZN4absl7debian35Mutex10ReaderLockEv(m);
+  __tsan_acquire(m);
+}
+void __real__ZN4absl7debian35Mutex6UnlockEv(Mutex* m);
+void __wrap__ZN4absl7debian35Mutex6UnlockEv(Mutex* m) {
+  __tsan_release(m);
+  __real__ZN4absl7debian35Mutex6UnlockEv(m);
+}
+void __real__ZN4absl7debian35Mutex12ReaderUnlockEv(Mutex* m);
+void __wrap__ZN4absl7debian35Mutex12ReaderUnlockEv(Mutex* m) {
+  __tsan_release(m);
+  __real__ZN4absl7debian35Mutex12ReaderUnlockEv(m);
+}
+bool __real__ZN4absl7debian35Mutex7TryLockEv(Mutex* m);
+bool __wrap__ZN4absl7debian35Mutex7TryLockEv(Mutex* m) {
+  bool ok = __real__ZN4absl7debian35Mutex7TryLockEv(m);
+  if (ok) __tsan_acquire(m);
+  return ok;
+}
+void __real__ZN4absl7debian35Mutex8LockWhenERKNS0_9ConditionE(Mutex* m, const Condition& c);
+void __wrap__ZN4absl7debian35Mutex8LockWhenERKNS0_9ConditionE(Mutex* m, const Condition& c) {
+  __real__ZN4absl7debian35Mutex8LockWhenERKNS0_9ConditionE(m, c);
+  __tsan_acquire(m);
+}
+bool __real__ZN4absl7debian35Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE(
+    Mutex* m, const Condition& c, Duration d);
+bool __wrap__ZN4absl7debian35Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE(
+    Mutex* m, const Condition& c, Duration d) {
+  bool r = __real__ZN4absl7debian35Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE(m, c, d);
+  __tsan_acquire(m);  // held on return either way
+  return r;
+}
+void __real__ZN4absl7debian35Mutex5AwaitERKNS0_9ConditionE(Mutex* m, const Condition& c);
+void __wrap__ZN4absl7debian35Mutex5AwaitERKNS0_9ConditionE(Mutex* m, const Condition& c) {
+  __tsan_release(m);
+  __real__ZN4absl7debian35Mutex5AwaitERKNS0_9ConditionE(m, c);
+  __tsan_acquire(m);
+}
+bool __real__ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE(
+    Mutex* m, const Condition& c, Duration d);
+bool __wrap__ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE(
+    Mutex* m, const Condition& c, Duration d) {
+  __tsan_release(m);
+  bool r = __real__ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE(m, c, d);
+  __tsan_acquire(m);
+  return r;
+}
+bool __real__ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE(
+    Mutex* m, const Condition& c, Time t);
+bool __wrap__ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE(
+    Mutex* m, const Condition& c, Time t) {
+  __tsan_release(m);
+  bool r = __real__ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE(m, c, t);
+  __tsan_acquire(m);
+  return r;
+}
+void __real__ZN4absl7debian312Notification6NotifyEv(Notification* n);
+void __wrap__ZN4absl7debian312Notification6NotifyEv(Notification* n) {
+  __tsan_release(n);
+  __real__ZN4absl7debian312Notification6NotifyEv(n);
+}
+void __real__ZNK4absl7debian312Notification19WaitForNotificationEv(const Notification* n);
+void __wrap__ZNK4absl7debian312Notification19WaitForNotificationEv(const Notification* n) {
+  __real__ZNK4absl7debian312Notification19WaitForNotificationEv(n);
+  __tsan_acquire(const_cast<Notification*>(n));
+}
+bool __real__ZNK4absl7debian312Notification30WaitForNotificationWithTimeoutENS0_8DurationE(
+    const Notification* n, Duration d);
+bool __wrap__ZNK4absl7debian312Notification30WaitForNotificationWithTimeoutENS0_8DurationE(
+    const Notification* n, Duration d) {
+  bool r = __real__ZNK4absl7debian312Notification30WaitForNotificationWithTimeoutENS0_8DurationE(n, d);
+  if (r) __tsan_acquire(const_cast<Notification*>(n));
+  return r;
+}
+bool __real__ZNK4absl7debian312Notification31WaitForNotificationWithDeadlineENS0_4TimeE(
+    const Notification* n, Time t);
+bool __wrap__ZNK4absl7debian312Notification31WaitForNotificationWithDeadlineENS0_4TimeE(
+    const Notification* n, Time t) {
+  bool r = __real__ZNK4absl7debian312Notification31WaitForNotificationWithDeadlineENS0_4TimeE(n, t);
+  if (r) __tsan_acquire(const_cast<Notification*>(n));
+  return r;
+}
+}  // extern "C"
