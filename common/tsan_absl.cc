@@ -20,7 +20,6 @@ using absl::Mutex;
 using absl::Notification;
 using absl::Time;
 
-
 extern "C" {
 void __real__ZN4absl7debian35Mutex4LockEv(Mutex* m);
 void __wrap__ZN4absl7debian35Mutex4LockEv(Mutex* m) {
@@ -57,7 +56,8 @@ bool __real__ZN4absl7debian35Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8Du
     Mutex* m, const Condition& c, Duration d);
 bool __wrap__ZN4absl7debian35Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE(
     Mutex* m, const Condition& c, Duration d) {
-  bool r = __real__ZN4absl7debian35Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE(m, c, d);
+  bool r =
+      __real__ZN4absl7debian35Mutex19LockWhenWithTimeoutERKNS0_9ConditionENS0_8DurationE(m, c, d);
   __tsan_acquire(m);  // held on return either way
   return r;
 }
@@ -99,7 +99,8 @@ bool __real__ZNK4absl7debian312Notification30WaitForNotificationWithTimeoutENS0_
     const Notification* n, Duration d);
 bool __wrap__ZNK4absl7debian312Notification30WaitForNotificationWithTimeoutENS0_8DurationE(
     const Notification* n, Duration d) {
-  bool r = __real__ZNK4absl7debian312Notification30WaitForNotificationWithTimeoutENS0_8DurationE(n, d);
+  bool r =
+      __real__ZNK4absl7debian312Notification30WaitForNotificationWithTimeoutENS0_8DurationE(n, d);
   if (r) __tsan_acquire(const_cast<Notification*>(n));
   return r;
 }

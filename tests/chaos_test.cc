@@ -57,7 +57,8 @@ class ChaosTest : public ::testing::Test {
   void SetUp() override {
     seconds_ = EnvInt("CHAOS_SECONDS", 20);
     dossiers_ = EnvInt("CHAOS_DOSSIERS", 120);
-    seed_ = static_cast<uint64_t>(EnvInt("CHAOS_SEED", static_cast<int>(absl::ToUnixSeconds(absl::Now()) % 100000)));
+    seed_ = static_cast<uint64_t>(
+        EnvInt("CHAOS_SEED", static_cast<int>(absl::ToUnixSeconds(absl::Now()) % 100000)));
     rng_.seed(seed_);
     broker_ = testing::StartBroker(/*brokers=*/3, /*partitions=*/6);
     sim_ = testing::StartSim(dir_.path());
@@ -68,7 +69,8 @@ class ChaosTest : public ::testing::Test {
     auto common = [&](Service& s, const std::string& db) {
       s.port = testing::FreePort();
       s.metrics_port = testing::FreePort();
-      s.argv = {testing::BinaryPath("dossier-" + s.name), "--allow_insecure",
+      s.argv = {testing::BinaryPath("dossier-" + s.name),
+                "--allow_insecure",
                 absl::StrCat("--listen=127.0.0.1:", s.port),
                 absl::StrCat("--metrics_listen=127.0.0.1:", s.metrics_port),
                 "--kafka_brokers=" + broker_->bootstrap(),
@@ -81,18 +83,19 @@ class ChaosTest : public ::testing::Test {
     Service& sync = services_["sync"];
     sync.name = "sync";
     common(sync, "sync.db");
-    sync.argv.insert(sync.argv.end(),
-                     {"--dvcqg_url=" + sim_->url(), "--dvcqg_credentials_file=" + dir_.File("creds"),
-                      "--dvcqg_read_timeout=1s", "--backoff_base=50ms", "--backoff_cap=1s"});
+    sync.argv.insert(
+        sync.argv.end(),
+        {"--dvcqg_url=" + sim_->url(), "--dvcqg_credentials_file=" + dir_.File("creds"),
+         "--dvcqg_read_timeout=1s", "--backoff_base=50ms", "--backoff_cap=1s"});
     Service& recon = services_["reconciliation"];
     recon.name = "reconciliation";
     common(recon, "reconciliation.db");
-    recon.argv.insert(recon.argv.end(),
-                      {absl::StrCat("--intake_addr=127.0.0.1:", intake.port),
-                       "--dvcqg_url=" + sim_->url(),
-                       "--dvcqg_credentials_file=" + dir_.File("creds"), "--dvcqg_read_timeout=1s",
-                       "--incremental_every=2s", "--incremental_window=1m", "--lease_ttl=5s",
-                       "--instance_id=reconciliation-chaos"});
+    recon.argv.insert(
+        recon.argv.end(),
+        {absl::StrCat("--intake_addr=127.0.0.1:", intake.port), "--dvcqg_url=" + sim_->url(),
+         "--dvcqg_credentials_file=" + dir_.File("creds"), "--dvcqg_read_timeout=1s",
+         "--incremental_every=2s", "--incremental_window=1m", "--lease_ttl=5s",
+         "--instance_id=reconciliation-chaos"});
     for (auto& [name, s] : services_) Start(s);
     intake_ = dossiersync::v1::IntakeService::NewStub(
         *MakeChannel(absl::StrCat("127.0.0.1:", intake.port), {}));
@@ -118,19 +121,22 @@ class ChaosTest : public ::testing::Test {
   }
   void Note(const std::string& what) {
     absl::MutexLock l(&report_mu_);
-    report_.push_back(absl::StrCat(absl::FormatTime("%H:%M:%E3S", absl::Now(), absl::UTCTimeZone()),
-                                   " ", what));
+    report_.push_back(
+        absl::StrCat(absl::FormatTime("%H:%M:%E3S", absl::Now(), absl::UTCTimeZone()), " ", what));
   }
-  double Uniform(double a, double b) {
-    return std::uniform_real_distribution<double>(a, b)(rng_);
-  }
+  double Uniform(double a, double b) { return std::uniform_real_distribution<double>(a, b)(rng_); }
   void Faults(const json& f) {
     auto r = admin_->Post("/admin/faults", f.dump(), "application/json");
     EXPECT_TRUE(r && r->status == 200);
   }
   void ClearFaults() {
-    Faults({{"latency_ms", 0}, {"jitter_ms", 0}, {"error_500_rate", 0}, {"error_503_rate", 0},
-            {"rate_429", 0}, {"hang_rate", 0}, {"drop_rate", 0}});
+    Faults({{"latency_ms", 0},
+            {"jitter_ms", 0},
+            {"error_500_rate", 0},
+            {"error_503_rate", 0},
+            {"rate_429", 0},
+            {"hang_rate", 0},
+            {"drop_rate", 0}});
   }
 
   // Submits every dossier's lifecycle in order, each change retried until intake acknowledges
@@ -262,10 +268,15 @@ class ChaosTest : public ::testing::Test {
         absl::Seconds(120)));
     return run;
   }
-  // The sync has read everything and has nothing pending.
+  // The sync has partitions (a restarted sync has none until the group rebalanced: a killed
+  // member's partitions wait for its session to time out), has read everything and has nothing
+  // pending.
   bool SyncDrained() {
     const Service& s = services_["sync"];
-    return testing::ScrapeMetricSum(s.metrics_port, "dossiersync_sync_consumer_lag") == 0 &&
+    int partitions = 0;  // with a lag figure: 6 of dossier-changes and 6 of sync-requests
+    return testing::ScrapeMetricSum(s.metrics_port, "dossiersync_sync_consumer_lag", &partitions) ==
+               0 &&
+           partitions == 12 &&
            testing::ScrapeMetric(s.metrics_port, "dossiersync_sync_pending_changes") == 0;
   }
 
@@ -300,10 +311,13 @@ TEST_F(ChaosTest, EveryAcknowledgedChangeReachesDvcqgThroughKillsAndFaults) {
   for (auto& t : submitters) t.join();
   // Heal: no faults, every service up.
   ClearFaults();
-  for (int api : {0, 1, 8}) testing::BrokerControl(*broker_, absl::StrCat("/errors/clear?api=", api));
-  for (int b = 1; b <= 3; ++b) testing::BrokerControl(*broker_, absl::StrCat("/brokers/", b, "/up"));
-  Note(absl::StrCat(injected, " faults injected; ", acknowledged_.load(), " changes acknowledged after ",
-                    retries_.load(), " retried calls; ", refused_.load(), " refused"));
+  for (int api : {0, 1, 8})
+    testing::BrokerControl(*broker_, absl::StrCat("/errors/clear?api=", api));
+  for (int b = 1; b <= 3; ++b)
+    testing::BrokerControl(*broker_, absl::StrCat("/brokers/", b, "/up"));
+  Note(absl::StrCat(injected, " faults injected; ", acknowledged_.load(),
+                    " changes acknowledged after ", retries_.load(), " retried calls; ",
+                    refused_.load(), " refused"));
   EXPECT_EQ(refused_.load(), 0);
 
   // 1. Intake lost nothing it acknowledged: every dossier at its final revision.
@@ -344,8 +358,10 @@ TEST_F(ChaosTest, EveryAcknowledgedChangeReachesDvcqgThroughKillsAndFaults) {
   auto problems = testing::HistoryProblems(*admin_, workload_, dossiers_);
   EXPECT_TRUE(problems.empty()) << problems.size() << " problems, first: " << problems[0];
   Note(absl::StrCat("DVCQG equals the provincial final state of ", equal ? dossiers_ : 0, " of ",
-                    dossiers_, " dossiers; history problems (regressions, repeated or missing "
-                    "steps): ", problems.size()));
+                    dossiers_,
+                    " dossiers; history problems (regressions, repeated or missing "
+                    "steps): ",
+                    problems.size()));
   std::vector<std::string> restarts;
   for (const auto& [name, s] : services_) {
     restarts.push_back(absl::StrCat("dossier-", name, " killed ", s.kills, "x"));

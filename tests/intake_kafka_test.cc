@@ -140,8 +140,8 @@ TEST(IntakeReplicasTest, TwoReplicasOneDatabaseOnePublisherAndATakeover) {
   EXPECT_EQ(testing::DistinctEvents(msgs), 200u);
   // Exactly one relay published: the other's counter stayed at 0. The counters move after the
   // relay deletes the delivered rows, which may lag the messages' arrival on the topic.
-  EXPECT_TRUE(testing::WaitFor(
-      [&] { return a->relay()->published() + b->relay()->published() >= 200; }));
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return a->relay()->published() + b->relay()->published() >= 200; }));
   EXPECT_TRUE((a->relay()->published() == 200 && b->relay()->published() == 0) ||
               (a->relay()->published() == 0 && b->relay()->published() == 200))
       << a->relay()->published() << " + " << b->relay()->published();

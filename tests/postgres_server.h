@@ -1,7 +1,8 @@
 // A real PostgreSQL server for tests: initdb in a temporary directory, started on a free port
 // (as the `postgres` user when the tests run as root, since PostgreSQL refuses to run as root),
-// trust authentication on 127.0.0.1 only, fsync off (test data; commits survive a killed server, not a lost machine). One server per test process,
-// started on first use; each test gets a fresh database.
+// trust authentication on 127.0.0.1 only, fsync off (test data; commits survive a killed server,
+// not a lost machine). One server per test process, started on first use; each test gets a fresh
+// database.
 //
 // The backend for the storage-parameterised tests comes from DS_TEST_BACKEND ("sqlite", the
 // default, or "postgres"): TestDatabaseUri gives "sqlite:DIR/NAME.db" or a new PostgreSQL database.

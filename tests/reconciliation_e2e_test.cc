@@ -18,8 +18,8 @@
 #include "services/reconciliation/app.h"
 #include "services/reconciliation/runner.h"
 #include "services/sync/app.h"
-#include "tests/postgres_server.h"
 #include "tests/e2e_checks.h"
+#include "tests/postgres_server.h"
 #include "tests/test_util.h"
 #include "tools/dossierctl/submit.h"
 

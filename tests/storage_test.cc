@@ -242,8 +242,7 @@ TEST(PostgresTest, ServerRestartFailsTheTransactionThenRecovers) {
     auto ins = (*tx)->Exec("INSERT INTO t VALUES (1)");
     last = ins.ok() ? (*tx)->Commit() : ins.status();
     return last.ok();
-  }))
-      << last;
+  })) << last;
 }
 
 TEST(PostgresTest, PlaceholdersAreRenumberedOutsideQuotes) {

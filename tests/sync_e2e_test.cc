@@ -18,8 +18,8 @@
 #include "gtest/gtest.h"
 #include "services/dvcqg_sim/simulator.h"
 #include "services/sync/app.h"
-#include "tests/postgres_server.h"
 #include "tests/e2e_checks.h"
+#include "tests/postgres_server.h"
 #include "tests/test_util.h"
 #include "tools/dossierctl/submit.h"
 
@@ -242,8 +242,20 @@ TEST_F(SyncE2ETest, SigkillMidLoadAndRestart) {
 
 TEST_F(SyncE2ETest, TwoInstancesOneStoppedMidRun) {
   auto a = StartSync(SyncTestConfig("shared.db"));
+  ASSERT_TRUE(a);
+  // Lag figures per partition: 6 of dossier-changes and 6 of sync-requests, all at `a` first.
+  auto series = [](const sync::App& app) {
+    int n = 0;
+    testing::ScrapeMetricSum(app.metrics_port(), "dossiersync_sync_consumer_lag", &n);
+    return n;
+  };
+  ASSERT_TRUE(testing::WaitFor([&] { return series(*a) == 12; }, kFirstProgress));
   auto b = StartSync(SyncTestConfig("shared.db"));
-  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(b);
+  // Regression: a revoked partition's lag stayed at its old owner, frozen (18 series for 12).
+  EXPECT_TRUE(testing::WaitFor([&] { return series(*b) > 0 && series(*a) + series(*b) == 12; },
+                               kFirstProgress))
+      << series(*a) << " + " << series(*b);
   std::thread submit([&] { Submit(200); });
   ASSERT_TRUE(testing::WaitFor([&] { return SimDossiers() >= 40; }, kFirstProgress));
   a->Stop();  // graceful: its partitions move to b

@@ -1,7 +1,5 @@
 #include "tests/test_util.h"
 
-#include "tests/postgres_server.h"
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <httplib.h>
@@ -22,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "common/grpc_client.h"
 #include "google/protobuf/util/time_util.h"
+#include "tests/postgres_server.h"
 
 namespace dossiersync::testing {
 
@@ -217,11 +216,12 @@ double ScrapeMetric(int port, const std::string& name) {
   return -1;
 }
 
-double ScrapeMetricSum(int port, const std::string& name) {
+double ScrapeMetricSum(int port, const std::string& name, int* series_out) {
   httplib::Client cli("127.0.0.1", port);
   auto res = cli.Get("/metrics");
   if (!res || res->status != 200) return -1;
   double sum = 0;
+  int series = 0;
   for (absl::string_view line : absl::StrSplit(res->body, '\n')) {
     if (!absl::StartsWith(line, name)) continue;
     absl::string_view rest = line.substr(name.size());
@@ -229,8 +229,10 @@ double ScrapeMetricSum(int port, const std::string& name) {
     size_t space = rest.rfind(' ');
     if (space == absl::string_view::npos) continue;
     sum += std::atof(std::string(rest.substr(space + 1)).c_str());
+    ++series;
   }
-  return sum;
+  if (series_out) *series_out = series;
+  return series > 0 ? sum : -1;
 }
 
 size_t DistinctEvents(const std::vector<InMessage>& msgs) {

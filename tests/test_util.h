@@ -73,8 +73,8 @@ std::vector<InMessage> CollectAll(const std::string& brokers, const std::string&
 // The value of an unlabelled metric on http://127.0.0.1:port/metrics, or -1.
 double ScrapeMetric(int port, const std::string& name);
 // The sum of every series of metric `name` (any labels) at 127.0.0.1:port/metrics; -1 if the
-// endpoint does not answer.
-double ScrapeMetricSum(int port, const std::string& name);
+// endpoint does not answer or has no series of it yet. `series` (optional) gets how many.
+double ScrapeMetricSum(int port, const std::string& name, int* series = nullptr);
 // Messages with distinct event-id headers.
 size_t DistinctEvents(const std::vector<InMessage>& msgs);
 

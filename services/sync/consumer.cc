@@ -111,6 +111,8 @@ void Consumer::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_lis
     for (const auto& tp : tps) {
       offsets_->Remove(tp);
       assigned_.erase(tp);
+      // Its lag is the new owner's to report: a frozen figure here would mislead the alert.
+      lag_->Remove(&lag_->Add({{"topic", tp.first}, {"partition", absl::StrCat(tp.second)}}));
     }
     if (cooperative) {
       rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk_, parts);
