@@ -7,8 +7,18 @@
 // re-acquires it; Notify releases the notification, a successful wait acquires it. Lock-order
 // checks are not modelled; data races on memory our code touches are.
 //
+// Also: librdkafka starts its threads with C11 thrd_create, which glibc implements without going
+// through pthread_create, so TSan never set those threads up and crashed in their first malloc.
+// The executable's thrd_create/thrd_join/thrd_detach below (which interpose glibc's for
+// librdkafka) go through pthread_*, which TSan intercepts.
+//
 // Thread safety: the wrappers are as thread-safe as the functions they wrap.
+#include <pthread.h>
 #include <sanitizer/tsan_interface.h>
+#include <threads.h>
+
+#include <cerrno>
+#include <cstdint>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -112,4 +122,31 @@ bool __wrap__ZNK4absl7debian312Notification31WaitForNotificationWithDeadlineENS0
   if (r) __tsan_acquire(const_cast<Notification*>(n));
   return r;
 }
+
+namespace {
+struct ThreadStart {
+  thrd_start_t fn;
+  void* arg;
+};
+void* RunC11Thread(void* p) {
+  ThreadStart start = *static_cast<ThreadStart*>(p);
+  delete static_cast<ThreadStart*>(p);
+  return reinterpret_cast<void*>(static_cast<intptr_t>(start.fn(start.arg)));
+}
+}  // namespace
+
+int thrd_create(thrd_t* thr, thrd_start_t fn, void* arg) {
+  auto* start = new ThreadStart{fn, arg};
+  int rc = pthread_create(thr, nullptr, &RunC11Thread, start);
+  if (rc == 0) return thrd_success;
+  delete start;
+  return rc == ENOMEM ? thrd_nomem : thrd_error;
+}
+int thrd_join(thrd_t thr, int* res) {
+  void* r = nullptr;
+  if (pthread_join(thr, &r) != 0) return thrd_error;
+  if (res) *res = static_cast<int>(reinterpret_cast<intptr_t>(r));
+  return thrd_success;
+}
+int thrd_detach(thrd_t thr) { return pthread_detach(thr) == 0 ? thrd_success : thrd_error; }
 }  // extern "C"
