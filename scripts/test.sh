@@ -2,9 +2,9 @@
 # README command 2: installs what is missing, builds, runs every test (ctest), then a short run
 # of each fuzz target (scripts/fuzz.sh, FUZZ_SECONDS each, default 20; SKIP_FUZZ=1 skips it) and
 # the ASan + UBSan build of the unit, storage, intake, sync and reconciliation tests
-# (scripts/sanitize.sh; SKIP_SANITIZE=1 skips it) and the ThreadSanitizer build of the storage
-# tests (scripts/tsan.sh; SKIP_TSAN=1 skips it; TSAN_ALL=1 adds the relay, engine and runner
-# suites, whose reports are not yet triaged). ctest includes the
+# (scripts/sanitize.sh; SKIP_SANITIZE=1 skips it) and the ThreadSanitizer build of the storage,
+# relay, sync-engine and reconciliation-runner suites after a canary that proves it reports races
+# (scripts/tsan.sh; SKIP_TSAN=1 skips it). ctest includes the
 # short chaos run (label chaos); `bash scripts/chaos.sh` is the full one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
