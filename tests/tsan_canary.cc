@@ -77,9 +77,8 @@ int Await() {
       {
         absl::MutexLock l(&q.mu);
         q.mu.Await(absl::Condition(
-            +[](Queue* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) {
-              return s->done || !s->items.empty();
-            },
+            +[](Queue* s)
+                 ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu) { return s->done || !s->items.empty(); },
             &q));
         if (q.items.empty()) return;
         item = q.items.front();
