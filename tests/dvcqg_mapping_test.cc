@@ -8,6 +8,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "tools/dossierctl/workload.h"
 
 namespace dossiersync::dvcqg {
 namespace {
@@ -186,6 +187,61 @@ TEST(DvcqgMappingTest, TruncatesAtEachLimitOnCharacterBoundaries) {
   EXPECT_EQ(row["NguoiXuLy"], "Hoàng Thị Ngọc Ánh Hoàng Thị Ngọc Ánh Hoàng Thị Ng");  // 50
   EXPECT_EQ(row["NoiDungXuLy"].get<std::string>().size(), 2000u);
   EXPECT_EQ(stats.truncated_fields, 2);
+}
+
+// Reconciliation compares CompareFieldsOf / StepRowKey instead of whole documents: they must say
+// exactly what DossierToJson / StepToJson send, truncation and dates included.
+void ExpectComparedAsSent(const Dossier& d, const TextLimits& lim) {
+  const json j = DossierToJson(d, d.status(), lim);
+  const ComparedFields f = CompareFieldsOf(d, lim);
+  for (size_t i = 0; i < kComparedDates.size(); ++i) {
+    EXPECT_EQ(f.dates[i], j[kComparedDates[i]].get<std::string>()) << kComparedDates[i];
+  }
+  for (size_t i = 0; i < kComparedIdentity.size(); ++i) {
+    EXPECT_EQ(f.identity[i], j[kComparedIdentity[i]].get<std::string>()) << kComparedIdentity[i];
+  }
+  for (const auto& s : d.steps()) {
+    const json row = StepToJson(d.code(), s, s.status() + 1, lim);
+    const std::string sent =
+        row["ThoiDiemXuLy"].get<std::string>() + "|" + row["NguoiXuLy"].get<std::string>() + "|" +
+        row["NoiDungXuLy"].get<std::string>() + "|" + row["TrangThai"].get<std::string>();
+    EXPECT_EQ(StepRowKey(s, s.status() + 1, lim), sent);
+    EXPECT_EQ(StepRowKey(row), sent);
+  }
+}
+
+TEST(DvcqgMappingTest, ComparedFieldsAndRowKeysAreWhatIsSent) {
+  Dossier d = FullDossier();
+  ExpectComparedAsSent(d, {});
+  // Over the limits (names and agency truncated, officer at 50), unset dates, a step.
+  std::string long_name;
+  for (int i = 0; i < 2100; ++i) long_name += "ă";
+  d.set_procedure_name(long_name);
+  d.set_agency_name(long_name);
+  d.clear_received_at();
+  auto* s = d.add_steps();
+  s->set_officer("Hoàng Thị Ngọc Ánh Hoàng Thị Ngọc Ánh Hoàng Thị Ngọc Ánh");
+  s->set_content(long_name);
+  s->set_status(dossiersync::v1::DOSSIER_STATUS_PROCESSING);
+  *s->mutable_occurred_at() = Utc(2024, 7, 5, 17, 0, 0);
+  ExpectComparedAsSent(d, {});
+  TextLimits small;
+  small.text = 7;
+  small.officer = 3;
+  ExpectComparedAsSent(d, small);
+  EXPECT_EQ(CompareFieldsOf(d, small).identity[1], "ăăăăăăă");
+  // Every snapshot of generated Lạng Sơn lifecycles.
+  tools::WorkloadOptions o;
+  o.now = absl::FromUnixSeconds(1'790'000'000);
+  tools::Workload w(o);
+  int snapshots = 0;
+  for (int i = 0; i < 50; ++i) {
+    for (const auto& change : w.Lifecycle(i)) {
+      ExpectComparedAsSent(change.dossier(), {});
+      ++snapshots;
+    }
+  }
+  EXPECT_GT(snapshots, 150);
 }
 
 TEST(DvcqgMappingTest, RoundTripsThroughTraCuuHoSoShape) {

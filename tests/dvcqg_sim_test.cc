@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "common/dvcqg/mapping.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "services/dvcqg_sim/simulator.h"
 #include "tests/test_util.h"
@@ -75,6 +76,48 @@ TEST_F(SimTest, UpdateOfAMissingCodeIsError4) {
            json::array({dvcqg::StepToJson(Item(1)["MaHoSo"],
                                           testing::ValidRequest(1, 2, 1).new_steps(0), 2)}));
   EXPECT_EQ(dvcqg::ErrorCodeOf(r), "4");
+}
+
+TEST_F(SimTest, LookupAnswersTheStoredItemWithItsRowsInOrder) {
+  auto lookup = [&](const std::string& code) {
+    return Post("/mapi/g", {{"session", session_},
+                            {"madonvi", "000.00.00.H37"},
+                            {"service", "TraCuuHoSo"},
+                            {"mahoso", code}});
+  };
+  json item = Item(1);
+  ASSERT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array({item}))), "0");
+  // No rows yet: an empty QuaTrinhXuLy.
+  json r = lookup(item["MaHoSo"]);
+  ASSERT_EQ(dvcqg::ErrorCodeOf(r), "0") << r;
+  json want = item;
+  want["QuaTrinhXuLy"] = json::array();
+  ASSERT_EQ(r["result"].size(), 1u) << r;
+  EXPECT_EQ(r["result"][0], want);
+  // Three rows, in the order they were sent.
+  const auto req = testing::ValidRequest(1, 2, 1);
+  json rows = json::array();
+  for (int k = 0; k < 3; ++k) {
+    auto step = req.new_steps(0);
+    step.set_content(absl::StrCat("Bước ", k, " \"trích dẫn\" {}"));
+    rows.push_back(dvcqg::StepToJson(item["MaHoSo"], step, 2));
+  }
+  ASSERT_EQ(dvcqg::ErrorCodeOf(Call("CapNhatTienDoHoSoMC", rows)), "0");
+  want["QuaTrinhXuLy"] = rows;
+  EXPECT_EQ(lookup(item["MaHoSo"])["result"][0], want);
+  // A client that sent its own QuaTrinhXuLy in the item gets the stored rows in its place.
+  json other = Item(2);
+  other["QuaTrinhXuLy"] = json::array({{{"NoiDungXuLy", "gửi kèm"}}});
+  ASSERT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array({other}))), "0");
+  r = lookup(other["MaHoSo"]);
+  other["QuaTrinhXuLy"] = json::array();
+  EXPECT_EQ(r["result"][0], other);
+  // Unknown: an empty result; no mahoso: error 2.
+  r = lookup("000.00.13.H37-000000-0000");
+  EXPECT_EQ(dvcqg::ErrorCodeOf(r), "0");
+  EXPECT_EQ(r["result"], json::array());
+  r = lookup("");
+  EXPECT_EQ(dvcqg::ErrorCodeOf(r), "2") << r;
 }
 
 TEST_F(SimTest, OverLongText) {

@@ -207,6 +207,27 @@ json StepToJson(const std::string& code, const ProgressStep& s, int status, cons
               {"NgayKetThucTheoQuyDinh", FormatDate(s.due_at())}};
 }
 
+ComparedFields CompareFieldsOf(const Dossier& d, const TextLimits& lim) {
+  return {{FormatDate(d.submitted_at()), FormatDate(d.received_at()), FormatDate(d.due_at()),
+           FormatDate(d.finished_at()), FormatDate(d.returned_at()), FormatDate(d.refused_at())},
+          {d.procedure_code(), TruncateChars(d.procedure_name(), lim.text), d.field_code(),
+           TruncateChars(d.agency_name(), lim.text)}};
+}
+
+std::string StepRowKey(const ProgressStep& s, int status, const TextLimits& lim) {
+  return absl::StrCat(FormatDate(s.occurred_at()), "|", TruncateChars(s.officer(), lim.officer),
+                      "|", TruncateChars(s.content(), lim.text), "|", status);
+}
+
+std::string StepRowKey(const json& row) {
+  auto s = [&](const char* k) {
+    auto it = row.find(k);
+    return it != row.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  return absl::StrCat(s("ThoiDiemXuLy"), "|", s("NguoiXuLy"), "|", s("NoiDungXuLy"), "|",
+                      s("TrangThai"));
+}
+
 absl::StatusOr<ProgressStep> StepFromJson(const json& j) {
   if (!j.is_object()) return FieldError("QuaTrinhXuLy", "items must be objects");
   ProgressStep s;

@@ -131,19 +131,43 @@ absl::StatusOr<std::vector<ItemResult>> SimStore::AddProgress(const std::vector<
   return out;
 }
 
-absl::StatusOr<std::optional<json>> SimStore::Lookup(const std::string& code) {
+absl::StatusOr<std::optional<std::string>> SimStore::LookupText(const std::string& code) {
   auto tx = db_->BeginRead();
   if (!tx.ok()) return tx.status();
   auto row = (*tx)->QueryOne("SELECT item FROM sim_dossiers WHERE code = $1", {code});
   if (!row.ok()) return row.status();
-  if (!row->has_value()) return std::optional<json>();
-  json item = json::parse((*row)->Str(0), nullptr, false);
-  json steps = json::array();
+  if (!row->has_value()) return std::optional<std::string>();
+  std::string item = (*row)->Str(0);
   auto rows = (*tx)->Query("SELECT item FROM sim_steps WHERE code = $1 ORDER BY id", {code});
   if (!rows.ok()) return rows.status();
-  for (const auto& r : *rows) steps.push_back(json::parse(r.Str(0), nullptr, false));
-  item["QuaTrinhXuLy"] = std::move(steps);
-  return std::optional<json>(std::move(item));
+  std::string steps = "[";
+  for (size_t i = 0; i < rows->size(); ++i) {
+    if (i > 0) steps += ',';
+    steps += (*rows)[i].Str(0);
+  }
+  steps += ']';
+  // Stored items are compact JSON objects written by Dump. One that carries its own
+  // "QuaTrinhXuLy" (a client sent it) has it replaced, as a JSON merge would.
+  if (item.size() < 2 || item.front() != '{' || item.back() != '}' ||
+      item.find("\"QuaTrinhXuLy\"") != std::string::npos) {
+    json j = json::parse(item, nullptr, false);
+    if (!j.is_object()) return absl::DataLossError(absl::StrCat("stored item of ", code));
+    j["QuaTrinhXuLy"] = json::parse(steps, nullptr, false);
+    return std::optional<std::string>(Dump(j));
+  }
+  item.pop_back();
+  if (item.size() > 1) item += ',';
+  item += "\"QuaTrinhXuLy\":";
+  item += steps;
+  item += '}';
+  return std::optional<std::string>(std::move(item));
+}
+
+absl::StatusOr<std::optional<json>> SimStore::Lookup(const std::string& code) {
+  auto text = LookupText(code);
+  if (!text.ok()) return text.status();
+  if (!text->has_value()) return std::optional<json>();
+  return std::optional<json>(json::parse(**text, nullptr, false));
 }
 
 absl::StatusOr<json> SimStore::History(const std::string& code) {

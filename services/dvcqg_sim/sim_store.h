@@ -38,6 +38,10 @@ class SimStore {
                                                       bool drop);
   // The stored item with its progress rows under "QuaTrinhXuLy"; nullopt when unknown.
   absl::StatusOr<std::optional<nlohmann::json>> Lookup(const std::string& code);
+  // The same as compact JSON text, spliced from the stored texts without parsing them (the
+  // lookups of a reconciliation sweep spent most of the simulator's CPU parsing and
+  // re-serialising).
+  absl::StatusOr<std::optional<std::string>> LookupText(const std::string& code);
   absl::StatusOr<nlohmann::json> History(const std::string& code);
   // Overwrites fields of a stored item (drift injection); false when the code is unknown.
   // Overwrites the stored dossier's fields with `patch`'s; the key "_drop_steps": N also deletes

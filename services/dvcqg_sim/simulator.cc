@@ -246,14 +246,32 @@ void Simulator::HandleService(const httplib::Request& req, httplib::Response& re
     Count(service.empty() ? "unknown" : service, "401");
     return Reply(res, 200, Error("401", "Phiên làm việc không hợp lệ"));
   }
+  auto hang_after = [&] {
+    if (action != FaultAction::kHang) return;
+    inject("hang_after_apply");
+    stopping_.WaitForNotificationWithTimeout(absl::Milliseconds(f.hang_ms));
+  };
+  if (service == "TraCuuHoSo") {
+    // Lookups answer with the stored text as it is (SimStore::LookupText); a missing mahoso or a
+    // store error takes the general path below, which answers it.
+    std::string code = Str(body, "mahoso");
+    auto found = code.empty() ? absl::StatusOr<std::optional<std::string>>(absl::NotFoundError(""))
+                              : store_->LookupText(code);
+    if (found.ok()) {
+      Count(service, "0");
+      hang_after();
+      res.status = 200;
+      res.set_content(absl::StrCat(R"({"error_code":0,"message":"Thành công","result":[)",
+                                   found->value_or(""), "]}\n"),
+                      "application/json");
+      return;
+    }
+  }
   bool drop = action == FaultAction::kDrop;
   if (drop) inject("dropped_write");
   json out = Dispatch(body, drop);
   Count(service.empty() ? "unknown" : service, dvcqg::ErrorCodeOf(out));
-  if (action == FaultAction::kHang) {
-    inject("hang_after_apply");
-    stopping_.WaitForNotificationWithTimeout(absl::Milliseconds(f.hang_ms));
-  }
+  hang_after();
   Reply(res, 200, out);
 }
 

@@ -14,16 +14,6 @@ using dossiersync::v1::Dossier;
 using dossiersync::v1::DriftKind;
 using nlohmann::json;
 
-constexpr const char* kDates[] = {"NgayNopHoSo",     "NgayTiepNhan", "NgayHenTra",
-                                  "NgayKetThucXuLy", "NgayTra",      "NgayTuChoi"};
-constexpr const char* kIdentity[] = {"MaTTHC", "TenTTHC", "MaLinhVuc", "DonViXuLy"};
-
-std::string RowKey(const json& row) {
-  auto s = [&](const char* k) { return row.value(k, std::string()); };
-  return absl::StrCat(s("ThoiDiemXuLy"), "|", s("NguoiXuLy"), "|", s("NoiDungXuLy"), "|",
-                      s("TrangThai"));
-}
-
 int Mapped(const std::array<int, 11>& m, int s) { return s >= 1 && s <= 10 ? m[s] : s; }
 
 }  // namespace
@@ -68,24 +58,24 @@ std::vector<Finding> Classify(const std::optional<Dossier>& provincial,
   }
   const int want = Mapped(status_map, provincial->status());
   const int have = national->status();
-  json p = dvcqg::DossierToJson(*provincial, want);
-  json n = dvcqg::DossierToJson(*national, have);
+  // The fields as DVCQG gets them (dvcqg::CompareFieldsOf writes them as DossierToJson does).
+  const dvcqg::ComparedFields p = dvcqg::CompareFieldsOf(*provincial);
+  const dvcqg::ComparedFields n = dvcqg::CompareFieldsOf(*national);
   std::vector<std::string> dates_differ, identity_differ;
   bool national_dates_agree = true;  // every date DVCQG has equals ours
-  for (const char* k : kDates) {
-    if (p[k] != n[k]) {
-      dates_differ.push_back(k);
-      if (!n[k].get<std::string>().empty()) national_dates_agree = false;
+  for (size_t i = 0; i < p.dates.size(); ++i) {
+    if (p.dates[i] != n.dates[i]) {
+      dates_differ.push_back(dvcqg::kComparedDates[i]);
+      if (!n.dates[i].empty()) national_dates_agree = false;
     }
   }
-  for (const char* k : kIdentity) {
-    if (p[k] != n[k]) identity_differ.push_back(k);
+  for (size_t i = 0; i < p.identity.size(); ++i) {
+    if (p.identity[i] != n.identity[i]) identity_differ.push_back(dvcqg::kComparedIdentity[i]);
   }
   // A snapshot cannot carry dates of stages after its own status: DVCQG at "stopped" with a
-  // return date was changed, not left behind.
+  // return date was changed, not left behind (dates[3] NgayKetThucXuLy, dates[4] NgayTra).
   bool has_later_dates =
-      (!n["NgayKetThucXuLy"].get<std::string>().empty() && have != 9 && have != 10) ||
-      (!n["NgayTra"].get<std::string>().empty() && have != 10);
+      (!n.dates[3].empty() && have != 9 && have != 10) || (!n.dates[4].empty() && have != 10);
   if (want != have) {
     if (Stage(have) >= 0 && Stage(have) < Stage(want) && national_dates_agree && !has_later_dates &&
         identity_differ.empty()) {
@@ -104,12 +94,11 @@ std::vector<Finding> Classify(const std::optional<Dossier>& provincial,
   // Steps: every provincial step must be among DVCQG's progress rows.
   std::multiset<std::string> national_rows;
   for (const auto& s : national->steps()) {
-    national_rows.insert(RowKey(dvcqg::StepToJson(national->code(), s, s.status())));
+    national_rows.insert(dvcqg::StepRowKey(s, s.status()));
   }
   int missing = 0;
   for (const auto& s : provincial->steps()) {
-    auto it = national_rows.find(
-        RowKey(dvcqg::StepToJson(provincial->code(), s, Mapped(status_map, s.status()))));
+    auto it = national_rows.find(dvcqg::StepRowKey(s, Mapped(status_map, s.status())));
     if (it == national_rows.end()) {
       ++missing;
     } else {

@@ -18,15 +18,6 @@ using google::protobuf::util::TimeUtil;
 
 namespace {
 
-// Identity of a progress row as DVCQG stores it (it has no step id).
-std::string RowKey(const nlohmann::json& row) {
-  auto s = [&](const char* k) {
-    return row.contains(k) && row[k].is_string() ? row[k].get<std::string>() : "";
-  };
-  return absl::StrCat(s("ThoiDiemXuLy"), "|", s("NguoiXuLy"), "|", s("NoiDungXuLy"), "|",
-                      s("TrangThai"));
-}
-
 Engine::Outcome RetryOutcome(std::string error) {
   Engine::Outcome o;
   o.result = Engine::Result::kRetry;
@@ -249,13 +240,13 @@ Engine::Outcome Engine::PushSteps(const std::string& code, std::vector<StoredSte
     if (res != l.call.response.end() && res->is_array()) {
       for (const auto& item : *res) {
         if (item.contains("QuaTrinhXuLy") && item["QuaTrinhXuLy"].is_array()) {
-          for (const auto& row : item["QuaTrinhXuLy"]) national.insert(RowKey(row));
+          for (const auto& row : item["QuaTrinhXuLy"]) national.insert(dvcqg::StepRowKey(row));
         }
       }
     }
     for (auto& s : steps) {
-      std::string key = RowKey(
-          dvcqg::StepToJson(code, s.step, MapStatus(s.step.status()), client_->config().limits));
+      std::string key =
+          dvcqg::StepRowKey(s.step, MapStatus(s.step.status()), client_->config().limits);
       auto it = s.uncertain ? national.find(key) : national.end();
       if (it != national.end()) {
         national.erase(it);
