@@ -91,9 +91,12 @@ wait_in_sync() {
     backlog=$(metric_sum 9101 dossiersync_intake_outbox_backlog)
     pending=$(metric_sum 9102 dossiersync_sync_pending_changes)
     lag=$(metric_sum 9102 dossiersync_sync_consumer_lag)
-    national=$(curl -s 127.0.0.1:8580/admin/stats | json_num dossiers)
-    if [ "$backlog" = 0 ] && [ "$pending" = 0 ] && [ "$lag" = 0 ] && { [ "$2" = 0 ] || [ "${national:-0}" = "$2" ]; }; then
-      return 0
+    # The simulator's count is three COUNT(*) scans (a third of its CPU when polled every 0.25 s
+    # during a backfill of 879,100 dossiers): asked only once the pipeline has drained.
+    if [ "$backlog" = 0 ] && [ "$pending" = 0 ] && [ "$lag" = 0 ]; then
+      [ "$2" = 0 ] && return 0
+      national=$(curl -s 127.0.0.1:8580/admin/stats | json_num dossiers)
+      [ "${national:-0}" = "$2" ] && return 0
     fi
     sleep 0.25
   done
