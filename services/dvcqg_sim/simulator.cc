@@ -251,12 +251,10 @@ void Simulator::HandleService(const httplib::Request& req, httplib::Response& re
     inject("hang_after_apply");
     stopping_.WaitForNotificationWithTimeout(absl::Milliseconds(f.hang_ms));
   };
-  if (service == "TraCuuHoSo") {
+  if (service == "TraCuuHoSo" && !Str(body, "mahoso").empty()) {
     // Lookups answer with the stored text as it is (SimStore::LookupText); a missing mahoso or a
     // store error takes the general path below, which answers it.
-    std::string code = Str(body, "mahoso");
-    auto found = code.empty() ? absl::StatusOr<std::optional<std::string>>(absl::NotFoundError(""))
-                              : store_->LookupText(code);
+    auto found = store_->LookupText(Str(body, "mahoso"));
     if (found.ok()) {
       Count(service, "0");
       hang_after();
