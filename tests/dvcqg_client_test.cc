@@ -23,9 +23,11 @@ using nlohmann::json;
 class DvcqgClientTest : public ::testing::Test {
  protected:
   void SetUp() override { StartSim({}); }
-  void StartSim(const sim::Faults& faults, absl::Duration ttl = absl::Minutes(10)) {
+  void StartSim(const sim::Faults& faults, absl::Duration ttl = absl::Minutes(10),
+                const json& success_code = "00") {
     sim_.reset();
     sim::SimConfig c;
+    c.success_code = success_code;
     c.listen = "127.0.0.1:0";
     c.database = "sqlite:" + dir_.File("sim.db");
     c.faults = faults;
@@ -310,6 +312,102 @@ TEST_F(DvcqgClientTest, DstcodeHeaderAndAgencyAreSent) {
   cl->reset();
   fake.stop();
   t.join();
+}
+
+// reference/dvcqg.md §3: production answers success as 0, "0" or "00". Regression: "00" was read
+// as a rejected login, so nothing reached an independent DVCQG fake answering it.
+TEST_F(DvcqgClientTest, EverySuccessCodeProductionUsesIsSuccess) {
+  int seq = 0;
+  for (const json& code : {json("00"), json("0"), json(0)}) {
+    client_.reset();  // no keep-alive connection holds the old simulator's shutdown
+    StartSim({}, absl::Minutes(10), code);
+    Dossier d = D(++seq, 2);
+    CallResult r = Create(d);
+    EXPECT_EQ(r.outcome, Outcome::kAccepted) << code << " " << r.message;
+    EXPECT_EQ(r.logins, 1);
+    ASSERT_EQ(r.items.size(), 1u);
+    EXPECT_EQ(r.items[0].outcome, Outcome::kAccepted);
+    ProgressStep s = testing::ValidRequest(seq, 2, 100).new_steps(0);
+    auto p = client_->UpdateProgress(d.code(), {{&s, 2}});
+    ASSERT_EQ(p.size(), 1u);
+    EXPECT_EQ(p[0].outcome, Outcome::kAccepted) << code;
+    LookupResult l = client_->Lookup(d.code());
+    EXPECT_EQ(l.call.outcome, Outcome::kAccepted) << code;
+    EXPECT_TRUE(l.dossier.has_value()) << code;
+    EXPECT_EQ(l.call.error_code, code.is_string() ? code.get<std::string>() : "0");
+  }
+}
+
+// A fake DVCQG whose login and service answers are given; the client under test points at it.
+class FakeDvcqg {
+ public:
+  FakeDvcqg(std::string login, std::string service) {
+    server_.Post("/mapi/login", [login](const httplib::Request&, httplib::Response& res) {
+      res.set_content(login, "application/json");
+    });
+    server_.Post("/mapi/g", [service](const httplib::Request&, httplib::Response& res) {
+      res.set_content(service, "application/json");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~FakeDvcqg() {
+    server_.stop();
+    thread_.join();
+  }
+  CallResult Create(ClientConfig c) {
+    c.base_url = absl::StrCat("http://127.0.0.1:", port_);
+    auto cl = Client::Create(c);
+    EXPECT_TRUE(cl.ok());
+    Dossier d = testing::ValidRequest(1, 2, 100).dossier();
+    return (*cl)->SyncDossiers({{&d, 2}}, false);
+  }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+// An answer without error_code is a bad response (retried), never success: at login and on a call.
+TEST_F(DvcqgClientTest, AnswerWithoutErrorCodeIsABadResponse) {
+  {
+    FakeDvcqg fake(R"({"session":"t"})", R"({"error_code":"00","result":[]})");
+    CallResult r = fake.Create(client_->config());
+    EXPECT_EQ(r.outcome, Outcome::kBadResponse) << r.message;
+    EXPECT_TRUE(IsRetryable(r.outcome));
+  }
+  {
+    FakeDvcqg fake(R"({"error_code":"00","session":"t"})", R"({"message":"ok","result":[]})");
+    CallResult r = fake.Create(client_->config());
+    EXPECT_EQ(r.outcome, Outcome::kBadResponse) << r.message;
+    EXPECT_NE(r.message.find("without error_code"), std::string::npos) << r.message;
+  }
+}
+
+// One production client also required "thành công" in the message: configurable, ignoring case.
+TEST_F(DvcqgClientTest, SuccessMessageRuleIsConfigurable) {
+  ClientConfig c = client_->config();
+  c.success_message = "thành công";
+  {
+    FakeDvcqg fake(R"({"error_code":"00","message":"Đăng nhập THÀNH CÔNG","session":"t"})",
+                   R"({"error_code":"00","message":"ok","result":[]})");
+    CallResult r = fake.Create(c);
+    EXPECT_EQ(r.outcome, Outcome::kBadResponse) << r.message;
+    EXPECT_NE(r.message.find("thành công"), std::string::npos) << r.message;
+    c.success_message = "";
+    EXPECT_EQ(fake.Create(c).outcome, Outcome::kAccepted) << "the code alone decides by default";
+  }
+  c.success_message = "thành công";
+  c.base_url = sim_->url();
+  auto cl = Client::Create(c);
+  ASSERT_TRUE(cl.ok());
+  Dossier d = D(1, 2);
+  EXPECT_EQ((*cl)->SyncDossiers({{&d, 2}}, false).outcome, Outcome::kAccepted)
+      << "the simulator answers \"Thành công\"";
+  EXPECT_TRUE(ContainsFolded("ĐĂNG NHẬP THÀNH CÔNG", "thành công"));
+  EXPECT_TRUE(ContainsFolded("Thành công", "THÀNH CÔNG"));
+  EXPECT_FALSE(ContainsFolded("Thất bại", "thành công"));
 }
 
 TEST(DvcqgConfigTest, ValidatesAndReadsCredentials) {

@@ -61,6 +61,11 @@ Dossier FullDossier() {
   a->set_email("anh.ht@example.vn");
   a->set_phone("0912345678");
   a->set_account_id("DVCQG-0000012345");
+  a->set_vneid_verified(true);
+  d.set_has_digitised_components(true);
+  d.set_online_payment(dossiersync::v1::ONLINE_PAYMENT_PROVINCIAL_GATEWAY);
+  d.add_national_databases("CSDLQGDC");
+  d.set_submission_place("2");
   d.set_summary("Đăng ký khai sinh cho con: Nông Văn Đức");
   d.set_channel(dossiersync::v1::CHANNEL_ONLINE);
   d.set_status(dossiersync::v1::DOSSIER_STATUS_RETURNED);
@@ -77,11 +82,21 @@ Dossier FullDossier() {
   f->set_name("Tờ khai đăng ký khai sinh.pdf");
   f->set_component_code("TP01");
   f->set_url("https://dichvucong.langson.gov.vn/files/TL1.pdf");
+  f->set_digitised(true);
+  f->set_from_national_warehouse(true);
+  f->set_replacement_result_code("KQ.2023.77");
+  auto* f2 = d.add_attachments();
+  f2->set_id("TL2");
+  f2->set_name("Giấy chứng sinh.pdf");
+  f2->set_component_code("TP02");
+  f2->set_url("https://dichvucong.langson.gov.vn/files/TL2.pdf");
+  f2->set_reused(true);
   auto* r = d.add_result_documents();
   r->set_id("KQ1");
   r->set_name("Giấy khai sinh (bản chính)");
   r->set_component_code("KQ01");
   r->set_url("https://dichvucong.langson.gov.vn/ketqua/KQ1.pdf");
+  r->set_result_code("KQ.1.001193.1");
   auto* fee = d.add_fees();
   fee->set_code("LP01");
   fee->set_name("Lệ phí đăng ký khai sinh");
@@ -91,7 +106,22 @@ Dossier FullDossier() {
   auto* s = d.add_supplements();
   s->set_id("BS1");
   s->set_content("Bổ sung giấy chứng sinh");
+  s->set_requested_by("Nông Văn Quý");
   *s->mutable_requested_at() = Utc(2024, 7, 6, 3, 0, 0);
+  s->set_received_by("Bộ phận Một cửa");
+  s->set_reception_info("Đã nhận bản chính");
+  *s->mutable_completed_at() = Utc(2024, 7, 7, 2, 0, 0);
+  *s->mutable_previous_due_at() = Utc(2024, 7, 19, 10, 0, 0);
+  *s->mutable_new_due_at() = Utc(2024, 7, 22, 10, 0, 0);
+  auto* sd = s->add_documents();
+  sd->set_id("BS1-1");
+  sd->set_name("Giấy chứng sinh (bản chính).pdf");
+  sd->set_url("https://dichvucong.langson.gov.vn/files/BS1-1.pdf");
+  sd->set_digitised(true);
+  auto* sf = s->add_fees();
+  sf->set_code("LP02");
+  sf->set_name("Phí sao y");
+  sf->set_amount_vnd(2000);
   return d;
 }
 
@@ -191,7 +221,7 @@ TEST(DvcqgMappingTest, TruncatesAtEachLimitOnCharacterBoundaries) {
 
 // Reconciliation compares CompareFieldsOf / StepRowKey instead of whole documents: they must say
 // exactly what DossierToJson / StepToJson send, truncation and dates included.
-void ExpectComparedAsSent(const Dossier& d, const TextLimits& lim) {
+void ExpectComparedAsSent(const Dossier& d, const MappingOptions& lim) {
   const json j = DossierToJson(d, d.status(), lim);
   const ComparedFields f = CompareFieldsOf(d, lim);
   for (size_t i = 0; i < kComparedDates.size(); ++i) {
@@ -199,6 +229,30 @@ void ExpectComparedAsSent(const Dossier& d, const TextLimits& lim) {
   }
   for (size_t i = 0; i < kComparedIdentity.size(); ++i) {
     EXPECT_EQ(f.identity[i], j[kComparedIdentity[i]].get<std::string>()) << kComparedIdentity[i];
+  }
+  // The scored fields, read from the document as reference/dvcqg.md names them.
+  auto join = [&](const char* list, std::vector<const char*> keys) {
+    std::string out;
+    for (const auto& item : j[list]) {
+      if (!out.empty()) out += ";";
+      for (size_t k = 0; k < keys.size(); ++k) {
+        out += (k ? "|" : "") + item[keys[k]].get<std::string>();
+      }
+    }
+    return out;
+  };
+  const std::array<std::string, 9> sent = {
+      j["KenhThucHien"].get<std::string>(),
+      j["HoSoCoThanhPhanSoHoa"].get<std::string>(),
+      j["DuocThanhToanTrucTuyen"].get<std::string>(),
+      j["TaiKhoanDuocXacThucVoiVNeID"].get<std::string>(),
+      join("DSKetNoiCSDL", {"MaCSDL"}),
+      join("TaiLieuNop", {"DuocSoHoa", "DuocTaiSuDung", "DuocLayTuKhoDMQG"}),
+      join("DanhSachGiayToKetQua", {"DuongDanTepTinKetQua", "MaGiayToKetQua"}),
+      join("DanhSachLePhi", {"Gia"}),
+      join("DanhSachHoSoBoSung", {"NgayBoSung", "NgayTiepNhanBoSung"})};
+  for (size_t i = 0; i < kComparedScored.size(); ++i) {
+    EXPECT_EQ(f.scored[i], sent[i]) << kComparedScored[i];
   }
   for (const auto& s : d.steps()) {
     const json row = StepToJson(d.code(), s, s.status() + 1, lim);
@@ -225,7 +279,7 @@ TEST(DvcqgMappingTest, ComparedFieldsAndRowKeysAreWhatIsSent) {
   s->set_status(dossiersync::v1::DOSSIER_STATUS_PROCESSING);
   *s->mutable_occurred_at() = Utc(2024, 7, 5, 17, 0, 0);
   ExpectComparedAsSent(d, {});
-  TextLimits small;
+  MappingOptions small;
   small.text = 7;
   small.officer = 3;
   ExpectComparedAsSent(d, small);
@@ -255,16 +309,12 @@ TEST(DvcqgMappingTest, RoundTripsThroughTraCuuHoSoShape) {
   j["QuaTrinhXuLy"] = json::array({StepToJson(d.code(), s, 10)});
   auto back = DossierFromJson(j);
   ASSERT_TRUE(back.ok()) << back.status();
-  // Fields DVCQG does not carry are not expected back.
+  // Fields DVCQG does not carry are not expected back; every scored field, fee and supplement is.
   Dossier expect = d;
   expect.clear_agency_code();
   expect.clear_revision();
-  expect.clear_fees();
-  expect.clear_supplements();
   *expect.add_steps() = s;
   Dossier got = *back;
-  got.clear_fees();
-  got.clear_supplements();
   std::string diff;
   google::protobuf::util::MessageDifferencer md;
   md.ReportDifferencesToString(&diff);
@@ -313,8 +363,71 @@ TEST(DvcqgMappingTest, MalformedLookupItemsNameTheField) {
 TEST(DvcqgMappingTest, ErrorCodeAsNumberOrString) {
   EXPECT_EQ(ErrorCodeOf(json{{"error_code", 0}}), "0");
   EXPECT_EQ(ErrorCodeOf(json{{"error_code", "0"}}), "0");
+  EXPECT_EQ(ErrorCodeOf(json{{"error_code", "00"}}), "00");
   EXPECT_EQ(ErrorCodeOf(json{{"error_code", "401"}}), "401");
   EXPECT_EQ(ErrorCodeOf(json::object()), "");
+}
+
+// reference/dvcqg.md §3: 0, "0" and "00" are success; an absent code is not.
+TEST(DvcqgMappingTest, SuccessCodes) {
+  for (const json& code : {json(0), json("0"), json("00")}) {
+    EXPECT_TRUE(IsSuccessCode(ErrorCodeOf(json{{"error_code", code}}))) << code;
+  }
+  for (const json& code : {json("000"), json(1), json("2"), json(""), json(nullptr)}) {
+    EXPECT_FALSE(IsSuccessCode(ErrorCodeOf(json{{"error_code", code}}))) << code;
+  }
+  EXPECT_FALSE(IsSuccessCode(ErrorCodeOf(json::object())));
+}
+
+// Businesses by enterprise / tax code: LoaiDinhDanh from configuration both ways, the kind
+// inferred from the number's shape when absent.
+TEST(DvcqgMappingTest, EnterpriseIdentityUsesTheConfiguredKind) {
+  Dossier d = FullDossier();
+  d.mutable_applicant()->set_kind(dossiersync::v1::APPLICANT_KIND_BUSINESS);
+  d.mutable_applicant()->set_id_number("4900123456-001");
+  d.mutable_applicant()->set_id_kind(dossiersync::v1::ID_KIND_ENTERPRISE);
+  json j = DossierToJson(d, 10);
+  EXPECT_EQ(j["DinhDanhCHS"][0]["LoaiDinhDanh"], "3");
+  EXPECT_EQ(j["DinhDanhCHS"][0]["SoDinhDanh"], "4900123456-001");
+  MappingOptions o;
+  o.enterprise_id_kind = "MST";
+  json k = DossierToJson(d, 10, o);
+  EXPECT_EQ(k["DinhDanhCHS"][0]["LoaiDinhDanh"], "MST");
+  auto back = DossierFromJson(k, o);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->applicant().id_kind(), dossiersync::v1::ID_KIND_ENTERPRISE);
+  // Read with the default kind, "MST" is an unknown LoaiDinhDanh, named.
+  EXPECT_NE(DossierFromJson(k).status().message().find("LoaiDinhDanh"), absl::string_view::npos);
+  d.mutable_applicant()->set_id_kind(dossiersync::v1::ID_KIND_UNSPECIFIED);
+  d.mutable_applicant()->set_id_number("4900123456");
+  EXPECT_EQ(DossierToJson(d, 10)["DinhDanhCHS"][0]["LoaiDinhDanh"], "3");
+  EXPECT_EQ(InferIdKind("4900123456"), dossiersync::v1::ID_KIND_ENTERPRISE);
+  EXPECT_EQ(InferIdKind("4900123456-001"), dossiersync::v1::ID_KIND_ENTERPRISE);
+  EXPECT_EQ(InferIdKind("020123456"), dossiersync::v1::ID_KIND_CMND);
+  EXPECT_EQ(InferIdKind("020123456789"), dossiersync::v1::ID_KIND_CCCD);
+  EXPECT_FALSE(IsEnterpriseCode("4900123456-01"));
+  EXPECT_FALSE(IsEnterpriseCode("49001234a6"));
+}
+
+TEST(DvcqgMappingTest, MalformedScoredFieldsNameTheField) {
+  for (const char* key : {"HoSoCoThanhPhanSoHoa", "TaiKhoanDuocXacThucVoiVNeID"}) {
+    json j = DossierToJson(FullDossier(), 10);
+    j[key] = "2";
+    EXPECT_NE(DossierFromJson(j).status().message().find(key), absl::string_view::npos) << key;
+  }
+  json j = DossierToJson(FullDossier(), 10);
+  j["DuocThanhToanTrucTuyen"] = "4";
+  EXPECT_NE(DossierFromJson(j).status().message().find("DuocThanhToanTrucTuyen"),
+            absl::string_view::npos);
+  j = DossierToJson(FullDossier(), 10);
+  j["TaiLieuNop"][0]["DuocSoHoa"] = "yes";
+  EXPECT_NE(DossierFromJson(j).status().message().find("DuocSoHoa"), absl::string_view::npos);
+  j = DossierToJson(FullDossier(), 10);
+  j["DanhSachHoSoBoSung"][0]["NgayBoSung"] = "06/07/2024";
+  EXPECT_NE(DossierFromJson(j).status().message().find("NgayBoSung"), absl::string_view::npos);
+  j = DossierToJson(FullDossier(), 10);
+  j["DanhSachLePhi"][0]["Gia"] = "-5";
+  EXPECT_NE(DossierFromJson(j).status().message().find("Gia"), absl::string_view::npos);
 }
 
 }  // namespace

@@ -62,7 +62,7 @@ class SimTest : public ::testing::Test {
 };
 
 TEST_F(SimTest, CreateOfAnExistingCodeIsError3) {
-  EXPECT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array({Item(1)}))), "0");
+  EXPECT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array({Item(1)}))), "00");
   json r = Call("DongBoHoSoMC", json::array({Item(1)}));
   EXPECT_EQ(dvcqg::ErrorCodeOf(r), "3");
   EXPECT_NE(r["message"].get<std::string>().find("đã tồn tại"), std::string::npos);
@@ -86,10 +86,10 @@ TEST_F(SimTest, LookupAnswersTheStoredItemWithItsRowsInOrder) {
                             {"mahoso", code}});
   };
   json item = Item(1);
-  ASSERT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array({item}))), "0");
+  ASSERT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array({item}))), "00");
   // No rows yet: an empty QuaTrinhXuLy.
   json r = lookup(item["MaHoSo"]);
-  ASSERT_EQ(dvcqg::ErrorCodeOf(r), "0") << r;
+  ASSERT_EQ(dvcqg::ErrorCodeOf(r), "00") << r;
   json want = item;
   want["QuaTrinhXuLy"] = json::array();
   ASSERT_EQ(r["result"].size(), 1u) << r;
@@ -102,19 +102,19 @@ TEST_F(SimTest, LookupAnswersTheStoredItemWithItsRowsInOrder) {
     step.set_content(absl::StrCat("Bước ", k, " \"trích dẫn\" {}"));
     rows.push_back(dvcqg::StepToJson(item["MaHoSo"], step, 2));
   }
-  ASSERT_EQ(dvcqg::ErrorCodeOf(Call("CapNhatTienDoHoSoMC", rows)), "0");
+  ASSERT_EQ(dvcqg::ErrorCodeOf(Call("CapNhatTienDoHoSoMC", rows)), "00");
   want["QuaTrinhXuLy"] = rows;
   EXPECT_EQ(lookup(item["MaHoSo"])["result"][0], want);
   // A client that sent its own QuaTrinhXuLy in the item gets the stored rows in its place.
   json other = Item(2);
   other["QuaTrinhXuLy"] = json::array({{{"NoiDungXuLy", "gửi kèm"}}});
-  ASSERT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array({other}))), "0");
+  ASSERT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array({other}))), "00");
   r = lookup(other["MaHoSo"]);
   other["QuaTrinhXuLy"] = json::array();
   EXPECT_EQ(r["result"][0], other);
   // Unknown: an empty result; no mahoso: error 2.
   r = lookup("000.00.13.H37-000000-0000");
-  EXPECT_EQ(dvcqg::ErrorCodeOf(r), "0");
+  EXPECT_EQ(dvcqg::ErrorCodeOf(r), "00");
   EXPECT_EQ(r["result"], json::array());
   r = lookup("");
   EXPECT_EQ(dvcqg::ErrorCodeOf(r), "2") << r;
@@ -131,7 +131,7 @@ TEST_F(SimTest, OverLongText) {
   item["TaiLieuNop"] = json::array({{{"TenTepDinhKem", std::string(4001, 'a')}}});
   ExpectRejected(item, "TaiLieuNop.TenTepDinhKem");
   item["TaiLieuNop"] = json::array({{{"TenTepDinhKem", std::string(4000, 'a')}}});
-  EXPECT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array({item}))), "0");
+  EXPECT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array({item}))), "00");
 }
 
 TEST_F(SimTest, MissingMandatoryFieldsAndDates) {
@@ -178,7 +178,7 @@ TEST_F(SimTest, BatchAndChunkLimits) {
   for (int i = 0; i < 51; ++i) data.push_back(Item(i + 1));
   EXPECT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", data)), "2");
   data.erase(data.begin());
-  EXPECT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", data)), "0");
+  EXPECT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", data)), "00");
   json rows = json::array();
   for (int i = 0; i < 11; ++i) {
     rows.push_back(
@@ -186,7 +186,7 @@ TEST_F(SimTest, BatchAndChunkLimits) {
   }
   EXPECT_EQ(dvcqg::ErrorCodeOf(Call("CapNhatTienDoHoSoMC", rows)), "2");
   rows.erase(rows.begin());
-  EXPECT_EQ(dvcqg::ErrorCodeOf(Call("CapNhatTienDoHoSoMC", rows)), "0");
+  EXPECT_EQ(dvcqg::ErrorCodeOf(Call("CapNhatTienDoHoSoMC", rows)), "00");
   EXPECT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array())), "2");
   json r = Call("DongBoHoSoMC", json::array({Item(99)}), "maybe");
   EXPECT_NE(r["message"].get<std::string>().find("isUpdating"), std::string::npos);
@@ -217,7 +217,7 @@ TEST_F(SimTest, MalformedJsonAndHugeBodiesGetClearErrorsAndTheServerKeepsServing
   EXPECT_EQ(r->status, 400);
   json unknown = Post("/mapi/g", {{"session", session_}, {"service", "XoaHoSo"}});
   EXPECT_EQ(dvcqg::ErrorCodeOf(unknown), "2");
-  EXPECT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array({Item(7)}))), "0");
+  EXPECT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array({Item(7)}))), "00");
 }
 
 TEST_F(SimTest, AdminFaultsTamperHistoryStatsReset) {
@@ -231,9 +231,9 @@ TEST_F(SimTest, AdminFaultsTamperHistoryStatsReset) {
   EXPECT_EQ(status, 200);
   EXPECT_EQ(f["latency_ms"], 5);
 
-  ASSERT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array({Item(1, 2)}))), "0");
+  ASSERT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array({Item(1, 2)}))), "00");
   std::string code = Item(1)["MaHoSo"];
-  ASSERT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array({Item(1, 4)}), "True")), "0");
+  ASSERT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array({Item(1, 4)}), "True")), "00");
   Post("/admin/tamper/" + code, {{"TrangThaiHoSo", "9"}}, &status);
   EXPECT_EQ(status, 200);
   Post("/admin/tamper/000.00.13.H37-240705-9999", {{"TrangThaiHoSo", "9"}}, &status);
@@ -280,7 +280,7 @@ TEST(SimBinaryTest, FaultsFlagAndUrlFile) {
 }
 
 TEST_F(SimTest, DossierctlDvcqgLookup) {
-  ASSERT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array({Item(1, 2)}))), "0");
+  ASSERT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array({Item(1, 2)}))), "00");
   std::ofstream(dir_.File("creds")) << "username=langson\npassword=langson-dev-password\n";
   auto run = [&](const std::string& code, const std::string& log) {
     testing::Process p(
@@ -295,6 +295,81 @@ TEST_F(SimTest, DossierctlDvcqgLookup) {
   EXPECT_EQ(out["found"], true);
   EXPECT_EQ(out["dvcqg"]["TrangThaiHoSo"], "2");
   EXPECT_EQ(run("000.00.13.H37-240705-9999", "missing.log"), 3);
+}
+
+// The success code is configurable, "00" by default (what OpenCPS checks for), for every answer:
+// login, writes and their items, lookups (both the fast path and the general one).
+TEST(SimSuccessCodeTest, EveryAnswerCarriesTheConfiguredCode) {
+  for (const json& code : {json("00"), json("0"), json(0)}) {
+    testing::TempDir dir;
+    SimConfig c;
+    c.listen = "127.0.0.1:0";
+    c.database = "sqlite:" + dir.File("sim.db");
+    c.success_code = code;
+    auto sim = Simulator::Start(c);
+    ASSERT_TRUE(sim.ok());
+    httplib::Client h("127.0.0.1", (*sim)->port());
+    auto post = [&](const json& body) {
+      auto r = h.Post(body.contains("username") ? "/mapi/login" : "/mapi/g", body.dump(),
+                      "application/json");
+      return r ? json::parse(r->body, nullptr, false) : json();
+    };
+    json login = post({{"username", "langson"}, {"password", "langson-dev-password"}});
+    EXPECT_EQ(login["error_code"], code);
+    std::string session = login["session"];
+    auto d = testing::ValidRequest(1, 2, 1);
+    json w = post({{"session", session}, {"service", "DongBoHoSoMC"}, {"isUpdating", "False"},
+                   {"data", json::array({dvcqg::DossierToJson(d.dossier(), 2)})}});
+    EXPECT_EQ(w["error_code"], code) << w;
+    EXPECT_EQ(w["result"][0]["error_code"], code) << w;
+    json l = post({{"session", session}, {"service", "TraCuuHoSo"}, {"mahoso", d.dossier().code()}});
+    EXPECT_EQ(l["error_code"], code) << l;
+    json missing = post({{"session", session}, {"service", "TraCuuHoSo"}, {"mahoso", ""}});
+    EXPECT_EQ(missing["error_code"], "2");
+  }
+  SimConfig c;
+  EXPECT_EQ(c.success_code, "00");
+  EXPECT_TRUE(c.ParseSuccessCode("0").ok());
+  EXPECT_EQ(c.success_code, json(0));
+  EXPECT_TRUE(c.ParseSuccessCode("\"0\"").ok());
+  EXPECT_EQ(c.success_code, "0");
+  EXPECT_TRUE(c.ParseSuccessCode("00").ok());
+  EXPECT_EQ(c.success_code, "00");
+  absl::Status bad = c.ParseSuccessCode("ok");
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("--success_code"), absl::string_view::npos);
+}
+
+TEST_F(SimTest, ScoredFieldsAreCheckedAndStored) {
+  json item = Item(1, 2);
+  item["HoSoCoThanhPhanSoHoa"] = "1";
+  item["TaiKhoanDuocXacThucVoiVNeID"] = "1";
+  item["DuocThanhToanTrucTuyen"] = "2";
+  ASSERT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array({item}))), "00");
+  auto stored = http_->Get(absl::StrCat("/admin/dossiers/", item["MaHoSo"].get<std::string>()));
+  ASSERT_TRUE(stored);
+  json got = json::parse(stored->body);
+  EXPECT_EQ(got["DuocThanhToanTrucTuyen"], "2");
+  EXPECT_EQ(got["TaiKhoanDuocXacThucVoiVNeID"], "1");
+  for (const char* key : {"HoSoCoThanhPhanSoHoa", "TaiKhoanDuocXacThucVoiVNeID"}) {
+    json bad = Item(2, 2);
+    bad[key] = "2";
+    ExpectRejected(bad, key);
+  }
+  json bad = Item(3, 2);
+  bad["DuocThanhToanTrucTuyen"] = "4";
+  ExpectRejected(bad, "DuocThanhToanTrucTuyen");
+  bad = Item(3, 2);
+  bad["TaiLieuNop"] = json::array({{{"TepDinhKemId", "x"}, {"DuocSoHoa", "có"}}});
+  ExpectRejected(bad, "DuocSoHoa");
+  bad = Item(3, 2);
+  bad["DanhSachHoSoBoSung"] = json::array({{{"HoSoBoSungId", "1"}, {"NgayBoSung", "06/07/2024"}}});
+  ExpectRejected(bad, "DanhSachHoSoBoSung.NgayBoSung");
+  bad = Item(3, 2);
+  bad["DinhDanhCHS"] = json::array({{{"LoaiDinhDanh", "3"}, {"SoDinhDanh", "020123456789"}}});
+  ExpectRejected(bad, "DinhDanhCHS");
+  bad["DinhDanhCHS"] = json::array({{{"LoaiDinhDanh", "3"}, {"SoDinhDanh", "4900123456-001"}}});
+  EXPECT_EQ(dvcqg::ErrorCodeOf(Call("DongBoHoSoMC", json::array({bad}))), "00");
 }
 
 TEST(SimBinaryTest, BadFaultsFlagFailsFast) {

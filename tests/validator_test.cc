@@ -1,5 +1,6 @@
 // One test per stateless validation rule of SPEC §4: each asserts INVALID_ARGUMENT, the field in
-// google.rpc.BadRequest and the INVALID_FIELD reason.
+// google.rpc.BadRequest (and that it is the only violation) and the INVALID_FIELD reason; then
+// that a request breaking several rules gets them all in one BadRequest.
 #include "services/intake/validator.h"
 
 #include <string>
@@ -27,6 +28,7 @@ class ValidatorTest : public ::testing::Test {
     ASSERT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
     google::rpc::Status details = ToRpcStatus(st);
     EXPECT_EQ(FieldOf(details), field) << st;
+    EXPECT_EQ(FieldsOf(details), std::vector<std::string>{field}) << st;
     EXPECT_EQ(ReasonOf(details), "INVALID_FIELD");
   }
   google::protobuf::Timestamp At(absl::Duration from_now) {
@@ -58,7 +60,99 @@ TEST_F(ValidatorTest, DossierCodeOutsideProvince) {
   r.mutable_dossier()->set_code("000.00.13.H49-240705-0001");
   ExpectField(r, "dossier.code");
   config_.province_code = "H49";
+  ExpectField(r, "dossier.code");  // now in the province, but not the dossier's agency
+  r.mutable_dossier()->set_agency_code("000.00.13.H49");
   EXPECT_TRUE(Check(r).ok());
+}
+
+TEST_F(ValidatorTest, CodeAgencyPartIsTheDossiersAgency) {
+  auto r = ValidRequest(1, 2, 1);
+  r.mutable_dossier()->set_agency_code("000.00.09.H37");
+  ExpectField(r, "dossier.code");
+  EXPECT_NE(Check(r).message().find("000.00.09.H37"), absl::string_view::npos);
+  config_.code_agency_must_match = false;  // inter-agency setups
+  EXPECT_TRUE(Check(r).ok());
+}
+
+TEST_F(ValidatorTest, EveryViolationInOneBadRequest) {
+  auto r = ValidRequest(1, 10, 0);
+  auto* d = r.mutable_dossier();
+  d->set_procedure_code("1.00123");
+  d->clear_agency_name();
+  d->clear_returned_at();
+  d->mutable_applicant()->set_email("not-an-email");
+  r.mutable_new_steps(0)->clear_step_id();
+  r.mutable_new_steps(0)->set_officer(std::string(51, 'a'));
+  absl::Status st = Check(r);
+  ASSERT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+  google::rpc::Status details = ToRpcStatus(st);
+  EXPECT_EQ(FieldsOf(details),
+            (std::vector<std::string>{"dossier.procedure_code", "dossier.revision",
+                                      "dossier.agency_name", "dossier.applicant.email",
+                                      "dossier.returned_at", "new_steps[0].step_id",
+                                      "new_steps[0].officer"}));
+  EXPECT_EQ(MetadataOf(details, "violations"), "7");
+  EXPECT_NE(st.message().find("and 4 more"), absl::string_view::npos) << st;
+}
+
+TEST_F(ValidatorTest, ViolationsAreBoundedAndCounted) {
+  auto r = ValidRequest(1, 2, 1);
+  for (int i = 0; i < 300; ++i) r.mutable_dossier()->add_attachments()->set_name(std::string(4001, 'a'));
+  absl::Status st = Check(r);
+  google::rpc::Status details = ToRpcStatus(st);
+  EXPECT_EQ(FieldsOf(details).size(), FieldViolations::kMax);
+  EXPECT_EQ(MetadataOf(details, "violations"), "300");
+  EXPECT_NE(st.message().find("200 further violations not listed"), absl::string_view::npos);
+}
+
+TEST_F(ValidatorTest, BusinessesAreIdentifiedByTaxCode) {
+  auto business = [](const char* id, dossiersync::v1::IdKind kind) {
+    auto r = ValidRequest(1, 2, 1);
+    auto* a = r.mutable_dossier()->mutable_applicant();
+    a->set_kind(dossiersync::v1::APPLICANT_KIND_BUSINESS);
+    a->set_id_number(id);
+    a->set_id_kind(kind);
+    return r;
+  };
+  EXPECT_TRUE(Check(business("4900123456", dossiersync::v1::ID_KIND_ENTERPRISE)).ok());
+  EXPECT_TRUE(Check(business("4900123456-001", dossiersync::v1::ID_KIND_ENTERPRISE)).ok());
+  EXPECT_TRUE(Check(business("4900123456", dossiersync::v1::ID_KIND_UNSPECIFIED)).ok());
+  for (const char* bad : {"020123456789", "490012345", "4900123456-01", "4900123456_001"}) {
+    ExpectField(business(bad, dossiersync::v1::ID_KIND_ENTERPRISE), "dossier.applicant.id_number");
+  }
+  ExpectField(business("4900123456", dossiersync::v1::ID_KIND_CCCD), "dossier.applicant.id_kind");
+  auto r = business("4900123456", dossiersync::v1::ID_KIND_ENTERPRISE);
+  r.mutable_dossier()->mutable_applicant()->set_kind(
+      dossiersync::v1::APPLICANT_KIND_OTHER_ORGANISATION);
+  EXPECT_TRUE(Check(r).ok());
+  // Citizens still need CCCD or CMND.
+  r.mutable_dossier()->mutable_applicant()->set_kind(dossiersync::v1::APPLICANT_KIND_CITIZEN);
+  ExpectField(r, "dossier.applicant.id_kind");
+  r.mutable_dossier()->mutable_applicant()->set_id_kind(dossiersync::v1::ID_KIND_UNSPECIFIED);
+  ExpectField(r, "dossier.applicant.id_number");
+}
+
+TEST_F(ValidatorTest, ScoredFields) {
+  auto r = ValidRequest(1, 2, 1);
+  r.mutable_dossier()->set_online_payment(static_cast<dossiersync::v1::OnlinePayment>(4));
+  ExpectField(r, "dossier.online_payment");
+  r = ValidRequest(1, 2, 1);
+  r.mutable_dossier()->add_national_databases(" ");
+  ExpectField(r, "dossier.national_databases[0]");
+  r = ValidRequest(1, 5, 1);
+  auto* s = r.mutable_dossier()->add_supplements();
+  s->set_content("Bổ sung");
+  ExpectField(r, "dossier.supplements[0].requested_at");
+  *s->mutable_requested_at() = r.dossier().received_at();
+  EXPECT_TRUE(Check(r).ok());
+  *s->mutable_completed_at() = r.dossier().submitted_at();
+  ExpectField(r, "dossier.supplements[0].completed_at");
+  s->clear_completed_at();
+  s->add_documents()->set_name(std::string(4001, 'a'));
+  ExpectField(r, "dossier.supplements[0].documents[0].name");
+  s->clear_documents();
+  s->add_fees()->set_amount_vnd(-1);
+  ExpectField(r, "dossier.supplements[0].fees[0].amount_vnd");
 }
 
 TEST_F(ValidatorTest, AgencyCodeShape) {

@@ -2,11 +2,14 @@
 
 #include <httplib.h>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/utf8.h"
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
 
@@ -53,13 +56,57 @@ bool IsRetryable(Outcome o) {
 
 namespace {
 
+// Per-item codes. A call's answer without error_code is a bad response (Client::Post).
 Outcome FromErrorCode(const std::string& code) {
-  if (code == "0" || code.empty()) return Outcome::kAccepted;
+  if (IsSuccessCode(code)) return Outcome::kAccepted;
   if (code == "3") return Outcome::kAlreadyExists;
   if (code == "4") return Outcome::kNotFound;
   if (code == "401") return Outcome::kSessionRejected;
   return Outcome::kInvalidItem;  // "2" and any other permanent rejection
 }
+
+// Lower-cases ASCII and the Vietnamese capitals (Latin-1, Latin Extended-A/B and the
+// U+1EA0-U+1EF9 block) so that "THÀNH CÔNG", "Thành công" and "thành công" compare equal.
+std::string FoldCase(absl::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = s[i];
+    size_t len = std::max<size_t>(1, Utf8SequenceLength(c));
+    if (len == 1 || len == 4 || i + len > s.size()) {
+      size_t n = len == 4 && i + len <= s.size() ? 4 : 1;
+      for (size_t k = 0; k < n; ++k) out.push_back(absl::ascii_tolower(s[i + k]));
+      i += n;
+      continue;
+    }
+    uint32_t cp = c & (0xFF >> (len + 1));
+    for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (s[i + k] & 0x3F);
+    if ((cp >= 0xC0 && cp <= 0xDE && cp != 0xD7)) {
+      cp += 0x20;
+    } else if (((cp >= 0x100 && cp <= 0x17F) || (cp >= 0x1EA0 && cp <= 0x1EF9)) && cp % 2 == 0) {
+      cp += 1;
+    } else if (cp == 0x1A0 || cp == 0x1AF) {
+      cp += 1;  // Ơ, Ư
+    }
+    if (cp < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    } else {
+      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    }
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    i += len;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool ContainsFolded(absl::string_view text, absl::string_view needle) {
+  return absl::StrContains(FoldCase(text), FoldCase(needle));
+}
+
+namespace {
 
 std::string Message(const json& j) {
   auto it = j.find("message");
@@ -173,7 +220,19 @@ CallResult Client::Post(const std::string& path, const std::string& body) {
   }
   r.error_code = ErrorCodeOf(r.response);
   r.message = Message(r.response);
+  if (r.error_code.empty()) {
+    // Never success: a proxy's or a broken adapter's 200 without the protocol's answer.
+    r.outcome = Outcome::kBadResponse;
+    r.message = absl::StrCat("answer without error_code: ", res->body.substr(0, 200));
+    return r;
+  }
   r.outcome = FromErrorCode(r.error_code);
+  if (r.outcome == Outcome::kAccepted && !config_.success_message.empty() &&
+      !ContainsFolded(r.message, config_.success_message)) {
+    r.outcome = Outcome::kBadResponse;
+    r.message = absl::StrCat("success code ", r.error_code, " without \"",
+                             config_.success_message, "\" in the message: ", r.message);
+  }
   return r;
 }
 
@@ -324,7 +383,7 @@ LookupResult Client::Lookup(const std::string& code) {
     return out;
   }
   for (const auto& item : *it) {
-    auto d = DossierFromJson(item);
+    auto d = DossierFromJson(item, config_.limits);
     if (!d.ok()) {
       out.call.outcome = Outcome::kBadResponse;
       out.call.message = absl::StrCat("TraCuuHoSo result: ", d.status().message());

@@ -31,7 +31,7 @@ class Client;
 namespace dossiersync::dvcqg {
 
 enum class Outcome {
-  kAccepted,         // error_code 0
+  kAccepted,         // error_code 0, "0" or "00" (and the success message, when configured)
   kAlreadyExists,    // "3" đã tồn tại (create of an existing code)
   kNotFound,         // "4" không tồn tại (update / progress of a missing code)
   kSessionRejected,  // "401" even after one re-login, or login refused
@@ -40,9 +40,12 @@ enum class Outcome {
   kServerError,      // HTTP 5xx
   kTimeout,          // connect or read timeout
   kNetworkError,     // connection refused, reset, ...
-  kBadResponse,      // not the protocol: unparsable JSON, wrong shape, other HTTP status
+  kBadResponse,      // not the protocol: unparsable JSON, wrong shape, other HTTP status, no
+                     // error_code, success without the configured success message
 };
 const char* OutcomeName(Outcome o);
+// Whether `text` contains `needle`, ignoring case (ASCII and Vietnamese letters).
+bool ContainsFolded(absl::string_view text, absl::string_view needle);
 // Worth retrying later: rate limited, server error, timeout, network error, bad response.
 bool IsRetryable(Outcome o);
 

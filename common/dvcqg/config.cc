@@ -25,6 +25,11 @@ ABSL_FLAG(int, dvcqg_progress_chunk, 10, "Rows per CapNhatTienDoHoSoMC call");
 ABSL_FLAG(std::string, dvcqg_dstcode, "", "Value of the dstcode header (empty: not sent)");
 ABSL_FLAG(std::string, dvcqg_ca_file, "", "CA bundle to verify DVCQG over HTTPS");
 ABSL_FLAG(int, dvcqg_max_connections, 16, "Keep-alive connections to DVCQG");
+ABSL_FLAG(std::string, dvcqg_success_message, "",
+          "Text a success answer's message must also contain, ignoring case (e.g. \"thành công\"); "
+          "empty: the success code (0, \"0\", \"00\") alone decides");
+ABSL_FLAG(std::string, dvcqg_enterprise_id_kind, "3",
+          "LoaiDinhDanh sent for an enterprise / tax code (unknown nationally)");
 
 namespace dossiersync::dvcqg {
 
@@ -55,6 +60,11 @@ absl::Status ClientConfig::Validate() const {
   if (session_ttl < absl::Seconds(40)) {
     return absl::InvalidArgumentError("--dvcqg_session_ttl must be at least 40s");
   }
+  if (limits.enterprise_id_kind.empty() || limits.enterprise_id_kind == "1" ||
+      limits.enterprise_id_kind == "2") {
+    return absl::InvalidArgumentError(
+        "--dvcqg_enterprise_id_kind must be set and differ from 1 (CCCD) and 2 (CMND)");
+  }
   if (max_connections < 1)
     return absl::InvalidArgumentError("--dvcqg_max_connections must be >= 1");
   return absl::OkStatus();
@@ -74,7 +84,9 @@ nlohmann::json ClientConfig::ToJson() const {
           {"session_ttl", absl::FormatDuration(session_ttl)},
           {"batch_size", batch_size},
           {"progress_chunk", progress_chunk},
-          {"max_connections", max_connections}};
+          {"max_connections", max_connections},
+          {"success_message", success_message},
+          {"enterprise_id_kind", limits.enterprise_id_kind}};
 }
 
 absl::StatusOr<Credentials> ReadCredentialsFile(const std::string& path) {
@@ -115,6 +127,8 @@ absl::StatusOr<ClientConfig> ClientConfigFromFlags() {
   c.dstcode = absl::GetFlag(FLAGS_dvcqg_dstcode);
   c.ca_file = absl::GetFlag(FLAGS_dvcqg_ca_file);
   c.max_connections = absl::GetFlag(FLAGS_dvcqg_max_connections);
+  c.success_message = absl::GetFlag(FLAGS_dvcqg_success_message);
+  c.limits.enterprise_id_kind = absl::GetFlag(FLAGS_dvcqg_enterprise_id_kind);
   std::string file = absl::GetFlag(FLAGS_dvcqg_credentials_file);
   if (!file.empty()) {
     auto creds = ReadCredentialsFile(file);

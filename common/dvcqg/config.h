@@ -38,7 +38,10 @@ struct ClientConfig {
   int batch_size = 50;                             // DongBoHoSoMC items per call [assumed]
   int progress_chunk = 10;                         // CapNhatTienDoHoSoMC rows per call [assumed]
   int max_connections = 16;
-  TextLimits limits;
+  // When set, a success code also needs this text in the answer's message (one production client
+  // required "thành công"); compared ignoring case. Empty: the code alone decides.
+  std::string success_message;
+  MappingOptions limits;
 
   absl::Status Validate() const;
   nlohmann::json ToJson() const;  // password masked

@@ -59,28 +59,121 @@ absl::Status SetDate(const json& j, const char* key, M* msg, Timestamp* (M::*fie
   return absl::OkStatus();
 }
 
-// Reads a list of documents (attachments or results): the four keys give id, name, component
-// code and url.
-template <typename AddFn>
-absl::Status ReadDocuments(const json& j, const char* list, const std::array<const char*, 4>& keys,
-                           AddFn add) {
+// A "0"/"1" flag ("" or absent: 0).
+absl::StatusOr<bool> GetFlag(const json& j, const char* key) {
+  DS_ASSIGN_OR_RETURN(auto v, GetCode(j, key, 0, 1, true));
+  return v == 1;
+}
+
+// Calls `read(item)` for each object of the array `list` (absent: none).
+template <typename ReadFn>
+absl::Status ForEach(const json& j, const char* list, ReadFn read) {
   auto it = j.find(list);
-  if (it == j.end()) return absl::OkStatus();
+  if (it == j.end() || it->is_null()) return absl::OkStatus();
+  if (!it->is_array()) return FieldError(list, "must be an array");
   for (const auto& item : *it) {
-    auto* x = add();
-    DS_ASSIGN_OR_RETURN(auto id, Get(item, keys[0]));
-    DS_ASSIGN_OR_RETURN(auto name, Get(item, keys[1]));
-    DS_ASSIGN_OR_RETURN(auto comp, Get(item, keys[2]));
-    DS_ASSIGN_OR_RETURN(auto url, Get(item, keys[3]));
-    x->set_id(id);
-    x->set_name(name);
-    x->set_component_code(comp);
-    x->set_url(url);
+    if (!item.is_object()) return FieldError(list, "items must be objects");
+    DS_RETURN_IF_ERROR(read(item));
   }
   return absl::OkStatus();
 }
 
+absl::Status ReadAttachment(const json& j, dossiersync::v1::Attachment* x) {
+  DS_ASSIGN_OR_RETURN(*x->mutable_id(), Get(j, "TepDinhKemId"));
+  DS_ASSIGN_OR_RETURN(*x->mutable_name(), Get(j, "TenTepDinhKem"));
+  DS_ASSIGN_OR_RETURN(*x->mutable_component_code(), Get(j, "MaThanhPhanHoSo"));
+  DS_ASSIGN_OR_RETURN(*x->mutable_url(), Get(j, "DuongDanTaiTepTin"));
+  DS_ASSIGN_OR_RETURN(*x->mutable_replacement_result_code(), Get(j, "MaKetQuaThayThe"));
+  DS_ASSIGN_OR_RETURN(auto digitised, GetFlag(j, "DuocSoHoa"));
+  DS_ASSIGN_OR_RETURN(auto reused, GetFlag(j, "DuocTaiSuDung"));
+  DS_ASSIGN_OR_RETURN(auto warehouse, GetFlag(j, "DuocLayTuKhoDMQG"));
+  x->set_digitised(digitised);
+  x->set_reused(reused);
+  x->set_from_national_warehouse(warehouse);
+  return absl::OkStatus();
+}
+
+absl::Status ReadFee(const json& j, dossiersync::v1::Fee* x) {
+  DS_ASSIGN_OR_RETURN(*x->mutable_name(), Get(j, "TenPhiLePhi"));
+  DS_ASSIGN_OR_RETURN(*x->mutable_code(), Get(j, "MaPhiLePhi"));
+  DS_ASSIGN_OR_RETURN(*x->mutable_collection_method(), Get(j, "HinhThucThu"));
+  DS_ASSIGN_OR_RETURN(*x->mutable_kind(), Get(j, "LoaiPhiLePhi"));
+  DS_ASSIGN_OR_RETURN(auto price, Get(j, "Gia"));
+  int64_t amount = 0;
+  if (!price.empty() && (!absl::SimpleAtoi(price, &amount) || amount < 0)) {
+    return FieldError("Gia", "must be a non-negative whole number of VND");
+  }
+  x->set_amount_vnd(amount);
+  return absl::OkStatus();
+}
+
+absl::Status ReadSupplement(const json& j, dossiersync::v1::Supplement* x) {
+  using dossiersync::v1::Supplement;
+  DS_ASSIGN_OR_RETURN(*x->mutable_id(), Get(j, "HoSoBoSungId"));
+  DS_ASSIGN_OR_RETURN(*x->mutable_content(), Get(j, "NoiDungBoSung"));
+  DS_ASSIGN_OR_RETURN(*x->mutable_requested_by(), Get(j, "NguoiYeuCauBoSung"));
+  DS_ASSIGN_OR_RETURN(*x->mutable_received_by(), Get(j, "NguoiTiepNhanBoSung"));
+  DS_ASSIGN_OR_RETURN(*x->mutable_reception_info(), Get(j, "ThongTinTiepNhan"));
+  DS_RETURN_IF_ERROR(SetDate(j, "NgayBoSung", x, &Supplement::mutable_requested_at));
+  DS_RETURN_IF_ERROR(SetDate(j, "NgayTiepNhanBoSung", x, &Supplement::mutable_completed_at));
+  DS_RETURN_IF_ERROR(SetDate(j, "NgayHenTraTruoc", x, &Supplement::mutable_previous_due_at));
+  DS_RETURN_IF_ERROR(SetDate(j, "NgayHenTraMoi", x, &Supplement::mutable_new_due_at));
+  DS_RETURN_IF_ERROR(ForEach(j, "DanhSachGiayToBoSung",
+                             [&](const json& i) { return ReadAttachment(i, x->add_documents()); }));
+  return ForEach(j, "DanhSachLePhiBoSung",
+                 [&](const json& i) { return ReadFee(i, x->add_fees()); });
+}
+
+const char* Flag(bool b) { return b ? "1" : "0"; }
+
+std::string IdKindCode(const dossiersync::v1::Applicant& a, const MappingOptions& lim) {
+  auto kind = a.id_kind() != 0 ? a.id_kind() : InferIdKind(a.id_number());
+  return kind == dossiersync::v1::ID_KIND_ENTERPRISE ? lim.enterprise_id_kind : Str(kind);
+}
+
+// TrangThaiBoSung [assumed codes]: "1" once the supplement was received, else "0".
+const char* SupplementState(const dossiersync::v1::Supplement& s) {
+  return IsSet(s.completed_at()) ? "1" : "0";
+}
+
+json AttachmentToJson(const dossiersync::v1::Attachment& f, const MappingOptions& lim,
+                      MappingStats* st) {
+  return {{"TepDinhKemId", f.id()},
+          {"TenTepDinhKem", TruncateChars(f.name(), lim.attachment_name, st)},
+          {"IsDeleted", "False"},
+          {"MaThanhPhanHoSo", f.component_code()},
+          {"DuongDanTaiTepTin", f.url()},
+          {"DuocSoHoa", Flag(f.digitised())},
+          {"DuocTaiSuDung", Flag(f.reused())},
+          {"DuocLayTuKhoDMQG", Flag(f.from_national_warehouse())},
+          {"MaKetQuaThayThe", f.replacement_result_code()}};
+}
+
+json FeeToJson(const dossiersync::v1::Fee& f, const MappingOptions& lim, MappingStats* st) {
+  return {{"TenPhiLePhi", TruncateChars(f.name(), lim.text, st)},
+          {"MaPhiLePhi", f.code()},
+          {"HinhThucThu", f.collection_method()},
+          {"Gia", Str(f.amount_vnd())},
+          {"LoaiPhiLePhi", f.kind()}};
+}
+
 }  // namespace
+
+dossiersync::v1::IdKind InferIdKind(absl::string_view id) {
+  if (IsEnterpriseCode(id)) return dossiersync::v1::ID_KIND_ENTERPRISE;
+  return id.size() == 9 ? dossiersync::v1::ID_KIND_CMND : dossiersync::v1::ID_KIND_CCCD;
+}
+
+bool IsEnterpriseCode(absl::string_view id) {
+  auto digits = [](absl::string_view s) {
+    for (char c : s) {
+      if (!absl::ascii_isdigit(c)) return false;
+    }
+    return true;
+  };
+  if (id.size() == 10) return digits(id);
+  return id.size() == 14 && id[10] == '-' && digits(id.substr(0, 10)) && digits(id.substr(11));
+}
 
 std::string FormatDate(const Timestamp& t) {
   if (!IsSet(t)) return "";
@@ -121,45 +214,45 @@ std::string TruncateChars(absl::string_view s, int max_chars, MappingStats* stat
   return out;
 }
 
-json DossierToJson(const Dossier& d, int status, const TextLimits& lim, MappingStats* st) {
+json DossierToJson(const Dossier& d, int status, const MappingOptions& lim, MappingStats* st) {
   auto T = [&](const std::string& s, int max) { return TruncateChars(s, max, st); };
   const auto& a = d.applicant();
   json ids = json::array();
   if (!a.id_number().empty()) {
-    int kind = a.id_kind() != 0 ? a.id_kind() : (a.id_number().size() == 9 ? 2 : 1);
-    ids.push_back({{"LoaiDinhDanh", Str(kind)}, {"SoDinhDanh", a.id_number()}});
+    ids.push_back({{"LoaiDinhDanh", IdKindCode(a, lim)}, {"SoDinhDanh", a.id_number()}});
   }
   json files = json::array();
-  for (const auto& f : d.attachments()) {
-    files.push_back({{"TepDinhKemId", f.id()},
-                     {"TenTepDinhKem", T(f.name(), lim.attachment_name)},
-                     {"IsDeleted", "False"},
-                     {"MaThanhPhanHoSo", f.component_code()},
-                     {"DuongDanTaiTepTin", f.url()}});
-  }
+  for (const auto& f : d.attachments()) files.push_back(AttachmentToJson(f, lim, st));
   json results = json::array();
   for (const auto& r : d.result_documents()) {
     results.push_back({{"TenGiayTo", T(r.name(), lim.result_doc_name)},
                        {"MaThanhPhanHoSo", r.component_code()},
                        {"GiayToId", r.id()},
-                       {"DuongDanTepTinKetQua", r.url()}});
+                       {"DuongDanTepTinKetQua", r.url()},
+                       {"MaGiayToKetQua", r.result_code()}});
   }
   json fees = json::array();
-  for (const auto& f : d.fees()) {
-    fees.push_back({{"TenPhiLePhi", T(f.name(), lim.text)},
-                    {"MaPhiLePhi", f.code()},
-                    {"HinhThucThu", f.collection_method()},
-                    {"Gia", Str(f.amount_vnd())},
-                    {"LoaiPhiLePhi", f.kind()}});
-  }
+  for (const auto& f : d.fees()) fees.push_back(FeeToJson(f, lim, st));
   json supplements = json::array();
   for (const auto& s : d.supplements()) {
-    supplements.push_back({{"MaYeuCau", s.id()},
-                           {"NoiDungYeuCau", T(s.content(), lim.text)},
-                           {"NgayYeuCau", FormatDate(s.requested_at())},
-                           {"NgayHenBoSung", FormatDate(s.due_at())},
-                           {"NgayBoSung", FormatDate(s.completed_at())}});
+    json docs = json::array(), sfees = json::array();
+    for (const auto& f : s.documents()) docs.push_back(AttachmentToJson(f, lim, st));
+    for (const auto& f : s.fees()) sfees.push_back(FeeToJson(f, lim, st));
+    supplements.push_back({{"HoSoBoSungId", s.id()},
+                           {"NguoiYeuCauBoSung", T(s.requested_by(), lim.text)},
+                           {"NoiDungBoSung", T(s.content(), lim.text)},
+                           {"NgayBoSung", FormatDate(s.requested_at())},
+                           {"NguoiTiepNhanBoSung", T(s.received_by(), lim.text)},
+                           {"ThongTinTiepNhan", T(s.reception_info(), lim.text)},
+                           {"NgayTiepNhanBoSung", FormatDate(s.completed_at())},
+                           {"TrangThaiBoSung", SupplementState(s)},
+                           {"DanhSachGiayToBoSung", std::move(docs)},
+                           {"DanhSachLePhiBoSung", std::move(sfees)},
+                           {"NgayHenTraTruoc", FormatDate(s.previous_due_at())},
+                           {"NgayHenTraMoi", FormatDate(s.new_due_at())}});
   }
+  json databases = json::array();
+  for (const auto& code : d.national_databases()) databases.push_back({{"MaCSDL", code}});
   return json{
       {"MaHoSo", d.code()},
       {"MaTTHC", d.procedure_code()},
@@ -172,11 +265,13 @@ json DossierToJson(const Dossier& d, int status, const TextLimits& lim, MappingS
       {"MaDoiTuong", a.account_id()},
       {"SoGiayToChuHoSo", a.id_number()},
       {"DinhDanhCHS", ids},
+      {"TaiKhoanDuocXacThucVoiVNeID", Flag(a.vneid_verified())},
       {"Email", a.email()},
       {"SoDienThoai", a.phone()},
       {"ThongTinKhac", T(d.other_info(), lim.text)},
       {"TrichYeuHoSo", T(d.summary(), lim.summary)},
       {"KenhThucHien", d.channel() == 0 ? "" : Str(d.channel())},
+      {"NoiNopHoSo", d.submission_place()},
       {"NgayNopHoSo", FormatDate(d.submitted_at())},
       {"NgayTiepNhan", FormatDate(d.received_at())},
       {"NgayHenTra", FormatDate(d.due_at())},
@@ -187,6 +282,9 @@ json DossierToJson(const Dossier& d, int status, const TextLimits& lim, MappingS
       {"HinhThuc", d.result_delivery() == dossiersync::v1::RESULT_DELIVERY_BY_POST ? "1" : "0"},
       {"DonViXuLy", T(d.agency_name(), lim.text)},
       {"ThongTinTra", T(d.return_info(), lim.text)},
+      {"HoSoCoThanhPhanSoHoa", Flag(d.has_digitised_components())},
+      {"DuocThanhToanTrucTuyen", Str(d.online_payment())},
+      {"DSKetNoiCSDL", databases},
       {"TaiLieuNop", files},
       {"DanhSachGiayToKetQua", results},
       {"DanhSachLePhi", fees},
@@ -194,7 +292,7 @@ json DossierToJson(const Dossier& d, int status, const TextLimits& lim, MappingS
   };
 }
 
-json StepToJson(const std::string& code, const ProgressStep& s, int status, const TextLimits& lim,
+json StepToJson(const std::string& code, const ProgressStep& s, int status, const MappingOptions& lim,
                 MappingStats* st) {
   return json{{"MaHoSo", code},
               {"NguoiXuLy", TruncateChars(s.officer(), lim.officer, st)},
@@ -207,14 +305,41 @@ json StepToJson(const std::string& code, const ProgressStep& s, int status, cons
               {"NgayKetThucTheoQuyDinh", FormatDate(s.due_at())}};
 }
 
-ComparedFields CompareFieldsOf(const Dossier& d, const TextLimits& lim) {
-  return {{FormatDate(d.submitted_at()), FormatDate(d.received_at()), FormatDate(d.due_at()),
-           FormatDate(d.finished_at()), FormatDate(d.returned_at()), FormatDate(d.refused_at())},
-          {d.procedure_code(), TruncateChars(d.procedure_name(), lim.text), d.field_code(),
-           TruncateChars(d.agency_name(), lim.text)}};
+ComparedFields CompareFieldsOf(const Dossier& d, const MappingOptions& lim) {
+  ComparedFields f{
+      {FormatDate(d.submitted_at()), FormatDate(d.received_at()), FormatDate(d.due_at()),
+       FormatDate(d.finished_at()), FormatDate(d.returned_at()), FormatDate(d.refused_at())},
+      {d.procedure_code(), TruncateChars(d.procedure_name(), lim.text), d.field_code(),
+       TruncateChars(d.agency_name(), lim.text)},
+      {}};
+  auto join = [](const auto& items, auto value) {
+    std::string out;
+    for (const auto& x : items) absl::StrAppend(&out, out.empty() ? "" : ";", value(x));
+    return out;
+  };
+  f.scored = {
+      d.channel() == 0 ? "" : Str(d.channel()),
+      Flag(d.has_digitised_components()),
+      Str(d.online_payment()),
+      Flag(d.applicant().vneid_verified()),
+      join(d.national_databases(), [](const std::string& c) { return c; }),
+      join(d.attachments(),
+           [](const dossiersync::v1::Attachment& x) {
+             return absl::StrCat(Flag(x.digitised()), "|", Flag(x.reused()), "|",
+                                 Flag(x.from_national_warehouse()));
+           }),
+      join(d.result_documents(),
+           [](const dossiersync::v1::ResultDocument& x) {
+             return absl::StrCat(x.url(), "|", x.result_code());
+           }),
+      join(d.fees(), [](const dossiersync::v1::Fee& x) { return Str(x.amount_vnd()); }),
+      join(d.supplements(), [](const dossiersync::v1::Supplement& x) {
+        return absl::StrCat(FormatDate(x.requested_at()), "|", FormatDate(x.completed_at()));
+      })};
+  return f;
 }
 
-std::string StepRowKey(const ProgressStep& s, int status, const TextLimits& lim) {
+std::string StepRowKey(const ProgressStep& s, int status, const MappingOptions& lim) {
   return absl::StrCat(FormatDate(s.occurred_at()), "|", TruncateChars(s.officer(), lim.officer),
                       "|", TruncateChars(s.content(), lim.text), "|", status);
 }
@@ -250,7 +375,7 @@ absl::StatusOr<ProgressStep> StepFromJson(const json& j) {
   return s;
 }
 
-absl::StatusOr<Dossier> DossierFromJson(const json& j) {
+absl::StatusOr<Dossier> DossierFromJson(const json& j, const MappingOptions& options) {
   if (!j.is_object()) return FieldError("result", "items must be objects");
   Dossier d;
   struct Text {
@@ -268,6 +393,7 @@ absl::StatusOr<Dossier> DossierFromJson(const json& j) {
       {"TrichYeuHoSo", &Dossier::mutable_summary},
       {"DonViXuLy", &Dossier::mutable_agency_name},
       {"ThongTinTra", &Dossier::mutable_return_info},
+      {"NoiNopHoSo", &Dossier::mutable_submission_place},
   };
   for (const Text& t : texts) {
     DS_ASSIGN_OR_RETURN(auto v, Get(j, t.key));
@@ -290,19 +416,34 @@ absl::StatusOr<Dossier> DossierFromJson(const json& j) {
   a->set_phone(phone);
   a->set_kind(static_cast<dossiersync::v1::ApplicantKind>(kind));
   if (auto it = j.find("DinhDanhCHS"); it != j.end() && it->is_array() && !it->empty()) {
-    DS_ASSIGN_OR_RETURN(auto idk, GetCode((*it)[0], "LoaiDinhDanh", 1, 2, true));
+    DS_ASSIGN_OR_RETURN(auto code, Get((*it)[0], "LoaiDinhDanh"));
     DS_ASSIGN_OR_RETURN(auto number, Get((*it)[0], "SoDinhDanh"));
+    dossiersync::v1::IdKind idk = dossiersync::v1::ID_KIND_UNSPECIFIED;
+    if (code == "1" || code == "2") {
+      idk = static_cast<dossiersync::v1::IdKind>(code[0] - '0');
+    } else if (!code.empty() && code == options.enterprise_id_kind) {
+      idk = dossiersync::v1::ID_KIND_ENTERPRISE;
+    } else if (!code.empty()) {
+      return FieldError("LoaiDinhDanh", absl::StrCat("must be 1 (CCCD), 2 (CMND) or ",
+                                                     options.enterprise_id_kind,
+                                                     " (enterprise / tax code)"));
+    }
     // The number may come only in DinhDanhCHS; a kind without any number means nothing (and
     // would not survive being sent back: the mapping writes DinhDanhCHS only with a number).
     if (a->id_number().empty()) a->set_id_number(number);
-    if (!a->id_number().empty()) a->set_id_kind(static_cast<dossiersync::v1::IdKind>(idk));
+    if (!a->id_number().empty()) a->set_id_kind(idk);
   }
   if (!a->id_number().empty() && a->id_kind() == 0) {
-    // The same inference as on the way out (9 digits: CMND, otherwise CCCD), so that what
-    // decodes encodes to the same thing (found by fuzz/dvcqg_json_fuzz).
-    a->set_id_kind(a->id_number().size() == 9 ? dossiersync::v1::ID_KIND_CMND
-                                              : dossiersync::v1::ID_KIND_CCCD);
+    // The same inference as on the way out, so that what decodes encodes to the same thing
+    // (found by fuzz/dvcqg_json_fuzz).
+    a->set_id_kind(InferIdKind(a->id_number()));
   }
+  DS_ASSIGN_OR_RETURN(auto vneid, GetFlag(j, "TaiKhoanDuocXacThucVoiVNeID"));
+  DS_ASSIGN_OR_RETURN(auto digitised, GetFlag(j, "HoSoCoThanhPhanSoHoa"));
+  DS_ASSIGN_OR_RETURN(auto payment, GetCode(j, "DuocThanhToanTrucTuyen", 0, 3, true));
+  a->set_vneid_verified(vneid);
+  d.set_has_digitised_components(digitised);
+  d.set_online_payment(static_cast<dossiersync::v1::OnlinePayment>(payment));
   d.set_channel(static_cast<dossiersync::v1::Channel>(channel));
   d.set_status(static_cast<dossiersync::v1::DossierStatus>(status));
   d.set_result_delivery(delivery == 1 ? dossiersync::v1::RESULT_DELIVERY_BY_POST
@@ -320,23 +461,27 @@ absl::StatusOr<Dossier> DossierFromJson(const json& j) {
   for (const Date& dt : dates) {
     if (auto e = SetDate(j, dt.key, &d, dt.set); !e.ok()) return e;
   }
-  for (const char* list : {"TaiLieuNop", "DanhSachGiayToKetQua", "DanhSachLePhi"}) {
-    auto it = j.find(list);
-    if (it != j.end() && !it->is_array()) return FieldError(list, "must be an array");
-  }
-  if (auto st =
-          ReadDocuments(j, "TaiLieuNop",
-                        {"TepDinhKemId", "TenTepDinhKem", "MaThanhPhanHoSo", "DuongDanTaiTepTin"},
-                        [&] { return d.add_attachments(); });
-      !st.ok()) {
-    return st;
-  }
-  if (auto st = ReadDocuments(j, "DanhSachGiayToKetQua",
-                              {"GiayToId", "TenGiayTo", "MaThanhPhanHoSo", "DuongDanTepTinKetQua"},
-                              [&] { return d.add_result_documents(); });
-      !st.ok()) {
-    return st;
-  }
+  DS_RETURN_IF_ERROR(
+      ForEach(j, "TaiLieuNop", [&](const json& i) { return ReadAttachment(i, d.add_attachments()); }));
+  DS_RETURN_IF_ERROR(ForEach(j, "DanhSachGiayToKetQua", [&](const json& i) -> absl::Status {
+    auto* x = d.add_result_documents();
+    DS_ASSIGN_OR_RETURN(*x->mutable_id(), Get(i, "GiayToId"));
+    DS_ASSIGN_OR_RETURN(*x->mutable_name(), Get(i, "TenGiayTo"));
+    DS_ASSIGN_OR_RETURN(*x->mutable_component_code(), Get(i, "MaThanhPhanHoSo"));
+    DS_ASSIGN_OR_RETURN(*x->mutable_url(), Get(i, "DuongDanTepTinKetQua"));
+    DS_ASSIGN_OR_RETURN(*x->mutable_result_code(), Get(i, "MaGiayToKetQua"));
+    return absl::OkStatus();
+  }));
+  DS_RETURN_IF_ERROR(
+      ForEach(j, "DanhSachLePhi", [&](const json& i) { return ReadFee(i, d.add_fees()); }));
+  DS_RETURN_IF_ERROR(ForEach(j, "DanhSachHoSoBoSung", [&](const json& i) {
+    return ReadSupplement(i, d.add_supplements());
+  }));
+  DS_RETURN_IF_ERROR(ForEach(j, "DSKetNoiCSDL", [&](const json& i) -> absl::Status {
+    DS_ASSIGN_OR_RETURN(auto code, Get(i, "MaCSDL"));
+    d.add_national_databases(std::move(code));
+    return absl::OkStatus();
+  }));
   if (auto it = j.find("QuaTrinhXuLy"); it != j.end()) {
     if (!it->is_array()) return FieldError("QuaTrinhXuLy", "must be an array");
     for (const auto& row : *it) {
@@ -346,6 +491,8 @@ absl::StatusOr<Dossier> DossierFromJson(const json& j) {
   }
   return d;
 }
+
+bool IsSuccessCode(absl::string_view code) { return code == "0" || code == "00"; }
 
 std::string ErrorCodeOf(const json& r) {
   auto it = r.find("error_code");

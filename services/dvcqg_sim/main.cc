@@ -19,6 +19,11 @@ ABSL_FLAG(int, max_progress_rows, 10, "CapNhatTienDoHoSoMC rows per call");
 ABSL_FLAG(int64_t, max_body_bytes, 8 * 1024 * 1024, "Largest request body");
 ABSL_FLAG(int, threads, 64, "HTTP worker threads (hanging responses hold one each)");
 ABSL_FLAG(std::string, faults, "", "Initial faults as JSON, e.g. {\"error_503_rate\":0.2}");
+ABSL_FLAG(std::string, success_code, "00",
+          "error_code of a successful answer: 00 or \"0\" (strings, as production clients met "
+          "them) or 0 (a JSON number); see SimConfig::ParseSuccessCode");
+ABSL_FLAG(std::string, enterprise_id_kind, "3",
+          "LoaiDinhDanh accepted for an enterprise / tax code");
 ABSL_FLAG(std::string, url_file, "", "Write the base URL to this file once listening");
 
 int main(int argc, char** argv) {
@@ -39,6 +44,10 @@ int main(int argc, char** argv) {
   c.max_progress_rows = absl::GetFlag(FLAGS_max_progress_rows);
   c.max_body_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_body_bytes));
   c.threads = absl::GetFlag(FLAGS_threads);
+  c.enterprise_id_kind = absl::GetFlag(FLAGS_enterprise_id_kind);
+  if (auto code = c.ParseSuccessCode(absl::GetFlag(FLAGS_success_code)); !code.ok()) {
+    dossiersync::ConfigError(std::string(code.message()));
+  }
   if (!absl::GetFlag(FLAGS_faults).empty()) {
     auto j = nlohmann::json::parse(absl::GetFlag(FLAGS_faults), nullptr, false);
     absl::Status st = j.is_discarded() ? absl::InvalidArgumentError("--faults: malformed JSON")

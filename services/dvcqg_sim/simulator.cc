@@ -30,7 +30,24 @@ std::string Str(const json& j, const char* key) {
 
 }  // namespace
 
+absl::Status SimConfig::ParseSuccessCode(const std::string& flag) {
+  if (flag == "00" || flag == "\"00\"") {
+    success_code = "00";
+  } else if (flag == "\"0\"") {
+    success_code = "0";
+  } else if (flag == "0") {
+    success_code = 0;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--success_code: expected 00, \"0\" (strings) or 0 (a number), got '", flag, "'"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status SimConfig::Validate() const {
+  if (success_code != json(0) && success_code != json("0") && success_code != json("00")) {
+    return absl::InvalidArgumentError("success_code must be 0, \"0\" or \"00\"");
+  }
   if (listen.find(':') == std::string::npos) {
     return absl::InvalidArgumentError("--listen: expected HOST:PORT");
   }
@@ -55,6 +72,8 @@ json SimConfig::ToJson() const {
           {"max_progress_rows", max_progress_rows},
           {"max_body_bytes", max_body_bytes},
           {"threads", threads},
+          {"success_code", success_code},
+          {"enterprise_id_kind", enterprise_id_kind},
           {"faults", faults.ToJson()}};
 }
 
@@ -125,7 +144,9 @@ void Simulator::HandleLogin(const httplib::Request& req, httplib::Response& res)
     sessions_[token] = absl::Now() + config_.session_ttl;
     ++logins_;
   }
-  Reply(res, 200, {{"error_code", 0}, {"message", "Đăng nhập thành công"}, {"session", token}});
+  Reply(res, 200, {{"error_code", config_.success_code},
+                   {"message", "Đăng nhập thành công"},
+                   {"session", token}});
 }
 
 json Simulator::WriteResponse(const std::vector<ItemResult>& results) {
@@ -135,14 +156,18 @@ json Simulator::WriteResponse(const std::vector<ItemResult>& results) {
   int failed = 0;
   for (const auto& r : results) {
     items.push_back(r.ToJson());
-    if (r.error_code != "0") {
+    if (r.error_code == "0") {
+      items.back()["error_code"] = config_.success_code;
+    } else {
       if (failed++ == 0) {
         first_error = r.error_code;
         first_message = r.message;
       }
     }
   }
-  if (failed == 0) return {{"error_code", 0}, {"message", "Thành công"}, {"result", items}};
+  if (failed == 0) {
+    return {{"error_code", config_.success_code}, {"message", "Thành công"}, {"result", items}};
+  }
   return {{"error_code", first_error},
           {"message", absl::StrCat(failed, "/", results.size(), " bị từ chối: ", first_message)},
           {"result", items}};
@@ -157,7 +182,7 @@ json Simulator::Dispatch(const json& body, bool drop) {
     if (!found.ok()) return Error("500", std::string(found.status().message()));
     json result = json::array();
     if (found->has_value()) result.push_back(**found);
-    return {{"error_code", 0}, {"message", "Thành công"}, {"result", result}};
+    return {{"error_code", config_.success_code}, {"message", "Thành công"}, {"result", result}};
   }
   bool sync = service == "DongBoHoSoMC";
   if (!sync && service != "CapNhatTienDoHoSoMC") {
@@ -180,7 +205,7 @@ json Simulator::Dispatch(const json& body, bool drop) {
   for (size_t i = 0; i < data->size(); ++i) {
     const json& item = (*data)[i];
     results[i].code = item.is_object() ? Str(item, "MaHoSo") : "";
-    auto bad = sync ? ValidateDossierItem(item) : ValidateProgressItem(item);
+    auto bad = sync ? ValidateDossierItem(item, config_.enterprise_id_kind) : ValidateProgressItem(item);
     if (!bad && sync) {
       const auto& rejected = faults_.Get().reject_procedure_codes;
       std::string procedure = Str(item, "MaTTHC");
@@ -259,8 +284,9 @@ void Simulator::HandleService(const httplib::Request& req, httplib::Response& re
       Count(service, "0");
       hang_after();
       res.status = 200;
-      res.set_content(absl::StrCat(R"({"error_code":0,"message":"Thành công","result":[)",
-                                   found->value_or(""), "]}\n"),
+      res.set_content(absl::StrCat(R"({"error_code":)", config_.success_code.dump(),
+                                   R"(,"message":"Thành công","result":[)", found->value_or(""),
+                                   "]}\n"),
                       "application/json");
       return;
     }
@@ -268,7 +294,9 @@ void Simulator::HandleService(const httplib::Request& req, httplib::Response& re
   bool drop = action == FaultAction::kDrop;
   if (drop) inject("dropped_write");
   json out = Dispatch(body, drop);
-  Count(service.empty() ? "unknown" : service, dvcqg::ErrorCodeOf(out));
+  // Stats count successes as "0" whatever the configured success code.
+  std::string code = dvcqg::ErrorCodeOf(out);
+  Count(service.empty() ? "unknown" : service, dvcqg::IsSuccessCode(code) ? "0" : code);
   hang_after();
   Reply(res, 200, out);
 }

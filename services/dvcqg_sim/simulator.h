@@ -11,7 +11,7 @@
 //   POST /admin/reset                 empty store, sessions, stats and faults
 //   GET  /health
 // Write responses carry one result per item: {"MaHoSo","error_code","message"[,"field"]}; the
-// call's error_code is 0 when every item was accepted, else the first failing item's code
+// call's error_code is the success code (SimConfig::success_code) when every item was accepted, else the first failing item's code
 // [assumed: the national per-item format is unknown].
 //
 // Thread safety: Simulator is thread-safe; handlers run on cpp-httplib's thread pool.
@@ -51,8 +51,15 @@ struct SimConfig {
   int max_progress_rows = 10;  // CapNhatTienDoHoSoMC rows per call
   size_t max_body_bytes = 8 * 1024 * 1024;
   int threads = 64;
+  // error_code of every successful answer (login, writes, their items, lookups): "00" by default,
+  // the code OpenCPS checks for; "0" or the number 0 as other clients met it.
+  nlohmann::json success_code = "00";
+  std::string enterprise_id_kind = "3";  // LoaiDinhDanh of an enterprise / tax code [assumed]
   Faults faults;
 
+  // From the --success_code flag: `00` or `"0"` give those strings, `0` the number 0; anything
+  // else is refused naming the accepted forms.
+  absl::Status ParseSuccessCode(const std::string& flag);
   absl::Status Validate() const;
   nlohmann::json ToJson() const;  // password masked
 };

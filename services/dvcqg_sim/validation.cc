@@ -76,6 +76,81 @@ std::optional<Violation> Strings(const json& j, const std::string& path) {
   return std::nullopt;
 }
 
+// The flags and lists the national scoring reads (reference/dvcqg.md §4, §9).
+std::optional<Violation> ScoredFields(const json& item) {
+  for (const char* key : {"HoSoCoThanhPhanSoHoa", "TaiKhoanDuocXacThucVoiVNeID"}) {
+    if (auto bad = Code(item, key, 0, 1, false)) return bad;
+  }
+  if (auto bad = Code(item, "DuocThanhToanTrucTuyen", 0, 3, false)) return bad;
+  auto each = [&](const char* list, auto check) -> std::optional<Violation> {
+    auto it = item.find(list);
+    if (it == item.end()) return std::nullopt;
+    if (!it->is_array()) return Bad(list, "phải là mảng (must be an array)");
+    for (const auto& e : *it) {
+      if (auto bad = check(e)) return bad;
+    }
+    return std::nullopt;
+  };
+  auto flags = [](const json& e) -> std::optional<Violation> {
+    for (const char* key : {"DuocSoHoa", "DuocTaiSuDung", "DuocLayTuKhoDMQG"}) {
+      if (auto bad = Code(e, key, 0, 1, false)) return bad;
+    }
+    return std::nullopt;
+  };
+  if (auto bad = each("TaiLieuNop", flags)) return bad;
+  if (auto bad = each("DSKetNoiCSDL", [](const json& e) -> std::optional<Violation> {
+        if (Str(e, "MaCSDL").empty()) return Bad("DSKetNoiCSDL.MaCSDL", "bắt buộc (required)");
+        return std::nullopt;
+      })) {
+    return bad;
+  }
+  if (auto bad = each("DanhSachLePhi", [](const json& e) -> std::optional<Violation> {
+        int64_t price = 0;
+        std::string g = Str(e, "Gia");
+        if (!g.empty() && (!absl::SimpleAtoi(g, &price) || price < 0)) {
+          return Bad("DanhSachLePhi.Gia", "phải là số nguyên không âm (a whole number of VND)");
+        }
+        return std::nullopt;
+      })) {
+    return bad;
+  }
+  return each("DanhSachHoSoBoSung", [&](const json& e) -> std::optional<Violation> {
+    for (const char* key : {"NgayBoSung", "NgayTiepNhanBoSung", "NgayHenTraTruoc", "NgayHenTraMoi"}) {
+      if (!dvcqg::ParseDate(Str(e, key)).ok()) {
+        return Bad(absl::StrCat("DanhSachHoSoBoSung.", key), "ngày phải có dạng yyyyMMddHHmmss");
+      }
+    }
+    auto docs = e.find("DanhSachGiayToBoSung");
+    if (docs != e.end() && docs->is_array()) {
+      for (const auto& d : *docs) {
+        if (auto bad = flags(d)) return bad;
+      }
+    }
+    return std::nullopt;
+  });
+}
+
+// DinhDanhCHS: LoaiDinhDanh 1 (12-digit CCCD), 2 (9-digit CMND) or the enterprise kind (a
+// 10-digit tax code, or dddddddddd-ddd).
+std::optional<Violation> Identity(const json& item, const std::string& enterprise_kind) {
+  auto it = item.find("DinhDanhCHS");
+  if (it == item.end()) return std::nullopt;
+  if (!it->is_array()) return Bad("DinhDanhCHS", "phải là mảng (must be an array)");
+  for (const auto& e : *it) {
+    std::string kind = Str(e, "LoaiDinhDanh"), number = Str(e, "SoDinhDanh");
+    bool ok = (kind == "1" && number.size() == 12 && Digits(number, 0, 12)) ||
+              (kind == "2" && number.size() == 9 && Digits(number, 0, 9)) ||
+              (kind == enterprise_kind && dvcqg::IsEnterpriseCode(number));
+    if (!ok) {
+      return Bad("DinhDanhCHS",
+                 absl::StrCat("LoaiDinhDanh 1: CCCD 12 số, 2: CMND 9 số, ", enterprise_kind,
+                              ": mã số doanh nghiệp 10 số hoặc dddddddddd-ddd (got kind '", kind,
+                              "')"));
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 bool ValidDossierCode(const std::string& c) {
@@ -88,9 +163,10 @@ bool ValidDossierCode(const std::string& c) {
   return c[13] == '-' && Digits(c, 14, 6) && c[20] == '-' && Digits(c, 21, c.size() - 21);
 }
 
-std::optional<Violation> ValidateDossierItem(const json& item) {
+std::optional<Violation> ValidateDossierItem(const json& item, const std::string& enterprise_kind) {
   if (!item.is_object()) return Bad("data", "phần tử phải là đối tượng (items must be objects)");
   if (auto bad = Strings(item, "")) return bad;
+  if (auto bad = Identity(item, enterprise_kind)) return bad;
   for (const char* key : {"MaHoSo", "MaTTHC", "TenTTHC", "MaLinhVuc", "TenLinhVuc", "DonViXuLy"}) {
     if (Str(item, key).empty()) return Bad(key, "bắt buộc (required)");
   }
@@ -105,6 +181,7 @@ std::optional<Violation> ValidateDossierItem(const json& item) {
        {"NgayNopHoSo", "NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTra", "NgayTuChoi"}) {
     if (auto bad = Date(item, key)) return bad;
   }
+  if (auto bad = ScoredFields(item)) return bad;
   int s = 0;
   (void)absl::SimpleAtoi(Str(item, "TrangThaiHoSo"), &s);
   auto need = [&](bool cond, const char* key) -> std::optional<Violation> {

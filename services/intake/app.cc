@@ -51,6 +51,7 @@ nlohmann::json IntakeConfig::ToJson() const {
           {"database", db},
           {"sqlite_synchronous", sqlite_synchronous},
           {"province_code", validator.province_code},
+          {"code_agency_must_match", validator.code_agency_must_match},
           {"transitions", transitions},
           {"shutdown_grace", absl::FormatDuration(shutdown_grace)},
           {"instance_id", instance_id},

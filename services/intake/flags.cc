@@ -14,6 +14,8 @@ ABSL_FLAG(std::string, database, "sqlite:dossier-intake.db",
 ABSL_FLAG(std::string, sqlite_synchronous, "FULL",
           "SQLite durability: FULL (fsync per commit group) or NORMAL (survives process crashes)");
 ABSL_FLAG(std::string, province_code, "H37", "Province part (Hnn) every dossier code must carry");
+ABSL_FLAG(bool, code_agency_must_match, true,
+          "A dossier code's agency part must equal its agency_code (false: inter-agency setups)");
 ABSL_FLAG(std::string, transitions, dossiersync::intake::TransitionRules::kDefaultSpec,
           "Allowed status transitions FROM>TO,TO;... (same status always allowed)");
 ABSL_FLAG(
@@ -40,6 +42,7 @@ IntakeConfig IntakeConfig::FromFlags() {
   c.database = absl::GetFlag(FLAGS_database);
   c.sqlite_synchronous = absl::GetFlag(FLAGS_sqlite_synchronous);
   c.validator.province_code = absl::GetFlag(FLAGS_province_code);
+  c.validator.code_agency_must_match = absl::GetFlag(FLAGS_code_agency_must_match);
   c.transitions = absl::GetFlag(FLAGS_transitions);
   c.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   c.instance_id = absl::GetFlag(FLAGS_instance_id);

@@ -1,5 +1,7 @@
 #include "services/intake/intake_service.h"
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/errors.h"
@@ -23,11 +25,35 @@ std::string Metadata(const grpc::CallbackServerContext* ctx, const char* key) {
                                             : std::string(it->second.data(), it->second.size());
 }
 
-std::string ReasonLabel(const absl::Status& st) {
-  std::string reason = ReasonOf(ToRpcStatus(st));
+std::string ReasonLabel(const google::rpc::Status& details, const absl::Status& st) {
+  std::string reason = ReasonOf(details);
   if (!reason.empty()) return reason;
   return std::string(absl::StatusCodeToString(st.code()));
 }
+
+}  // namespace
+
+std::string FieldLabel(absl::string_view field) {
+  // Indices go ("new_steps[3].officer" -> "new_steps[].officer"): the validator names a fixed set
+  // of fields, so the label set stays bounded whatever the requests carry.
+  std::string out;
+  out.reserve(field.size());
+  bool in_index = false;
+  for (char c : field) {
+    if (c == '[') {
+      in_index = true;
+      out.push_back(c);
+    } else if (c == ']') {
+      in_index = false;
+      out.push_back(c);
+    } else if (!in_index) {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+namespace {
 
 }  // namespace
 
@@ -40,8 +66,13 @@ IntakeServiceImpl::IntakeServiceImpl(IntakeStore* store, const Authenticator* au
                    .Register(registry);
   rejected_ = &prometheus::BuildCounter()
                    .Name("dossiersync_intake_rejected_total")
-                   .Help("Changes rejected, by reason")
+                   .Help("Changes rejected, by reason and (for INVALID_FIELD) the first field "
+                         "violated, indices dropped")
                    .Register(registry);
+  violations_ = &prometheus::BuildCounter()
+                     .Name("dossiersync_intake_field_violations_total")
+                     .Help("Field violations of rejected changes, one per violated field")
+                     .Register(registry);
   latency_ = &prometheus::BuildHistogram()
                   .Name("dossiersync_intake_submit_latency_seconds")
                   .Help("SubmitChange latency, from receipt to durable outcome")
@@ -56,7 +87,16 @@ void IntakeServiceImpl::Count(const absl::Status& st, const ApplyResult& r, absl
   if (st.ok()) {
     accepted_->Add({{"kind", r.duplicate ? "duplicate" : "stored"}}).Increment();
   } else {
-    rejected_->Add({{"reason", ReasonLabel(st)}}).Increment();
+    google::rpc::Status details = ToRpcStatus(st);
+    std::vector<std::string> fields = FieldsOf(details);
+    rejected_
+        ->Add({{"reason", ReasonLabel(details, st)},
+               {"field", fields.empty() ? "" : FieldLabel(fields[0])}})
+        .Increment();
+    std::set<std::string> seen;
+    for (const auto& f : fields) {
+      if (seen.insert(FieldLabel(f)).second) violations_->Add({{"field", FieldLabel(f)}}).Increment();
+    }
   }
 }
 

@@ -28,6 +28,10 @@ using IntakeRawService = dossiersync::v1::IntakeService::WithRawCallbackMethod_S
             dossiersync::v1::IntakeService::WithRawCallbackMethod_ListDossiers<
                 dossiersync::v1::IntakeService::Service>>>>;
 
+// The metric label for a violated field: indices dropped ("new_steps[3].officer" ->
+// "new_steps[].officer"), so the label set is bounded.
+std::string FieldLabel(absl::string_view field);
+
 class IntakeServiceImpl final : public IntakeRawService {
  public:
   IntakeServiceImpl(IntakeStore* store, const Authenticator* auth, ValidatorConfig config,
@@ -64,6 +68,7 @@ class IntakeServiceImpl final : public IntakeRawService {
   WorkPool readers_{2};
   prometheus::Family<prometheus::Counter>* accepted_;
   prometheus::Family<prometheus::Counter>* rejected_;
+  prometheus::Family<prometheus::Counter>* violations_;
   prometheus::Histogram* latency_;
 };
 

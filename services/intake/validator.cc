@@ -5,8 +5,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/dvcqg/mapping.h"
 #include "common/errors.h"
-#include "common/status_macros.h"
 #include "common/utf8.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -52,66 +52,70 @@ absl::Time ToTime(const Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }
 
+// Records violations into `v`; nothing here stops at the first one.
 class Checker {
  public:
-  Checker(const ValidatorConfig& c, absl::Time now) : c_(c), now_(now) {}
+  Checker(const ValidatorConfig& c, absl::Time now, FieldViolations* v) : c_(c), now_(now), v_(v) {}
 
-  absl::Status Text(const std::string& field, const std::string& value, int max) {
+  void Fail(const std::string& field, const std::string& rule) { v_->Add(field, rule); }
+
+  void Text(const std::string& field, const std::string& value, int max) {
     int n = Utf8Length(value);
-    if (n < 0) return FieldError(field, "must be valid UTF-8");
+    if (n < 0) return Fail(field, "must be valid UTF-8");
     if (n > max) {
-      return FieldError(
-          field, absl::StrCat("longer than the DVCQG limit of ", max, " characters (", n, ")"));
+      Fail(field, absl::StrCat("longer than the DVCQG limit of ", max, " characters (", n, ")"));
     }
-    return absl::OkStatus();
   }
 
-  absl::Status Required(const std::string& field, const std::string& value) {
+  void Required(const std::string& field, const std::string& value) {
     if (absl::StripAsciiWhitespace(value).empty()) {
-      return FieldError(field, "required by DVCQG, must not be empty");
+      Fail(field, "required by DVCQG, must not be empty");
     }
-    return absl::OkStatus();
   }
 
-  // A timestamp must be valid and, unless it is a due date, not in the future.
-  absl::Status Time(const std::string& field, const Timestamp& t, bool may_be_future) {
-    if (t.seconds() == 0 && t.nanos() == 0) return absl::OkStatus();
+  // A timestamp must be valid and, unless it is a due date, not in the future. False when it is
+  // not a valid timestamp (later order checks skip it).
+  bool Time(const std::string& field, const Timestamp& t, bool may_be_future) {
+    if (t.seconds() == 0 && t.nanos() == 0) return true;
     if (t.seconds() < 0 || t.seconds() > 253402300799LL || t.nanos() < 0 || t.nanos() > 999999999) {
-      return FieldError(field, "not a valid timestamp");
+      Fail(field, "not a valid timestamp");
+      return false;
     }
     if (!may_be_future && ToTime(t) > now_ + c_.max_future_skew) {
-      return FieldError(field, absl::StrCat("more than ", absl::FormatDuration(c_.max_future_skew),
-                                            " in the future"));
+      Fail(field,
+           absl::StrCat("more than ", absl::FormatDuration(c_.max_future_skew), " in the future"));
     }
-    return absl::OkStatus();
+    return true;
   }
+
+  const ValidatorConfig& config() const { return c_; }
 
  private:
   const ValidatorConfig& c_;
   absl::Time now_;
+  FieldViolations* v_;
 };
 
 bool Set(const Timestamp& t) { return t.seconds() != 0 || t.nanos() != 0; }
 
-absl::Status ValidateTimes(const Dossier& d, Checker& ck) {
-  DS_RETURN_IF_ERROR(ck.Time("dossier.submitted_at", d.submitted_at(), false));
-  DS_RETURN_IF_ERROR(ck.Time("dossier.received_at", d.received_at(), false));
-  DS_RETURN_IF_ERROR(ck.Time("dossier.due_at", d.due_at(), true));
-  DS_RETURN_IF_ERROR(ck.Time("dossier.finished_at", d.finished_at(), false));
-  DS_RETURN_IF_ERROR(ck.Time("dossier.returned_at", d.returned_at(), false));
-  DS_RETURN_IF_ERROR(ck.Time("dossier.refused_at", d.refused_at(), false));
+void ValidateTimes(const Dossier& d, Checker& ck) {
+  bool valid = true;
+  valid &= ck.Time("dossier.submitted_at", d.submitted_at(), false);
+  valid &= ck.Time("dossier.received_at", d.received_at(), false);
+  valid &= ck.Time("dossier.due_at", d.due_at(), true);
+  valid &= ck.Time("dossier.finished_at", d.finished_at(), false);
+  valid &= ck.Time("dossier.returned_at", d.returned_at(), false);
+  valid &= ck.Time("dossier.refused_at", d.refused_at(), false);
   int s = d.status();
-  auto need = [&](bool cond, const Timestamp& t, const char* field) -> absl::Status {
-    if (cond && !Set(t)) {
-      return FieldError(field, absl::StrCat("required when status is ", s));
-    }
-    return absl::OkStatus();
+  auto need = [&](bool cond, const Timestamp& t, const char* field) {
+    if (cond && !Set(t)) ck.Fail(field, absl::StrCat("required when status is ", s));
   };
   bool accepted = s == 2 || s == 4 || s == 5 || s == 6 || s == 8 || s == 9 || s == 10;
-  DS_RETURN_IF_ERROR(need(accepted, d.received_at(), "dossier.received_at"));
-  DS_RETURN_IF_ERROR(need(s == 9 || s == 10, d.finished_at(), "dossier.finished_at"));
-  DS_RETURN_IF_ERROR(need(s == 10, d.returned_at(), "dossier.returned_at"));
-  DS_RETURN_IF_ERROR(need(s == 3, d.refused_at(), "dossier.refused_at"));
+  need(accepted, d.received_at(), "dossier.received_at");
+  need(s == 9 || s == 10, d.finished_at(), "dossier.finished_at");
+  need(s == 10, d.returned_at(), "dossier.returned_at");
+  need(s == 3, d.refused_at(), "dossier.refused_at");
+  if (!valid) return;
   // Order: submitted <= received <= due; received <= finished <= returned; submitted <= refused.
   struct Order {
     const Timestamp& a;
@@ -128,115 +132,235 @@ absl::Status ValidateTimes(const Dossier& d, Checker& ck) {
       {d.submitted_at(), d.refused_at(), "dossier.refused_at", "must not be before submitted_at"},
   };
   for (const Order& o : orders) {
-    if (Set(o.a) && Set(o.b) && ToTime(o.b) < ToTime(o.a)) return FieldError(o.field, o.rule);
+    if (Set(o.a) && Set(o.b) && ToTime(o.b) < ToTime(o.a)) ck.Fail(o.field, o.rule);
   }
-  return absl::OkStatus();
 }
 
-absl::Status ValidateApplicant(const Dossier& d, const ValidatorConfig& c, Checker& ck) {
-  const auto& a = d.applicant();
-  if (a.kind() < 1 || a.kind() > 4) {
-    return FieldError("dossier.applicant.kind",
-                      "required by DVCQG: 1 citizen, 2 business, "
-                      "3 state agency, 4 other organisation");
+// Citizens by CCCD (12 digits) or CMND (9); businesses, state agencies and other organisations
+// by their enterprise / tax code (10 digits, or dddddddddd-ddd for a branch).
+void ValidateIdentity(const dossiersync::v1::Applicant& a, Checker& ck) {
+  using dossiersync::v1::IdKind;
+  const bool citizen = a.kind() == dossiersync::v1::APPLICANT_KIND_CITIZEN;
+  const bool organisation = a.kind() >= 2 && a.kind() <= 4;
+  if (a.id_kind() < 0 || a.id_kind() > 3) {
+    return ck.Fail("dossier.applicant.id_kind",
+                   "must be 1 (CCCD), 2 (CMND) or 3 (enterprise / tax code)");
   }
-  DS_RETURN_IF_ERROR(ck.Text("dossier.applicant.name", a.name(), c.max_text_chars));
-  if (a.id_kind() < 0 || a.id_kind() > 2) {
-    return FieldError("dossier.applicant.id_kind", "must be 1 (CCCD) or 2 (CMND)");
+  if (a.id_number().empty()) {
+    if (a.id_kind() != 0) ck.Fail("dossier.applicant.id_number", "required when id_kind is set");
+    return;
   }
-  if (!a.id_number().empty()) {
+  if (citizen) {
+    if (a.id_kind() == dossiersync::v1::ID_KIND_ENTERPRISE) {
+      return ck.Fail("dossier.applicant.id_kind",
+                     "a citizen is identified by CCCD (1) or CMND (2), not an enterprise code");
+    }
     bool cccd = a.id_number().size() == 12, cmnd = a.id_number().size() == 9;
     if (!AllDigits(a.id_number()) || (a.id_kind() == 1 && !cccd) || (a.id_kind() == 2 && !cmnd) ||
         (a.id_kind() == 0 && !cccd && !cmnd)) {
-      return FieldError("dossier.applicant.id_number",
-                        "must be 12 digits (CCCD) or 9 digits (CMND), matching id_kind");
+      ck.Fail("dossier.applicant.id_number",
+              "a citizen's must be 12 digits (CCCD) or 9 digits (CMND), matching id_kind");
     }
-  } else if (a.id_kind() != 0) {
-    return FieldError("dossier.applicant.id_number", "required when id_kind is set");
+  } else if (organisation) {
+    if (a.id_kind() != 0 && a.id_kind() != dossiersync::v1::ID_KIND_ENTERPRISE) {
+      return ck.Fail("dossier.applicant.id_kind",
+                     "a business or organisation is identified by its enterprise / tax code (3)");
+    }
+    if (!dvcqg::IsEnterpriseCode(a.id_number())) {
+      ck.Fail("dossier.applicant.id_number",
+              "a business's or organisation's must be its enterprise / tax code: 10 digits, or "
+              "dddddddddd-ddd for a branch");
+    }
   }
+}
+
+void ValidateApplicant(const Dossier& d, Checker& ck) {
+  const auto& a = d.applicant();
+  if (a.kind() < 1 || a.kind() > 4) {
+    ck.Fail("dossier.applicant.kind",
+            "required by DVCQG: 1 citizen, 2 business, 3 state agency, 4 other organisation");
+  }
+  ck.Text("dossier.applicant.name", a.name(), ck.config().max_text_chars);
+  ValidateIdentity(a, ck);
   if (!a.email().empty() && (a.email().find('@') == std::string::npos || a.email().size() > 254)) {
-    return FieldError("dossier.applicant.email", "not an email address");
+    ck.Fail("dossier.applicant.email", "not an email address");
   }
   if (!a.phone().empty()) {
     absl::string_view p = a.phone();
     if (p.front() == '+') p.remove_prefix(1);
     if (!AllDigits(p) || p.size() < 8 || p.size() > 15) {
-      return FieldError("dossier.applicant.phone", "must be 8-15 digits, optionally after '+'");
+      ck.Fail("dossier.applicant.phone", "must be 8-15 digits, optionally after '+'");
     }
   }
-  DS_RETURN_IF_ERROR(ck.Text("dossier.applicant.account_id", a.account_id(), 200));
-  return absl::OkStatus();
+  ck.Text("dossier.applicant.account_id", a.account_id(), 200);
 }
 
 // Attachments and result documents: name (with its own limit), url, id and component code.
 template <typename Doc>
-absl::Status ValidateDocuments(const google::protobuf::RepeatedPtrField<Doc>& docs,
-                               const std::string& field, int max_name, const ValidatorConfig& c,
-                               Checker& ck) {
+void ValidateDocuments(const google::protobuf::RepeatedPtrField<Doc>& docs,
+                       const std::string& field, int max_name, Checker& ck) {
   for (int i = 0; i < docs.size(); ++i) {
     const Doc& x = docs[i];
     std::string f = absl::StrCat(field, "[", i, "]");
-    DS_RETURN_IF_ERROR(ck.Text(f + ".name", x.name(), max_name));
-    DS_RETURN_IF_ERROR(ck.Text(f + ".url", x.url(), c.max_attachment_name_chars));
-    DS_RETURN_IF_ERROR(ck.Text(f + ".id", x.id(), 200));
-    DS_RETURN_IF_ERROR(ck.Text(f + ".component_code", x.component_code(), 200));
+    ck.Text(f + ".name", x.name(), max_name);
+    ck.Text(f + ".url", x.url(), ck.config().max_attachment_name_chars);
+    ck.Text(f + ".id", x.id(), 200);
+    ck.Text(f + ".component_code", x.component_code(), 200);
   }
-  return absl::OkStatus();
 }
 
-absl::Status ValidateLists(const Dossier& d, const ValidatorConfig& c, Checker& ck) {
-  DS_RETURN_IF_ERROR(ValidateDocuments(d.attachments(), "dossier.attachments",
-                                       c.max_attachment_name_chars, c, ck));
-  DS_RETURN_IF_ERROR(ValidateDocuments(d.result_documents(), "dossier.result_documents",
-                                       c.max_result_doc_name_chars, c, ck));
-  for (int i = 0; i < d.fees_size(); ++i) {
-    const auto& x = d.fees(i);
-    std::string f = absl::StrCat("dossier.fees[", i, "]");
-    DS_RETURN_IF_ERROR(ck.Text(f + ".name", x.name(), c.max_text_chars));
-    if (x.amount_vnd() < 0) return FieldError(f + ".amount_vnd", "must not be negative");
+void ValidateFees(const google::protobuf::RepeatedPtrField<dossiersync::v1::Fee>& fees,
+                  const std::string& field, Checker& ck) {
+  for (int i = 0; i < fees.size(); ++i) {
+    std::string f = absl::StrCat(field, "[", i, "]");
+    ck.Text(f + ".name", fees[i].name(), ck.config().max_text_chars);
+    if (fees[i].amount_vnd() < 0) ck.Fail(f + ".amount_vnd", "must not be negative");
   }
+}
+
+void ValidateLists(const Dossier& d, Checker& ck) {
+  const ValidatorConfig& c = ck.config();
+  ValidateDocuments(d.attachments(), "dossier.attachments", c.max_attachment_name_chars, ck);
+  for (int i = 0; i < d.attachments_size(); ++i) {
+    ck.Text(absl::StrCat("dossier.attachments[", i, "].replacement_result_code"),
+            d.attachments(i).replacement_result_code(), 200);
+  }
+  ValidateDocuments(d.result_documents(), "dossier.result_documents", c.max_result_doc_name_chars,
+                    ck);
+  for (int i = 0; i < d.result_documents_size(); ++i) {
+    ck.Text(absl::StrCat("dossier.result_documents[", i, "].result_code"),
+            d.result_documents(i).result_code(), 200);
+  }
+  ValidateFees(d.fees(), "dossier.fees", ck);
   for (int i = 0; i < d.supplements_size(); ++i) {
     const auto& x = d.supplements(i);
     std::string f = absl::StrCat("dossier.supplements[", i, "]");
-    DS_RETURN_IF_ERROR(ck.Text(f + ".content", x.content(), c.max_text_chars));
-    DS_RETURN_IF_ERROR(ck.Time(f + ".requested_at", x.requested_at(), false));
-    DS_RETURN_IF_ERROR(ck.Time(f + ".due_at", x.due_at(), true));
-    DS_RETURN_IF_ERROR(ck.Time(f + ".completed_at", x.completed_at(), false));
+    for (const auto& [name, text] : {std::pair{".content", &x.content()},
+                                     {".requested_by", &x.requested_by()},
+                                     {".received_by", &x.received_by()},
+                                     {".reception_info", &x.reception_info()}}) {
+      ck.Text(f + name, *text, c.max_text_chars);
+    }
+    ck.Text(f + ".id", x.id(), 200);
+    bool valid = ck.Time(f + ".requested_at", x.requested_at(), false);
+    valid &= ck.Time(f + ".completed_at", x.completed_at(), false);
+    ck.Time(f + ".previous_due_at", x.previous_due_at(), true);
+    ck.Time(f + ".new_due_at", x.new_due_at(), true);
+    if (!Set(x.requested_at())) ck.Fail(f + ".requested_at", "required (NgayBoSung)");
+    if (valid && Set(x.requested_at()) && Set(x.completed_at()) &&
+        ToTime(x.completed_at()) < ToTime(x.requested_at())) {
+      ck.Fail(f + ".completed_at", "must not be before requested_at");
+    }
+    ValidateDocuments(x.documents(), f + ".documents", c.max_attachment_name_chars, ck);
+    ValidateFees(x.fees(), f + ".fees", ck);
   }
-  return absl::OkStatus();
+  for (int i = 0; i < d.national_databases_size(); ++i) {
+    std::string f = absl::StrCat("dossier.national_databases[", i, "]");
+    if (absl::StripAsciiWhitespace(d.national_databases(i)).empty()) {
+      ck.Fail(f, "must not be empty (MaCSDL)");
+    }
+    ck.Text(f, d.national_databases(i), 200);
+  }
 }
 
-absl::Status ValidateSteps(const dossiersync::v1::SubmitChangeRequest& req,
-                           const ValidatorConfig& c, Checker& ck) {
+void ValidateSteps(const dossiersync::v1::SubmitChangeRequest& req, Checker& ck) {
+  const ValidatorConfig& c = ck.config();
   if (req.new_steps_size() > c.max_new_steps) {
-    return FieldError("new_steps",
-                      absl::StrCat("more than ", c.max_new_steps, " steps in one change"));
+    return ck.Fail("new_steps",
+                   absl::StrCat("more than ", c.max_new_steps, " steps in one change"));
   }
   absl::flat_hash_map<std::string, int> first_with_id;
   for (int i = 0; i < req.new_steps_size(); ++i) {
     const ProgressStep& s = req.new_steps(i);
     std::string f = absl::StrCat("new_steps[", i, "]");
     if (absl::StripAsciiWhitespace(s.step_id()).empty()) {
-      return FieldError(f + ".step_id", "required, unique within the dossier");
+      ck.Fail(f + ".step_id", "required, unique within the dossier");
     }
-    DS_RETURN_IF_ERROR(ck.Text(f + ".step_id", s.step_id(), 200));
+    ck.Text(f + ".step_id", s.step_id(), 200);
     auto [it, fresh] = first_with_id.emplace(s.step_id(), i);
     if (!fresh && req.new_steps(it->second).SerializeAsString() != s.SerializeAsString()) {
-      return FieldError(f + ".step_id", "step id reused with different content");
+      ck.Fail(f + ".step_id", "step id reused with different content");
     }
-    DS_RETURN_IF_ERROR(ck.Text(f + ".officer", s.officer(), c.max_officer_chars));
-    DS_RETURN_IF_ERROR(ck.Text(f + ".officer_title", s.officer_title(), c.max_text_chars));
-    DS_RETURN_IF_ERROR(ck.Text(f + ".department", s.department(), c.max_text_chars));
-    DS_RETURN_IF_ERROR(ck.Text(f + ".content", s.content(), c.max_text_chars));
+    ck.Text(f + ".officer", s.officer(), c.max_officer_chars);
+    ck.Text(f + ".officer_title", s.officer_title(), c.max_text_chars);
+    ck.Text(f + ".department", s.department(), c.max_text_chars);
+    ck.Text(f + ".content", s.content(), c.max_text_chars);
     if (s.status() < 1 || s.status() > 10) {
-      return FieldError(f + ".status", "must be a DVCQG status code 1-10");
+      ck.Fail(f + ".status", "must be a DVCQG status code 1-10");
     }
-    if (!Set(s.occurred_at())) return FieldError(f + ".occurred_at", "required (ThoiDiemXuLy)");
-    DS_RETURN_IF_ERROR(ck.Time(f + ".occurred_at", s.occurred_at(), false));
-    DS_RETURN_IF_ERROR(ck.Time(f + ".started_at", s.started_at(), false));
-    DS_RETURN_IF_ERROR(ck.Time(f + ".due_at", s.due_at(), true));
+    if (!Set(s.occurred_at())) ck.Fail(f + ".occurred_at", "required (ThoiDiemXuLy)");
+    ck.Time(f + ".occurred_at", s.occurred_at(), false);
+    ck.Time(f + ".started_at", s.started_at(), false);
+    ck.Time(f + ".due_at", s.due_at(), true);
   }
-  return absl::OkStatus();
+}
+
+// Code: {agency}-{yyMMdd}-{sequence}, the agency part in the province and (unless configured
+// otherwise) the dossier's own agency.
+void ValidateCode(const Dossier& d, Checker& ck) {
+  const ValidatorConfig& c = ck.config();
+  absl::string_view code = d.code();
+  size_t dash1 = code.find('-');
+  size_t dash2 = dash1 == absl::string_view::npos ? dash1 : code.find('-', dash1 + 1);
+  if (dash2 == absl::string_view::npos || !MatchShape(code.substr(0, dash1), kAgencyShape) ||
+      dash2 - dash1 != 7 || !AllDigits(code.substr(dash1 + 1, 6)) ||
+      !ValidYyMmDd(code.substr(dash1 + 1, 6)) || code.size() - dash2 - 1 < 4 ||
+      !AllDigits(code.substr(dash2 + 1))) {
+    return ck.Fail("dossier.code",
+                   "must be {agency ddd.dd.dd.Hdd}-{yyMMdd}-{sequence of 4+ digits}");
+  }
+  if (code.substr(dash1 - 3, 3) != c.province_code) {
+    return ck.Fail("dossier.code",
+                   absl::StrCat("agency part must belong to province ", c.province_code));
+  }
+  if (c.code_agency_must_match && MatchShape(d.agency_code(), kAgencyShape) &&
+      code.substr(0, dash1) != d.agency_code()) {
+    ck.Fail("dossier.code", absl::StrCat("agency part ", code.substr(0, dash1),
+                                         " is not the dossier's agency_code ", d.agency_code(),
+                                         " (--code_agency_must_match=false for inter-agency "
+                                         "setups)"));
+  }
+}
+
+void ValidateDossier(const Dossier& d, Checker& ck) {
+  const ValidatorConfig& c = ck.config();
+  ValidateCode(d, ck);
+  if (!MatchShape(d.agency_code(), kAgencyShape)) {
+    ck.Fail("dossier.agency_code", "must match ddd.dd.dd.Hdd");
+  }
+  if (!MatchShape(d.procedure_code(), "d.dddddd")) {
+    ck.Fail("dossier.procedure_code", "must match d.dddddd (e.g. 1.001234)");
+  }
+  if (d.status() < 1 || d.status() > 10) {
+    ck.Fail("dossier.status", "must be a DVCQG status code 1-10");
+  }
+  if (d.revision() <= 0) ck.Fail("dossier.revision", "must be a positive integer");
+  ck.Required("dossier.procedure_name", d.procedure_name());
+  ck.Required("dossier.field_code", d.field_code());
+  ck.Required("dossier.field_name", d.field_name());
+  ck.Required("dossier.agency_name", d.agency_name());
+  if (d.channel() < 0 || d.channel() > 3) {
+    ck.Fail("dossier.channel", "must be 1 in person, 2 online or 3 postal");
+  }
+  if (d.result_delivery() < 0 || d.result_delivery() > 2) {
+    ck.Fail("dossier.result_delivery", "must be 1 at the office or 2 by post");
+  }
+  if (d.online_payment() < 0 || d.online_payment() > 3) {
+    ck.Fail("dossier.online_payment",
+            "must be 0 not online, 1 national platform, 2 provincial gateway or 3 other");
+  }
+  ck.Text("dossier.summary", d.summary(), c.max_summary_chars);
+  ck.Text("dossier.procedure_name", d.procedure_name(), c.max_text_chars);
+  ck.Text("dossier.field_code", d.field_code(), 200);
+  ck.Text("dossier.field_name", d.field_name(), c.max_text_chars);
+  ck.Text("dossier.agency_name", d.agency_name(), c.max_text_chars);
+  ck.Text("dossier.receipt_number", d.receipt_number(), 200);
+  ck.Text("dossier.return_info", d.return_info(), c.max_text_chars);
+  ck.Text("dossier.other_info", d.other_info(), c.max_text_chars);
+  ck.Text("dossier.submission_place", d.submission_place(), 200);
+  ValidateApplicant(d, ck);
+  ValidateTimes(d, ck);
+  ValidateLists(d, ck);
 }
 
 }  // namespace
@@ -256,56 +380,11 @@ absl::Status ValidateRequest(const dossiersync::v1::SubmitChangeRequest& req,
     return FieldError("request", absl::StrCat("message over ", c.max_request_bytes, " bytes"));
   }
   if (!req.has_dossier()) return FieldError("dossier", "required");
-  const Dossier& d = req.dossier();
-  Checker ck(c, now);
-  // Code: {agency}-{yyMMdd}-{sequence}.
-  absl::string_view code = d.code();
-  size_t dash1 = code.find('-');
-  size_t dash2 = dash1 == absl::string_view::npos ? dash1 : code.find('-', dash1 + 1);
-  if (dash2 == absl::string_view::npos || !MatchShape(code.substr(0, dash1), kAgencyShape) ||
-      dash2 - dash1 != 7 || !AllDigits(code.substr(dash1 + 1, 6)) ||
-      !ValidYyMmDd(code.substr(dash1 + 1, 6)) || code.size() - dash2 - 1 < 4 ||
-      !AllDigits(code.substr(dash2 + 1))) {
-    return FieldError("dossier.code",
-                      "must be {agency ddd.dd.dd.Hdd}-{yyMMdd}-{sequence of 4+ digits}");
-  }
-  if (code.substr(dash1 - 3, 3) != c.province_code) {
-    return FieldError("dossier.code",
-                      absl::StrCat("agency part must belong to province ", c.province_code));
-  }
-  if (!MatchShape(d.agency_code(), kAgencyShape)) {
-    return FieldError("dossier.agency_code", "must match ddd.dd.dd.Hdd");
-  }
-  if (!MatchShape(d.procedure_code(), "d.dddddd")) {
-    return FieldError("dossier.procedure_code", "must match d.dddddd (e.g. 1.001234)");
-  }
-  if (d.status() < 1 || d.status() > 10) {
-    return FieldError("dossier.status", "must be a DVCQG status code 1-10");
-  }
-  if (d.revision() <= 0) return FieldError("dossier.revision", "must be a positive integer");
-  DS_RETURN_IF_ERROR(ck.Required("dossier.procedure_name", d.procedure_name()));
-  DS_RETURN_IF_ERROR(ck.Required("dossier.field_code", d.field_code()));
-  DS_RETURN_IF_ERROR(ck.Required("dossier.field_name", d.field_name()));
-  DS_RETURN_IF_ERROR(ck.Required("dossier.agency_name", d.agency_name()));
-  if (d.channel() < 0 || d.channel() > 3) {
-    return FieldError("dossier.channel", "must be 1 in person, 2 online or 3 postal");
-  }
-  if (d.result_delivery() < 0 || d.result_delivery() > 2) {
-    return FieldError("dossier.result_delivery", "must be 1 at the office or 2 by post");
-  }
-  DS_RETURN_IF_ERROR(ck.Text("dossier.summary", d.summary(), c.max_summary_chars));
-  DS_RETURN_IF_ERROR(ck.Text("dossier.procedure_name", d.procedure_name(), c.max_text_chars));
-  DS_RETURN_IF_ERROR(ck.Text("dossier.field_code", d.field_code(), 200));
-  DS_RETURN_IF_ERROR(ck.Text("dossier.field_name", d.field_name(), c.max_text_chars));
-  DS_RETURN_IF_ERROR(ck.Text("dossier.agency_name", d.agency_name(), c.max_text_chars));
-  DS_RETURN_IF_ERROR(ck.Text("dossier.receipt_number", d.receipt_number(), 200));
-  DS_RETURN_IF_ERROR(ck.Text("dossier.return_info", d.return_info(), c.max_text_chars));
-  DS_RETURN_IF_ERROR(ck.Text("dossier.other_info", d.other_info(), c.max_text_chars));
-  DS_RETURN_IF_ERROR(ValidateApplicant(d, c, ck));
-  DS_RETURN_IF_ERROR(ValidateTimes(d, ck));
-  DS_RETURN_IF_ERROR(ValidateLists(d, c, ck));
-  DS_RETURN_IF_ERROR(ValidateSteps(req, c, ck));
-  return absl::OkStatus();
+  FieldViolations violations;
+  Checker ck(c, now, &violations);
+  ValidateDossier(req.dossier(), ck);
+  ValidateSteps(req, ck);
+  return violations.ToStatus();
 }
 
 }  // namespace dossiersync::intake

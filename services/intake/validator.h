@@ -1,6 +1,7 @@
 // Validation of SubmitChange requests (SPEC §4): every rule that can be checked without the
-// stored state. Each failure is INVALID_ARGUMENT naming the field and the rule
-// (google.rpc.BadRequest), via FieldError.
+// stored state. A request that breaks rules gets one INVALID_ARGUMENT listing every violation
+// (field and rule) in its google.rpc.BadRequest (FieldViolations), so a portal backend fixes its
+// data in one round trip.
 //
 // Thread safety: pure functions of their arguments.
 #ifndef DOSSIERSYNC_SERVICES_INTAKE_VALIDATOR_H_
@@ -18,6 +19,9 @@ namespace dossiersync::intake {
 
 struct ValidatorConfig {
   std::string province_code = "H37";  // agency part of every dossier code must end with it
+  // The code's agency part must equal the dossier's agency_code (off for inter-agency setups
+  // where one agency registers dossiers another processes).
+  bool code_agency_must_match = true;
   absl::Duration max_future_skew = absl::Minutes(5);
   size_t max_request_bytes = 4 * 1024 * 1024;
   // DVCQG text limits in characters (reference/dvcqg.md §4).

@@ -72,6 +72,11 @@ std::vector<Finding> Classify(const std::optional<Dossier>& provincial,
   for (size_t i = 0; i < p.identity.size(); ++i) {
     if (p.identity[i] != n.identity[i]) identity_differ.push_back(dvcqg::kComparedIdentity[i]);
   }
+  // The fields the national scoring reads: a flag changed at DVCQG costs points.
+  std::vector<std::string> scored_differ;
+  for (size_t i = 0; i < p.scored.size(); ++i) {
+    if (p.scored[i] != n.scored[i]) scored_differ.push_back(dvcqg::kComparedScored[i]);
+  }
   // A snapshot cannot carry dates of stages after its own status: DVCQG at "stopped" with a
   // return date was changed, not left behind (dates[3] NgayKetThucXuLy, dates[4] NgayTra).
   bool has_later_dates =
@@ -85,9 +90,10 @@ std::vector<Finding> Classify(const std::optional<Dossier>& provincial,
       out.push_back({dossiersync::v1::DRIFT_KIND_STATUS_MISMATCH,
                      absl::StrCat("DVCQG says ", have, ", province says ", want), false});
     }
-  } else if (!dates_differ.empty() || !identity_differ.empty()) {
+  } else if (!dates_differ.empty() || !identity_differ.empty() || !scored_differ.empty()) {
     std::vector<std::string> fields = dates_differ;
     fields.insert(fields.end(), identity_differ.begin(), identity_differ.end());
+    fields.insert(fields.end(), scored_differ.begin(), scored_differ.end());
     out.push_back({dossiersync::v1::DRIFT_KIND_FIELD_MISMATCH,
                    absl::StrCat("differs: ", absl::StrJoin(fields, ", ")), false});
   }

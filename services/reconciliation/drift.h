@@ -5,7 +5,9 @@
 //   STALE_NATIONALLY      DVCQG has an older stage of the dossier (its status is earlier along the
 //                         flow and every date it has agrees): the sync has not caught up
 //   STATUS_MISMATCH       the statuses contradict each other (not explained by lagging)
-//   FIELD_MISMATCH        same status, but dates, agency or procedure differ
+//   FIELD_MISMATCH        same status, but dates, agency, procedure or a scored field differ
+//                         (channel, digitisation and payment flags, VNeID, databases, result
+//                         files, fees, supplement requests: dvcqg::kComparedScored)
 //   STEPS_MISSING         progress steps of the province absent nationally
 // A dossier can show several kinds at once (e.g. stale and steps missing). Every kind is
 // repairable by a resync of the dossier; STEPS_MISSING and MISSING_NATIONALLY need a full one.

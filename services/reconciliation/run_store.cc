@@ -46,6 +46,23 @@ CREATE TABLE IF NOT EXISTS recon_last_sync (
   error TEXT NOT NULL)
 )";
 
+// Version 2: the latest check of each provincial dossier (its evidence outlives the run that made
+// it, so a run over a few codes does not change what is known of the others). `national` holds
+// the DVCQG snapshot seen when it differed from the province (empty: equal, or absent when
+// `present` is 0).
+constexpr char kSchemaV2[] = R"(
+CREATE TABLE IF NOT EXISTS recon_dossier_state (
+  code TEXT PRIMARY KEY,
+  agency_code TEXT NOT NULL,
+  revision BIGINT NOT NULL,
+  checked_at_us BIGINT NOT NULL,
+  run_id TEXT NOT NULL,
+  in_sync INTEGER NOT NULL,
+  present INTEGER NOT NULL,
+  national {BLOB} NOT NULL);
+CREATE INDEX IF NOT EXISTS recon_dossier_state_by_agency ON recon_dossier_state (agency_code)
+)";
+
 ReconciliationRun ParseRun(const storage::Row& row, absl::Status* st) {
   ReconciliationRun run;
   if (!run.ParseFromString(row.Str(0))) *st = absl::DataLossError("corrupt run row");
@@ -55,7 +72,7 @@ ReconciliationRun ParseRun(const storage::Row& row, absl::Status* st) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RunStore>> RunStore::Open(storage::Database* db) {
-  if (auto st = db->ApplyMigrations(kComponent, {kSchema}); !st.ok()) return st;
+  if (auto st = db->ApplyMigrations(kComponent, {kSchema, kSchemaV2}); !st.ok()) return st;
   auto leases = storage::Leases::Open(db);
   if (!leases.ok()) return leases.status();
   auto store = std::unique_ptr<RunStore>(new RunStore(db));
@@ -239,6 +256,64 @@ absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> RunStore::SyncLags(
   std::vector<std::pair<std::string, int64_t>> out;
   out.reserve(rows->size());
   for (const auto& r : *rows) out.emplace_back(r.Str(0), r.Int(1));
+  return out;
+}
+
+}  // namespace dossiersync::reconciliation
+
+namespace dossiersync::reconciliation {
+
+absl::Status RunStore::RecordCheck(const DossierCheck& c) {
+  auto tx = db_->Begin();
+  if (!tx.ok()) return tx.status();
+  auto r = (*tx)->Exec(
+      "INSERT INTO recon_dossier_state (code, agency_code, revision, checked_at_us, run_id, "
+      "in_sync, present, national) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (code) DO "
+      "UPDATE SET agency_code = excluded.agency_code, revision = excluded.revision, checked_at_us "
+      "= excluded.checked_at_us, run_id = excluded.run_id, in_sync = excluded.in_sync, present = "
+      "excluded.present, national = excluded.national WHERE recon_dossier_state.checked_at_us <= "
+      "excluded.checked_at_us",
+      {c.code, c.agency_code, c.revision, absl::ToUnixMicros(c.checked_at), c.run_id,
+       int64_t{c.in_sync}, int64_t{c.national.has_value()},
+       Blob{c.national && !c.in_sync ? c.national->SerializeAsString() : std::string()}});
+  if (!r.ok()) return r.status();
+  return (*tx)->Commit();
+}
+
+absl::StatusOr<std::map<std::string, DossierEvidence>> RunStore::Evidence(
+    const std::string& agency) {
+  auto tx = db_->BeginRead();
+  if (!tx.ok()) return tx.status();
+  std::map<std::string, DossierEvidence> out;
+  auto checks = (*tx)->Query(
+      "SELECT code, revision, checked_at_us, in_sync, present, national FROM recon_dossier_state "
+      "WHERE ($1 = '' OR agency_code = $1)",
+      {agency});
+  if (!checks.ok()) return checks.status();
+  for (const auto& r : *checks) {
+    DossierEvidence& e = out[r.Str(0)];
+    DossierCheck& c = e.check.emplace();
+    c.code = r.Str(0);
+    c.revision = r.Int(1);
+    c.checked_at = absl::FromUnixMicros(r.Int(2));
+    c.in_sync = r.Int(3) != 0;
+    if (r.Int(4) != 0) {
+      c.national.emplace();
+      if (!r.Str(5).empty() && !c.national->ParseFromString(r.Str(5))) {
+        return absl::DataLossError("corrupt national snapshot row");
+      }
+    }
+  }
+  auto syncs = (*tx)->Query("SELECT code, revision, outcome, at_us FROM recon_last_sync");
+  if (!syncs.ok()) return syncs.status();
+  for (const auto& r : *syncs) {
+    // Sync results carry no agency in this table: every one is read, the caller looks dossiers
+    // up by code.
+    DossierEvidence& e = out[r.Str(0)];
+    e.last_sync_revision = r.Int(1);
+    e.last_sync_accepted = r.Int(2) == dossiersync::v1::SYNC_OUTCOME_ACCEPTED;
+    e.last_sync_at = absl::FromUnixMicros(r.Int(3));
+  }
   return out;
 }
 

@@ -16,9 +16,31 @@
 #include "absl/time/time.h"
 #include "common/storage/database.h"
 #include "common/storage/lease.h"
+#include "dossiersync/v1/dossier.pb.h"
 #include "dossiersync/v1/events.pb.h"
 
 namespace dossiersync::reconciliation {
+
+// One provincial dossier's latest check by any run.
+struct DossierCheck {
+  std::string code;
+  std::string agency_code;
+  int64_t revision = 0;  // the provincial revision checked
+  absl::Time checked_at;
+  std::string run_id;
+  bool in_sync = false;
+  // What DVCQG held: nullopt when absent. Stored only when it differed from the province (an
+  // in-sync check reads back as an empty Dossier: equal to the provincial snapshot).
+  std::optional<dossiersync::v1::Dossier> national;
+};
+
+// Everything known of one dossier's national state: its latest check and the sync's last result.
+struct DossierEvidence {
+  std::optional<DossierCheck> check;
+  int64_t last_sync_revision = 0;  // 0: no sync result seen
+  bool last_sync_accepted = false;
+  absl::Time last_sync_at = absl::InfinitePast();
+};
 
 class RunStore {
  public:
@@ -45,6 +67,12 @@ class RunStore {
   // Marks runs left RUNNING (by `holder`, or by anyone when empty) as INTERRUPTED; returns how
   // many. Called at start for this replica's own runs, and by whoever takes the lease.
   absl::StatusOr<int> MarkInterrupted(const std::string& holder);
+
+  // Records a check of a provincial dossier (an older check never replaces a newer one).
+  absl::Status RecordCheck(const DossierCheck& check);
+  // Per dossier code: the latest check (of dossiers of `agency`; every agency when empty) and the
+  // last sync result (of every dossier).
+  absl::StatusOr<std::map<std::string, DossierEvidence>> Evidence(const std::string& agency);
 
   // Sync evidence from dossiersync.sync-results.v1: the last result per dossier and, for accepted
   // pushes, the lag from intake's acceptance (idempotent: safe to apply a message twice).

@@ -332,6 +332,14 @@ void Runner::Check(const Item& item, const StartRunRequest& req, const std::stri
                              : l.dossier     ? l.dossier->agency_code()
                                              : std::string();
   auto findings = Classify(item.provincial, l.dossier, options_.status_map);
+  if (item.provincial) {
+    // The dossier's latest evidence, which KPIs and the score read (not the last run's ratio).
+    DossierCheck c{code,          agency, item.provincial->revision(), absl::Now(), run_id,
+                   findings.empty(), l.dossier};
+    if (auto st = store_->RecordCheck(c); !st.ok()) {
+      LogWarn("check not recorded", {{"code", code}, {"error", std::string(st.message())}});
+    }
+  }
   auto repair = pending.find(code);
   const bool again = repair != pending.end() && repair->second != run_id;
   {

@@ -1,6 +1,7 @@
 #include "services/reconciliation/service.h"
 
 #include <algorithm>
+#include <deque>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -8,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/reconciliation/national_view.h"
+#include "services/reconciliation/score.h"
 
 namespace dossiersync::reconciliation {
 
@@ -113,10 +116,85 @@ grpc::ServerUnaryReactor* ServiceImpl::GetKpis(grpc::CallbackServerContext* ctx,
   return r;
 }
 
+grpc::ServerUnaryReactor* ServiceImpl::GetScore(grpc::CallbackServerContext* ctx,
+                                                const dossiersync::v1::GetScoreRequest* req,
+                                                dossiersync::v1::Score* resp) {
+  auto* r = ctx->DefaultReactor();
+  if (!Allowed(auth_, ctx, r)) return r;
+  pool_.Post([this, r, req, resp] {
+    auto st = ComputeScore(*req, resp);
+    r->Finish(st.ok() ? grpc::Status::OK : ToGrpcStatus(st));
+  });
+  return r;
+}
+
+absl::Status ServiceImpl::ForEachProvincial(
+    const std::string& agency, const std::function<void(dossiersync::v1::Dossier&)>& each) {
+  auto cctx = MakeContext(intake_client_, absl::Minutes(10));
+  dossiersync::v1::ListDossiersRequest lr;
+  lr.set_agency_code(agency);
+  auto reader = intake_->ListDossiers(cctx.get(), lr);
+  dossiersync::v1::Dossier d;
+  while (reader->Read(&d)) each(d);
+  grpc::Status st = reader->Finish();
+  if (!st.ok()) {
+    return absl::UnavailableError(absl::StrCat("intake ListDossiers: ", st.error_message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ServiceImpl::ComputeScore(const dossiersync::v1::GetScoreRequest& req,
+                                       dossiersync::v1::Score* resp) {
+  auto period = ParsePeriod(req.period(), absl::Now());
+  if (!period.ok()) return FieldError("period", period.status().message());
+  if (req.max_codes() < 0 || req.max_codes() > 1000) {
+    return FieldError("max_codes", "must be 0-1000 (0: 20)");
+  }
+  const int max_codes = req.max_codes() == 0 ? 20 : req.max_codes();
+  const ScoreFormula& formula = ScoreFormula::Default();
+  auto evidence = store_->Evidence(req.agency_code());
+  if (!evidence.ok()) return absl::UnavailableError(evidence.status().message());
+  // Only dossiers received in the period (provincially or nationally) are kept in memory.
+  auto in_period = [&](const dossiersync::v1::Dossier* d) {
+    if (d == nullptr || !d->has_received_at()) return false;
+    absl::Time t = absl::FromUnixSeconds(d->received_at().seconds());
+    return t >= period->from && t < period->until;
+  };
+  std::deque<dossiersync::v1::Dossier> kept;
+  std::vector<ScoredDossier> all;
+  std::map<std::string, std::vector<ScoredDossier>> by_agency;
+  absl::Status st = ForEachProvincial(req.agency_code(), [&](dossiersync::v1::Dossier& d) {
+    auto e = evidence->find(d.code());
+    const DossierEvidence* ev = e == evidence->end() ? nullptr : &e->second;
+    NationalView probe = NationalViewOf(d, ev);
+    if (!in_period(&d) && !(probe.snapshot != &d && in_period(probe.snapshot))) return;
+    const dossiersync::v1::Dossier& p = kept.emplace_back(std::move(d));
+    NationalView v = NationalViewOf(p, ev);  // again: it may point at the moved snapshot
+    ScoredDossier sd{&p, v.snapshot, v.known};
+    all.push_back(sd);
+    by_agency[p.agency_code()].push_back(sd);
+  });
+  if (!st.ok()) return st;
+  resp->set_period(period->label);
+  *resp->mutable_from() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(period->from));
+  *resp->mutable_until() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(period->until));
+  resp->set_formula_version(formula.version);
+  resp->set_formula_source(formula.source);
+  *resp->mutable_total() = reconciliation::ComputeScore(all, *period, formula, max_codes);
+  if (req.agency_code().empty()) {
+    for (const auto& [agency, list] : by_agency) {
+      (*resp->mutable_by_agency())[agency] =
+          reconciliation::ComputeScore(list, *period, formula, max_codes);
+    }
+  }
+  return absl::OkStatus();
+}
+
 namespace {
 
 struct Counts {
   int64_t received = 0, online = 0, resolved = 0, on_time = 0;
+  int64_t known = 0, in_sync = 0;  // dossiers with national evidence, and those in sync
   std::vector<int64_t> lags_us;
 };
 
@@ -127,7 +205,8 @@ int64_t Percentile(const std::vector<int64_t>& sorted, double p) {
   return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
 }
 
-void Fill(Counts& c, double in_sync, dossiersync::v1::Kpis* k) {
+void Fill(Counts& c, dossiersync::v1::Kpis* k) {
+  const double in_sync = c.known ? static_cast<double>(c.in_sync) / c.known : 0;
   k->set_received(c.received);
   k->set_online_share(c.received ? static_cast<double>(c.online) / c.received : 0);
   k->set_resolved(c.resolved);
@@ -147,32 +226,32 @@ absl::Status ServiceImpl::ComputeKpis(const dossiersync::v1::GetKpisRequest& req
   const int64_t until = req.has_until() ? TimeUtil::TimestampToMicroseconds(req.until())
                                         : std::numeric_limits<int64_t>::max();
   if (since >= until) return FieldError("until", "must be after since");
-  // Received / online / resolved / on time over dossiers submitted in the window.
+  // Received / online / resolved / on time over dossiers submitted in the window; in sync by
+  // each dossier's latest evidence.
+  auto evidence = store_->Evidence(req.agency_code());
+  if (!evidence.ok()) return absl::UnavailableError(evidence.status().message());
   Counts total;
   std::map<std::string, Counts> agencies;
-  auto cctx = MakeContext(intake_client_, absl::Minutes(10));
-  dossiersync::v1::ListDossiersRequest lr;
-  lr.set_agency_code(req.agency_code());
-  auto reader = intake_->ListDossiers(cctx.get(), lr);
-  dossiersync::v1::Dossier d;
-  while (reader->Read(&d)) {
+  absl::Status listed = ForEachProvincial(req.agency_code(), [&](dossiersync::v1::Dossier& d) {
     const int64_t submitted = TimeUtil::TimestampToMicroseconds(d.submitted_at());
-    if (submitted < since || submitted >= until) continue;
+    if (submitted < since || submitted >= until) return;
     const bool online = d.channel() == dossiersync::v1::CHANNEL_ONLINE;
     const bool resolved = d.has_finished_at();
     const bool on_time =
         resolved && (!d.has_due_at() || TimeUtil::TimestampToMicroseconds(d.finished_at()) <=
                                             TimeUtil::TimestampToMicroseconds(d.due_at()));
+    auto e = evidence->find(d.code());
+    NationalView v = NationalViewOf(d, e == evidence->end() ? nullptr : &e->second);
     for (Counts* c : {&total, &agencies[d.agency_code()]}) {
       ++c->received;
       c->online += online;
       c->resolved += resolved;
       c->on_time += on_time;
+      c->known += v.known;
+      c->in_sync += v.in_sync;
     }
-  }
-  grpc::Status st = reader->Finish();
-  if (!st.ok())
-    return absl::UnavailableError(absl::StrCat("intake ListDossiers: ", st.error_message()));
+  });
+  if (!listed.ok()) return listed;
   // Sync lag of the changes intake accepted in the window (evidence from sync-results).
   auto lags = store_->SyncLags(since, until, req.agency_code());
   if (!lags.ok()) return absl::UnavailableError(lags.status().message());
@@ -180,23 +259,9 @@ absl::Status ServiceImpl::ComputeKpis(const dossiersync::v1::GetKpisRequest& req
     total.lags_us.push_back(lag);
     agencies[agency].lags_us.push_back(lag);
   }
-  // In sync: the latest finished run's share of checked dossiers without drift.
-  auto latest = store_->LatestFinished();
-  if (!latest.ok()) return absl::UnavailableError(latest.status().message());
-  auto in_sync = [&](const std::string& agency) -> double {
-    if (!latest->has_value()) return 0;
-    const auto& run = **latest;
-    if (agency.empty()) return run.consistency_ratio();
-    auto c = run.checked_by_agency().find(agency);
-    if (c == run.checked_by_agency().end() || c->second == 0) return 0;
-    auto dr = run.drifted_by_agency().find(agency);
-    int64_t drifted = dr == run.drifted_by_agency().end() ? 0 : dr->second;
-    return static_cast<double>(c->second - drifted) / c->second;
-  };
-  Fill(total, in_sync(req.agency_code()), resp);
+  Fill(total, resp);
   if (req.agency_code().empty()) {
-    for (auto& [agency, c] : agencies)
-      Fill(c, in_sync(agency), &(*resp->mutable_by_agency())[agency]);
+    for (auto& [agency, c] : agencies) Fill(c, &(*resp->mutable_by_agency())[agency]);
   }
   return absl::OkStatus();
 }

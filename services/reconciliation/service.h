@@ -1,9 +1,12 @@
-// dossiersync.v1.ReconciliationService (operator token): StartRun, GetRun, ListDrift, GetKpis.
+// dossiersync.v1.ReconciliationService (operator token): StartRun, GetRun, ListDrift, GetKpis,
+// GetScore. KPIs' in-sync share and the score come from each dossier's latest evidence
+// (national_view.h), not from the last run.
 //
 // Thread safety: thread-safe; blocking work runs on a small pool, never in a reaction.
 #ifndef DOSSIERSYNC_SERVICES_RECONCILIATION_SERVICE_H_
 #define DOSSIERSYNC_SERVICES_RECONCILIATION_SERVICE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -38,6 +41,9 @@ class ServiceImpl final : public dossiersync::v1::ReconciliationService::Callbac
   grpc::ServerUnaryReactor* GetKpis(grpc::CallbackServerContext* ctx,
                                     const dossiersync::v1::GetKpisRequest* req,
                                     dossiersync::v1::Kpis* resp) override;
+  grpc::ServerUnaryReactor* GetScore(grpc::CallbackServerContext* ctx,
+                                     const dossiersync::v1::GetScoreRequest* req,
+                                     dossiersync::v1::Score* resp) override;
 
   RunStore* store() { return store_; }
   WorkPool* pool() { return &pool_; }
@@ -47,6 +53,12 @@ class ServiceImpl final : public dossiersync::v1::ReconciliationService::Callbac
   // The KPIs of `req`'s window and agency (see GetKpis); INVALID_ARGUMENT for an empty window,
   // UNAVAILABLE when intake or the database cannot answer.
   absl::Status ComputeKpis(const dossiersync::v1::GetKpisRequest& req, dossiersync::v1::Kpis* resp);
+  // The score of `req`'s period and agency; INVALID_ARGUMENT for a malformed period.
+  absl::Status ComputeScore(const dossiersync::v1::GetScoreRequest& req,
+                            dossiersync::v1::Score* resp);
+  // Streams the provincial dossiers of `agency` from intake into `each`.
+  absl::Status ForEachProvincial(const std::string& agency,
+                                 const std::function<void(dossiersync::v1::Dossier&)>& each);
   Runner* runner_;
   RunStore* store_;
   dossiersync::v1::IntakeService::Stub* intake_;

@@ -5,6 +5,7 @@
 //   dvcqg lookup CODE --dvcqg_url=URL --dvcqg_credentials_file=FILE
 //   reconcile [--repair] [--codes=A,B] [--agency=CODE]
 //   kpis [--agency=CODE]
+//   score [--period=yyyy-MM|yyyy-Qn|yyyy] [--agency=CODE] [--json]
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -21,6 +22,7 @@
 #include "dossiersync/v1/reconciliation.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
+#include "tools/dossierctl/score.h"
 #include "tools/dossierctl/submit.h"
 #include "tools/dossierctl/tail.h"
 
@@ -42,7 +44,9 @@ ABSL_FLAG(bool, from_beginning, true, "tail: start at the earliest offset");
 ABSL_FLAG(int64_t, max_messages, 0, "tail: stop after N messages (0 = no limit)");
 ABSL_FLAG(bool, repair, false, "reconcile: request repairs of the drift found");
 ABSL_FLAG(std::string, codes, "", "reconcile: only these dossier codes (comma-separated)");
-ABSL_FLAG(std::string, agency, "", "reconcile, kpis: only this agency code");
+ABSL_FLAG(std::string, agency, "", "reconcile, kpis, score: only this agency code");
+ABSL_FLAG(std::string, period, "", "score: yyyy-MM, yyyy-Qn or yyyy (default: this month)");
+ABSL_FLAG(bool, json, false, "score: print the whole answer as JSON");
 ABSL_FLAG(absl::Duration, run_timeout, absl::Minutes(30),
           "reconcile: how long to wait for the run");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::ZeroDuration(),
@@ -57,7 +61,8 @@ constexpr char kUsage[] =
     "  get CODE                             print a dossier as stored by intake\n"
     "  dvcqg lookup CODE                    TraCuuHoSo against --dvcqg_url (exit 3: not found)\n"
     "  reconcile [--repair]                 run a reconciliation and print its report\n"
-    "  kpis [--agency=CODE]                 the province's figures (GetKpis), per agency";
+    "  kpis [--agency=CODE]                 the province's figures (GetKpis), per agency\n"
+    "  score [--period=P] [--agency=CODE]   the national score forecast and what the sync gap costs";
 
 dossiersync::ClientOptions Client() {
   dossiersync::ClientOptions c;
@@ -284,6 +289,32 @@ int Kpis() {
   return 0;
 }
 
+int Score() {
+  auto stub = ReconciliationStub();
+  if (!stub) return 2;
+  dossiersync::v1::GetScoreRequest req;
+  req.set_period(absl::GetFlag(FLAGS_period));
+  req.set_agency_code(absl::GetFlag(FLAGS_agency));
+  dossiersync::v1::Score s;
+  grpc::Status st =
+      stub->GetScore(dossiersync::MakeContext(Client(), absl::Minutes(5)).get(), req, &s);
+  if (!st.ok()) {
+    std::cerr << "score: " << st.error_message() << std::endl;
+    return st.error_code() == grpc::StatusCode::INVALID_ARGUMENT ? 2 : 1;
+  }
+  if (absl::GetFlag(FLAGS_json)) {
+    google::protobuf::util::JsonPrintOptions po;
+    po.preserve_proto_field_names = true;
+    po.always_print_primitive_fields = true;
+    std::string out;
+    (void)google::protobuf::util::MessageToJsonString(s, &out, po);
+    std::cout << out << std::endl;
+  } else {
+    dossiersync::tools::PrintScore(s, req.agency_code(), std::cout);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -299,6 +330,7 @@ int main(int argc, char** argv) {
   if (cmd == "dvcqg") return DvcqgLookup(args);
   if (cmd == "reconcile") return Reconcile();
   if (cmd == "kpis") return Kpis();
+  if (cmd == "score") return Score();
   std::cerr << "unknown command '" << cmd << "'\n" << kUsage << std::endl;
   return 2;
 }

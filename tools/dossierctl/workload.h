@@ -9,6 +9,7 @@
 #define DOSSIERSYNC_TOOLS_DOSSIERCTL_WORKLOAD_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -16,6 +17,10 @@
 #include "dossiersync/v1/intake.pb.h"
 
 namespace dossiersync::tools {
+
+// DSKetNoiCSDL code of the national population database [assumed: the national code list is not
+// public]; the score configuration names the same code for indicator 4.5.
+inline constexpr char kPopulationDatabase[] = "CSDLQGDC";
 
 struct WorkloadOptions {
   uint64_t seed = 37;
