@@ -2,6 +2,7 @@
 // and nothing reported when they agree.
 #include "services/reconciliation/drift.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/dvcqg/mapping.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -121,6 +122,82 @@ TEST(DriftTest, StagesFollowTheFlow) {
   EXPECT_LT(Stage(5), Stage(9));
   EXPECT_LT(Stage(9), Stage(10));
   EXPECT_EQ(Stage(0), -1);
+}
+
+// Every revision of generated dossier `i`, as intake's GetDossierHistory answers them.
+std::vector<Dossier> History(int i) {
+  tools::WorkloadOptions o;
+  o.now = absl::FromUnixSeconds(1800000000);
+  std::vector<Dossier> out;
+  for (const auto& change : tools::Workload(o).Lifecycle(i)) out.push_back(change.dossier());
+  return out;
+}
+
+// A lifecycle with a backwards step: DVCQG holding an older revision whose status is later along
+// the stage table (returned, 10) than the province's (processing again after a cancelled return)
+// was reported STATUS_MISMATCH by the stage guess; the history says it is stale.
+TEST(DriftTest, StaleByRevisionEvenWhenTheStagesSayOtherwise) {
+  std::vector<Dossier> history = History(0);
+  ASSERT_EQ(history.back().status(), 10);
+  Dossier returned = history.back();
+  Dossier reopened = returned;  // a cancelled return: 10 -> 4, a correction
+  reopened.set_status(dossiersync::v1::DOSSIER_STATUS_PROCESSING);
+  reopened.clear_returned_at();
+  reopened.clear_finished_at();
+  reopened.set_revision(returned.revision() + 1);
+  history.push_back(reopened);
+  Dossier national = National(returned);
+  auto guess = Classify(reopened, national, kIdentity);
+  ASSERT_FALSE(guess.empty());
+  EXPECT_EQ(guess[0].kind, dossiersync::v1::DRIFT_KIND_STATUS_MISMATCH) << "the stage guess";
+  auto f = Classify(reopened, national, kIdentity, &history);
+  ASSERT_FALSE(f.empty());
+  EXPECT_EQ(f[0].kind, dossiersync::v1::DRIFT_KIND_STALE_NATIONALLY) << f[0].detail;
+  EXPECT_NE(f[0].detail.find(absl::StrCat("revision ", returned.revision())), std::string::npos)
+      << f[0].detail;
+  EXPECT_EQ(HeldRevision(national, reopened, history, kIdentity), &history[history.size() - 2]);
+}
+
+// A withdrawn dossier set at DVCQG to a status it never had, with the current content: the stage
+// guess called it stale (5 is earlier than 7 and the dates agree); the history says it matches no
+// revision.
+TEST(DriftTest, StatusNoRevisionHadIsAMismatch) {
+  int i = 0;
+  std::vector<Dossier> history;
+  for (;; ++i) {
+    ASSERT_LT(i, 5000) << "no withdrawn-in-processing lifecycle generated";
+    history = History(i);
+    if (history.back().status() == 7 && history.size() >= 3) break;
+  }
+  Dossier current = history.back();
+  Dossier national = National(current);
+  national.set_status(dossiersync::v1::DOSSIER_STATUS_SUPPLEMENT_REQUESTED);
+  auto guess = Classify(current, national, kIdentity);
+  ASSERT_FALSE(guess.empty());
+  EXPECT_EQ(guess[0].kind, dossiersync::v1::DRIFT_KIND_STALE_NATIONALLY) << "the stage guess";
+  auto f = Classify(current, national, kIdentity, &history);
+  ASSERT_FALSE(f.empty());
+  EXPECT_EQ(f[0].kind, dossiersync::v1::DRIFT_KIND_STATUS_MISMATCH) << f[0].detail;
+  // A history without the current revision (kept only since intake's schema 2) is no evidence:
+  // the stage guess decides.
+  std::vector<Dossier> partial(history.begin(), history.end() - 1);
+  auto g = Classify(current, national, kIdentity, &partial);
+  ASSERT_FALSE(g.empty());
+  EXPECT_EQ(g[0].kind, dossiersync::v1::DRIFT_KIND_STALE_NATIONALLY);
+}
+
+// A flag the national scoring reads, changed at DVCQG: FIELD_MISMATCH naming it.
+TEST(DriftTest, ChangedScoredFlagIsAFieldMismatch) {
+  Dossier p = Provincial(3);
+  p.mutable_applicant()->set_vneid_verified(true);
+  p.set_online_payment(dossiersync::v1::ONLINE_PAYMENT_NATIONAL_PLATFORM);
+  Dossier n = National(p);
+  n.set_online_payment(dossiersync::v1::ONLINE_PAYMENT_OTHER);
+  n.mutable_applicant()->set_vneid_verified(false);
+  auto f = Classify(p, n, kIdentity);
+  ASSERT_EQ(Kinds(f), std::vector<DriftKind>{dossiersync::v1::DRIFT_KIND_FIELD_MISMATCH});
+  EXPECT_NE(f[0].detail.find("DuocThanhToanTrucTuyen"), std::string::npos) << f[0].detail;
+  EXPECT_NE(f[0].detail.find("TaiKhoanDuocXacThucVoiVNeID"), std::string::npos) << f[0].detail;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // IntakeService over a real gRPC socket (in-process server, SQLite, devbroker): the revision error
 // kinds, transition rules, authentication and agency limits, reads, streams with bad items, and
 // hostile input.
+#include <httplib.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/proto_buffer_reader.h>
@@ -11,6 +12,7 @@
 #include "common/errors.h"
 #include "common/grpc_client.h"
 #include "gtest/gtest.h"
+#include "services/intake/intake_service.h"
 #include "services/intake/intake_store.h"
 #include "tests/postgres_server.h"
 #include "tests/test_util.h"
@@ -96,6 +98,67 @@ TEST_F(IntakeGrpcTest, InvalidArgumentCarriesFieldDetails) {
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(FieldOf(DetailsOf(st)), "dossier.procedure_code");
   EXPECT_EQ(Reason(st), "INVALID_FIELD");
+}
+
+// Every violation in one BadRequest over the wire, and the rejection counted by field (indices
+// dropped: a bounded label set) so operators see which field bounces a portal's data.
+TEST_F(IntakeGrpcTest, EveryViolationAtOnceAndRejectionsByField) {
+  auto r = ValidRequest(1, 2, 100);
+  r.mutable_dossier()->set_procedure_code("bad");
+  r.mutable_dossier()->mutable_applicant()->set_phone("x");
+  r.mutable_new_steps(0)->set_officer(std::string(60, 'a'));
+  grpc::Status st = Submit(r);
+  ASSERT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FieldsOf(DetailsOf(st)),
+            (std::vector<std::string>{"dossier.procedure_code", "dossier.applicant.phone",
+                                      "new_steps[0].officer"}));
+  ASSERT_EQ(Submit(ValidRequest(2, 2, 100)).error_code(), grpc::StatusCode::OK);
+  auto bad = ValidRequest(3, 2, 100);
+  bad.mutable_new_steps(0)->set_officer(std::string(60, 'a'));
+  ASSERT_EQ(Submit(bad).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  httplib::Client cli("127.0.0.1", app_->metrics_port());
+  auto res = cli.Get("/metrics");
+  ASSERT_TRUE(res);
+  const std::string& m = res->body;
+  EXPECT_TRUE(absl::StrContains(
+      m, R"(dossiersync_intake_rejected_total{field="dossier.procedure_code",reason="INVALID_FIELD"} 1)"))
+      << m;
+  EXPECT_TRUE(absl::StrContains(
+      m, R"(dossiersync_intake_rejected_total{field="new_steps[].officer",reason="INVALID_FIELD"} 1)"))
+      << m;
+  EXPECT_TRUE(absl::StrContains(
+      m, R"(dossiersync_intake_field_violations_total{field="new_steps[].officer"} 2)"))
+      << m;
+  EXPECT_TRUE(absl::StrContains(
+      m, R"(dossiersync_intake_field_violations_total{field="dossier.applicant.phone"} 1)"))
+      << m;
+  EXPECT_EQ(intake::FieldLabel("dossier.supplements[12].documents[3].name"),
+            "dossier.supplements[].documents[].name");
+}
+
+// Every accepted revision is kept (oldest first), duplicates once; unknown codes NOT_FOUND.
+TEST_F(IntakeGrpcTest, HistoryHoldsEveryAcceptedRevision) {
+  ASSERT_TRUE(Submit(ValidRequest(1, 1, 100)).ok());
+  ASSERT_TRUE(Submit(ValidRequest(1, 1, 100)).ok());  // a duplicate
+  ASSERT_TRUE(Submit(ValidRequest(1, 2, 200)).ok());
+  ASSERT_TRUE(Submit(ValidRequest(1, 4, 300)).ok());
+  auto ctx = MakeContext({}, absl::Seconds(10));
+  dossiersync::v1::GetDossierRequest g;
+  g.set_code(ValidRequest(1, 1, 100).dossier().code());
+  dossiersync::v1::DossierHistory h;
+  ASSERT_TRUE(stub_->GetDossierHistory(ctx.get(), g, &h).ok());
+  ASSERT_EQ(h.revisions_size(), 3);
+  EXPECT_EQ(h.revisions(0).revision(), 100);
+  EXPECT_EQ(h.revisions(0).status(), 1);
+  EXPECT_EQ(h.revisions(2).revision(), 300);
+  EXPECT_EQ(h.revisions(2).status(), 4);
+  EXPECT_LT(h.revisions(0).change_seq(), h.revisions(2).change_seq());
+  EXPECT_TRUE(h.revisions(1).has_changed_at());
+  auto ctx2 = MakeContext({}, absl::Seconds(10));
+  g.set_code("000.00.13.H37-240705-9999");
+  grpc::Status st = stub_->GetDossierHistory(ctx2.get(), g, &h);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Reason(st), "DOSSIER_NOT_FOUND");
 }
 
 TEST_F(IntakeGrpcTest, DuplicateIsOkWithFlag) {
@@ -206,7 +269,7 @@ TEST_F(IntakeGrpcTest, ListDossiersFiltersOrdersAndResumes) {
   for (int i = 1; i <= 25; ++i) ASSERT_TRUE(Submit(ValidRequest(i, 1, 100)).ok());
   for (int i = 1; i <= 5; ++i) ASSERT_TRUE(Submit(ValidRequest(i, 2, 200)).ok());
   auto other = ValidRequest(30, 1, 100);
-  other.mutable_dossier()->set_agency_code("000.22.37.H37");
+  testing::SetAgency(&other, "000.22.37.H37");
   ASSERT_TRUE(Submit(other).ok());
   dossiersync::v1::ListDossiersRequest req;
   auto all = List(stub_.get(), req);
@@ -420,7 +483,7 @@ TEST_F(IntakeAuthTest, WrongTokenIsUnauthenticated) {
 TEST_F(IntakeAuthTest, TokenLimitedToItsAgencies) {
   EXPECT_TRUE(Submit(ValidRequest(1, 1, 100), nullptr, "tok-tuphap-0123456789").ok());
   auto r = ValidRequest(2, 1, 100);
-  r.mutable_dossier()->set_agency_code("000.22.37.H37");
+  testing::SetAgency(&r, "000.22.37.H37");
   grpc::Status st = Submit(r, nullptr, "tok-tuphap-0123456789");
   EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(Reason(st), "AGENCY_NOT_ALLOWED");

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <cmath>
+#include <set>
 #include <fstream>
 
 #include "absl/strings/match.h"
@@ -17,6 +18,7 @@
 #include "services/dvcqg_sim/simulator.h"
 #include "services/reconciliation/app.h"
 #include "services/reconciliation/runner.h"
+#include "services/reconciliation/score.h"
 #include "services/sync/app.h"
 #include "tests/e2e_checks.h"
 #include "tests/postgres_server.h"
@@ -568,6 +570,164 @@ TEST_F(ReconciliationE2ETest, ScheduledIncrementalRunLooksOnlyAtRecentDossiers) 
   EXPECT_EQ(DriftOfApp(**app, run.run_id()),
             (std::map<std::string, std::vector<DriftKind>>{
                 {code(21), {dossiersync::v1::DRIFT_KIND_FIELD_MISMATCH}}}));
+}
+
+// A run's service on the fixture's stack, reached over gRPC.
+struct ServedApp {
+  std::unique_ptr<reconciliation::App> app;
+  std::unique_ptr<dossiersync::v1::ReconciliationService::Stub> stub;
+  // Runs a full reconciliation over gRPC and waits for it to end.
+  dossiersync::v1::ReconciliationRun Run(const dossiersync::v1::StartRunRequest& req) {
+    dossiersync::v1::StartRunResponse started;
+    EXPECT_TRUE(stub->StartRun(MakeContext({}, absl::Seconds(10)).get(), req, &started).ok());
+    dossiersync::v1::ReconciliationRun run;
+    EXPECT_TRUE(testing::WaitFor([&] {
+      dossiersync::v1::GetRunRequest g;
+      g.set_run_id(started.run_id());
+      return stub->GetRun(MakeContext({}, absl::Seconds(10)).get(), g, &run).ok() &&
+             run.state() != "RUNNING";
+    }));
+    return run;
+  }
+  dossiersync::v1::Score Score() {
+    dossiersync::v1::GetScoreRequest req;
+    req.set_period("2024-07");  // testing::ValidRequest's dossiers are received 2024-07-05
+    dossiersync::v1::Score s;
+    grpc::Status st = stub->GetScore(MakeContext({}, absl::Seconds(30)).get(), req, &s);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return s;
+  }
+  dossiersync::v1::Kpis Kpis() {
+    dossiersync::v1::Kpis k;
+    EXPECT_TRUE(stub->GetKpis(MakeContext({}, absl::Seconds(30)).get(), {}, &k).ok());
+    return k;
+  }
+};
+
+const dossiersync::v1::ScoreGap* GapOf(const dossiersync::v1::AgencyScore& a,
+                                       const std::string& indicator) {
+  for (const auto& g : a.gaps()) {
+    if (g.indicator() == indicator) return &g;
+  }
+  return nullptr;
+}
+
+std::set<std::string> CodesOf(const dossiersync::v1::ScoreGap* g) {
+  return g ? std::set<std::string>(g->codes().begin(), g->codes().end()) : std::set<std::string>();
+}
+
+// Writes dropped at the simulator lower the national-view score by exactly the points the
+// formula gives them once a reconciliation has seen them, and a repair restores them:
+// 3 creates dropped (1.4: 3 of 10 missing, 6 x 3/10 = 1.8 points) and 2 updates that paid online
+// dropped (3.5/3.6: 2 of 10 paid provincially, 0 nationally, 10 x 2/10 = 2 points).
+TEST_F(ReconciliationE2ETest, DroppedWritesCostTheExpectedPointsAndARepairRestoresThem) {
+  auto req = [](int i, int64_t revision, bool paid) {
+    auto r = testing::ValidRequest(i, 2, revision);
+    auto* fee = r.mutable_dossier()->add_fees();
+    fee->set_code("LP01");
+    fee->set_amount_vnd(8000);
+    if (paid) r.mutable_dossier()->set_online_payment(dossiersync::v1::ONLINE_PAYMENT_NATIONAL_PLATFORM);
+    if (revision > 100) r.mutable_new_steps(0)->set_step_id(absl::StrCat("paid", i));
+    return r;
+  };
+  auto code = [](int i) { return testing::ValidRequest(i, 2, 1).dossier().code(); };
+  // No steps for these: a dropped create followed by a progress row would be answered "không
+  // tồn tại" and the sync would create it again.
+  Faults({{"drop_rate", 1.0}});
+  for (int i = 1; i <= 3; ++i) {
+    auto r = req(i, 100, false);
+    r.clear_new_steps();
+    Submit(r);
+  }
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(SyncedAgain(code(i), 100)) << LastSync(code(i));
+  Faults({{"drop_rate", 0.0}});
+  for (int i = 4; i <= 10; ++i) Submit(req(i, 100, false));
+  for (int i = 4; i <= 10; ++i) ASSERT_TRUE(SyncedAgain(code(i), 100)) << LastSync(code(i));
+  Faults({{"drop_rate", 1.0}});
+  for (int i = 4; i <= 5; ++i) Submit(req(i, 200, true));
+  for (int i = 4; i <= 5; ++i) ASSERT_TRUE(SyncedAgain(code(i), 200)) << LastSync(code(i));
+  Faults({{"drop_rate", 0.0}});
+
+  auto app = reconciliation::App::Start(AppConfig());
+  ASSERT_TRUE(app.ok()) << app.status();
+  ServedApp served{std::move(*app), nullptr};
+  served.stub = dossiersync::v1::ReconciliationService::NewStub(
+      *MakeChannel(absl::StrCat("127.0.0.1:", served.app->grpc_port()), {}));
+  // Before any run the sync's evidence says every write landed: nothing at stake yet.
+  dossiersync::v1::Score before;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    before = served.Score();
+    return before.total().dossiers() == 10 && before.total().without_evidence() == 0;
+  })) << before.DebugString();
+  EXPECT_NEAR(before.total().points_at_stake(), 0, 1e-9);
+  EXPECT_EQ(before.formula_version(), reconciliation::ScoreFormula::Default().version);
+
+  auto run = served.Run({});
+  EXPECT_EQ(run.state(), "FINISHED");
+  dossiersync::v1::Score after = served.Score();
+  const auto& t = after.total();
+  EXPECT_NEAR(t.points_at_stake(), 1.8 + 2.0, 1e-9) << t.DebugString();
+  EXPECT_NEAR(t.provincial().points() - t.national().points(), 3.8, 1e-9);
+  EXPECT_EQ(CodesOf(GapOf(t, "1.4")), (std::set<std::string>{code(1), code(2), code(3)}));
+  EXPECT_EQ(CodesOf(GapOf(t, "3.5/3.6")), (std::set<std::string>{code(4), code(5)}));
+  ASSERT_NE(GapOf(t, "1.4"), nullptr);
+  EXPECT_NEAR(GapOf(t, "1.4")->points(), 1.8, 1e-9);
+  ASSERT_EQ(after.by_agency_size(), 1);
+  EXPECT_NEAR(after.by_agency().at("000.00.13.H37").points_at_stake(), 3.8, 1e-9);
+  // KPIs by the same evidence: 5 of 10 out of sync.
+  EXPECT_DOUBLE_EQ(served.Kpis().in_sync_share(), 0.5);
+
+  // The repair: a run that requests it; once the sync's pushes are accepted after the check, the
+  // points are back, and the next run confirms it.
+  dossiersync::v1::StartRunRequest repair;
+  repair.set_repair(true);
+  served.Run(repair);
+  dossiersync::v1::Score repaired;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        repaired = served.Score();
+        return std::abs(repaired.total().points_at_stake()) < 1e-9;
+      },
+      absl::Seconds(60)))
+      << repaired.total().DebugString();
+  auto clean = served.Run({});
+  EXPECT_EQ(clean.consistency_ratio(), 1.0);
+  EXPECT_NEAR(served.Score().total().points_at_stake(), 0, 1e-9);
+  EXPECT_DOUBLE_EQ(served.Kpis().in_sync_share(), 1.0);
+  // A malformed period names the field.
+  dossiersync::v1::GetScoreRequest bad;
+  bad.set_period("2024-13");
+  dossiersync::v1::Score s;
+  grpc::Status st = served.stub->GetScore(MakeContext({}, absl::Seconds(10)).get(), bad, &s);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(FieldOf(DetailsOf(st)), "period");
+}
+
+// Regression: GetKpis took the latest finished run's ratio whatever its scope, so a run over two
+// codes unknown provincially turned the in-sync share from 1 to 0 for the province.
+TEST_F(ReconciliationE2ETest, InSyncShareComesFromEachDossiersLatestEvidence) {
+  SubmitSynced(1, 10);
+  auto app = reconciliation::App::Start(AppConfig());
+  ASSERT_TRUE(app.ok()) << app.status();
+  ServedApp served{std::move(*app), nullptr};
+  served.stub = dossiersync::v1::ReconciliationService::NewStub(
+      *MakeChannel(absl::StrCat("127.0.0.1:", served.app->grpc_port()), {}));
+  EXPECT_EQ(served.Run({}).consistency_ratio(), 1.0);
+  EXPECT_DOUBLE_EQ(served.Kpis().in_sync_share(), 1.0);
+  // Two dossiers DVCQG has and the province does not.
+  dossiersync::v1::StartRunRequest two;
+  for (int i : {801, 802}) {
+    auto d = testing::ValidRequest(i, 2, 1).dossier();
+    ASSERT_EQ(client_->SyncDossiers({{&d, 2}}, false).outcome, dvcqg::Outcome::kAccepted);
+    two.add_codes(d.code());
+  }
+  auto run = served.Run(two);
+  EXPECT_EQ(run.state(), "FINISHED");
+  EXPECT_EQ(run.drift_by_kind().at("DRIFT_KIND_UNKNOWN_PROVINCIALLY"), 2);
+  EXPECT_EQ(run.consistency_ratio(), 0.0) << "the run itself found nothing in sync";
+  dossiersync::v1::Kpis k = served.Kpis();
+  EXPECT_DOUBLE_EQ(k.in_sync_share(), 1.0);
+  EXPECT_DOUBLE_EQ(k.by_agency().at("000.00.13.H37").in_sync_share(), 1.0);
 }
 
 }  // namespace

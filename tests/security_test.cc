@@ -74,7 +74,7 @@ class SecurityTest : public ::testing::Test {
     EXPECT_TRUE(ch.ok());
     auto stub = dossiersync::v1::IntakeService::NewStub(*ch);
     auto r = testing::ValidRequest(seq, 1, 100);
-    if (!agency.empty()) r.mutable_dossier()->set_agency_code(agency);
+    if (!agency.empty()) testing::SetAgency(&r, agency);
     SubmitChangeResponse resp;
     return stub->SubmitChange(MakeContext(o, absl::Seconds(5)).get(), r, &resp);
   }

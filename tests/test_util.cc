@@ -156,6 +156,12 @@ SubmitChangeRequest ValidRequest(int seq, int status, int64_t revision) {
   return r;
 }
 
+void SetAgency(SubmitChangeRequest* r, const std::string& agency) {
+  auto* d = r->mutable_dossier();
+  d->set_code(agency + d->code().substr(d->code().find('-')));
+  d->set_agency_code(agency);
+}
+
 bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout) {
   absl::Time deadline = absl::Now() + timeout;
   while (!cond()) {

@@ -55,6 +55,8 @@ sync::SyncConfig SyncTestConfig(const std::string& brokers, const std::string& d
 // A request that passes every validation rule: dossier `seq` of agency 000.00.13.H37 at
 // `status` with revision `revision` (timestamps consistent with the status).
 dossiersync::v1::SubmitChangeRequest ValidRequest(int seq, int status, int64_t revision);
+// Moves the request's dossier to `agency`: its agency_code and its code's agency part.
+void SetAgency(dossiersync::v1::SubmitChangeRequest* r, const std::string& agency);
 
 // Polls `cond` until it is true or `timeout` passes; returns its last value.
 bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout = absl::Seconds(30));

@@ -153,9 +153,9 @@ grpc::ServerUnaryReactor* IntakeServiceImpl::SubmitChange(grpc::CallbackServerCo
   return reactor;
 }
 
-grpc::ServerUnaryReactor* IntakeServiceImpl::GetDossier(grpc::CallbackServerContext* ctx,
-                                                        const grpc::ByteBuffer* raw,
-                                                        grpc::ByteBuffer* raw_resp) {
+grpc::ServerUnaryReactor* IntakeServiceImpl::ReadOne(grpc::CallbackServerContext* ctx,
+                                                     const grpc::ByteBuffer* raw,
+                                                     grpc::ByteBuffer* raw_resp, Read read) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto caller = auth_->Authenticate(*ctx, Role::kPortal);
   if (!caller.ok()) {
@@ -171,24 +171,59 @@ grpc::ServerUnaryReactor* IntakeServiceImpl::GetDossier(grpc::CallbackServerCont
     reactor->Finish(ToGrpcStatus(FieldError("code", "required")));
     return reactor;
   }
-  readers_.Post([this, reactor, code = req.code(), raw_resp, caller = *caller] {
-    auto d = store_->Get(code);
-    if (!d.ok()) {
-      reactor->Finish(ToGrpcStatus(absl::UnavailableError(d.status().message())));
-    } else if (!d->has_value()) {
+  readers_.Post([reactor, code = req.code(), raw_resp, caller = *caller, read = std::move(read)] {
+    auto r = read(code);
+    if (!r.ok()) {
+      reactor->Finish(ToGrpcStatus(absl::UnavailableError(r.status().message())));
+    } else if (!r->has_value()) {
       reactor->Finish(
           ToGrpcStatus(ReasonError(absl::StatusCode::kNotFound, "DOSSIER_NOT_FOUND",
                                    absl::StrCat("no dossier with code ", code), {{"code", code}})));
-    } else if (!caller.MayUseAgency((*d)->agency_code())) {
+    } else if (!caller.MayUseAgency((*r)->first)) {
       reactor->Finish(
           ToGrpcStatus(ReasonError(absl::StatusCode::kPermissionDenied, "AGENCY_NOT_ALLOWED",
                                    "dossier belongs to another agency")));
     } else {
-      SerializeRaw(**d, raw_resp);
+      grpc::Slice slice((*r)->second);
+      *raw_resp = grpc::ByteBuffer(&slice, 1);
       reactor->Finish(grpc::Status::OK);
     }
   });
   return reactor;
+}
+
+grpc::ServerUnaryReactor* IntakeServiceImpl::GetDossier(grpc::CallbackServerContext* ctx,
+                                                        const grpc::ByteBuffer* raw,
+                                                        grpc::ByteBuffer* raw_resp) {
+  return ReadOne(ctx, raw, raw_resp, [this](const std::string& code) {
+    using Answer = std::optional<std::pair<std::string, std::string>>;
+    auto d = store_->Get(code);
+    if (!d.ok()) return absl::StatusOr<Answer>(d.status());
+    if (!d->has_value()) return absl::StatusOr<Answer>(Answer());
+    return absl::StatusOr<Answer>(Answer({(*d)->agency_code(), (*d)->SerializeAsString()}));
+  });
+}
+
+grpc::ServerUnaryReactor* IntakeServiceImpl::GetDossierHistory(grpc::CallbackServerContext* ctx,
+                                                               const grpc::ByteBuffer* raw,
+                                                               grpc::ByteBuffer* raw_resp) {
+  return ReadOne(ctx, raw, raw_resp, [this](const std::string& code) {
+    using Answer = std::optional<std::pair<std::string, std::string>>;
+    auto h = store_->History(code);
+    if (!h.ok()) return absl::StatusOr<Answer>(h.status());
+    if (h->empty()) {
+      // Accepted before the history existed, or unknown: the current snapshot tells which.
+      auto d = store_->Get(code);
+      if (!d.ok()) return absl::StatusOr<Answer>(d.status());
+      if (!d->has_value()) return absl::StatusOr<Answer>(Answer());
+      return absl::StatusOr<Answer>(
+          Answer({(*d)->agency_code(), dossiersync::v1::DossierHistory().SerializeAsString()}));
+    }
+    dossiersync::v1::DossierHistory out;
+    for (auto& d : *h) *out.add_revisions() = std::move(d);
+    std::string agency = out.revisions(out.revisions_size() - 1).agency_code();
+    return absl::StatusOr<Answer>(Answer({agency, out.SerializeAsString()}));
+  });
 }
 
 }  // namespace dossiersync::intake

@@ -25,8 +25,9 @@ namespace dossiersync::intake {
 using IntakeRawService = dossiersync::v1::IntakeService::WithRawCallbackMethod_SubmitChange<
     dossiersync::v1::IntakeService::WithRawCallbackMethod_SubmitChanges<
         dossiersync::v1::IntakeService::WithRawCallbackMethod_GetDossier<
-            dossiersync::v1::IntakeService::WithRawCallbackMethod_ListDossiers<
-                dossiersync::v1::IntakeService::Service>>>>;
+            dossiersync::v1::IntakeService::WithRawCallbackMethod_GetDossierHistory<
+                dossiersync::v1::IntakeService::WithRawCallbackMethod_ListDossiers<
+                    dossiersync::v1::IntakeService::Service>>>>>;
 
 // The metric label for a violated field: indices dropped ("new_steps[3].officer" ->
 // "new_steps[].officer"), so the label set is bounded.
@@ -46,6 +47,9 @@ class IntakeServiceImpl final : public IntakeRawService {
   grpc::ServerUnaryReactor* GetDossier(grpc::CallbackServerContext* ctx,
                                        const grpc::ByteBuffer* req,
                                        grpc::ByteBuffer* resp) override;
+  grpc::ServerUnaryReactor* GetDossierHistory(grpc::CallbackServerContext* ctx,
+                                              const grpc::ByteBuffer* req,
+                                              grpc::ByteBuffer* resp) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* ListDossiers(grpc::CallbackServerContext* ctx,
                                                            const grpc::ByteBuffer* req) override;
 
@@ -61,6 +65,13 @@ class IntakeServiceImpl final : public IntakeRawService {
 
  private:
   void Count(const absl::Status& st, const ApplyResult& r, absl::Time start);
+  // GetDossier and GetDossierHistory: authenticate, parse the code, then on a reader thread
+  // `read(code)` and answer it (NOT_FOUND when it gives nullopt, PERMISSION_DENIED for another
+  // agency's dossier).
+  using Read = std::function<absl::StatusOr<std::optional<std::pair<std::string, std::string>>>(
+      const std::string& code)>;  // (agency_code, serialized answer)
+  grpc::ServerUnaryReactor* ReadOne(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* raw,
+                                    grpc::ByteBuffer* raw_resp, Read read);
 
   IntakeStore* store_;
   const Authenticator* auth_;

@@ -55,6 +55,17 @@ CREATE TABLE IF NOT EXISTS outbox (
   created_at_us BIGINT NOT NULL)
 )";
 
+// Version 2: every accepted revision's snapshot (GetDossierHistory), written with the change.
+constexpr char kSchemaV2[] = R"(
+CREATE TABLE IF NOT EXISTS revisions (
+  code TEXT NOT NULL,
+  revision BIGINT NOT NULL,
+  change_seq BIGINT NOT NULL,
+  changed_at_us BIGINT NOT NULL,
+  snapshot {BLOB} NOT NULL,
+  PRIMARY KEY (code, revision))
+)";
+
 std::string Deterministic(const google::protobuf::Message& m) {
   std::string out;
   {
@@ -93,7 +104,7 @@ std::string ContentHash(const SubmitChangeRequest& req) {
 
 absl::StatusOr<std::unique_ptr<IntakeStore>> IntakeStore::Open(storage::Database* db,
                                                                Options options) {
-  if (auto st = db->ApplyMigrations(kComponent, {kSchema}); !st.ok()) return st;
+  if (auto st = db->ApplyMigrations(kComponent, {kSchema, kSchemaV2}); !st.ok()) return st;
   auto store = std::unique_ptr<IntakeStore>(new IntakeStore(db, std::move(options)));
   auto tx = db->BeginRead();
   if (!tx.ok()) return tx.status();
@@ -270,6 +281,11 @@ absl::StatusOr<absl::StatusOr<ApplyResult>> IntakeStore::ApplyOne(storage::Trans
       {d.code(), d.agency_code(), static_cast<int64_t>(d.status()), d.revision(), Blob{hash}, seq,
        now_us, Blob{snap_bytes}});
   if (!up.ok()) return up.status();
+  auto rev = tx.Exec(
+      "INSERT INTO revisions (code, revision, change_seq, changed_at_us, snapshot) VALUES ($1, "
+      "$2, $3, $4, $5) ON CONFLICT (code, revision) DO NOTHING",
+      {d.code(), d.revision(), seq, now_us, Blob{snap_bytes}});
+  if (!rev.ok()) return rev.status();
   DossierChange change;
   *change.mutable_dossier() = std::move(snap);
   for (size_t k = 0; k < fresh.size(); ++k) {
@@ -323,6 +339,25 @@ absl::StatusOr<std::optional<Dossier>> IntakeStore::Get(const std::string& code)
   *d.mutable_changed_at() = TimeUtil::MicrosecondsToTimestamp((*row)->Int(2));
   if (auto st = FillSteps(**tx, &d); !st.ok()) return st;
   return std::optional<Dossier>(std::move(d));
+}
+
+absl::StatusOr<std::vector<Dossier>> IntakeStore::History(const std::string& code) {
+  auto tx = db_->BeginRead();
+  if (!tx.ok()) return tx.status();
+  auto rows = (*tx)->Query(
+      "SELECT snapshot, change_seq, changed_at_us FROM revisions WHERE code = $1 ORDER BY revision",
+      {code});
+  if (!rows.ok()) return rows.status();
+  std::vector<Dossier> out;
+  for (const auto& r : *rows) {
+    Dossier& d = out.emplace_back();
+    if (!d.ParseFromString(r.Str(0))) {
+      return absl::DataLossError(absl::StrCat("corrupt revision row for ", code));
+    }
+    d.set_change_seq(r.Int(1));
+    *d.mutable_changed_at() = TimeUtil::MicrosecondsToTimestamp(r.Int(2));
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<Dossier>> IntakeStore::List(const ListFilter& f, int limit) {

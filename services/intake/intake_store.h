@@ -71,6 +71,8 @@ class IntakeStore {
   void Submit(const dossiersync::v1::SubmitChangeRequest* req, std::string traceparent, Done done);
 
   absl::StatusOr<std::optional<dossiersync::v1::Dossier>> Get(const std::string& code);
+  // Every accepted revision of `code`, oldest first (empty if unknown).
+  absl::StatusOr<std::vector<dossiersync::v1::Dossier>> History(const std::string& code);
   // Up to `limit` dossiers after `filter.after_seq`, in change order.
   absl::StatusOr<std::vector<dossiersync::v1::Dossier>> List(const ListFilter& filter, int limit);
 

@@ -1,5 +1,6 @@
 #include "services/reconciliation/drift.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -14,9 +15,11 @@ using dossiersync::v1::Dossier;
 using dossiersync::v1::DriftKind;
 using nlohmann::json;
 
-int Mapped(const std::array<int, 11>& m, int s) { return s >= 1 && s <= 10 ? m[s] : s; }
+int Mapped(const std::array<int, 11>& m, int s) { return MappedStatus(m, s); }
 
 }  // namespace
+
+int MappedStatus(const std::array<int, 11>& m, int s) { return s >= 1 && s <= 10 ? m[s] : s; }
 
 int Stage(int status) {
   switch (status) {
@@ -40,9 +43,23 @@ int Stage(int status) {
   return -1;
 }
 
+const Dossier* HeldRevision(const Dossier& national, const Dossier& provincial,
+                           const std::vector<Dossier>& history,
+                           const std::array<int, 11>& status_map) {
+  const dvcqg::ComparedFields n = dvcqg::CompareFieldsOf(national);
+  for (auto it = history.rbegin(); it != history.rend(); ++it) {
+    if (it->revision() >= provincial.revision()) continue;
+    if (Mapped(status_map, it->status()) != national.status()) continue;
+    const dvcqg::ComparedFields r = dvcqg::CompareFieldsOf(*it);
+    if (r.dates == n.dates && r.identity == n.identity && r.scored == n.scored) return &*it;
+  }
+  return nullptr;
+}
+
 std::vector<Finding> Classify(const std::optional<Dossier>& provincial,
                               const std::optional<Dossier>& national,
-                              const std::array<int, 11>& status_map) {
+                              const std::array<int, 11>& status_map,
+                              const std::vector<Dossier>* history) {
   std::vector<Finding> out;
   if (!provincial && !national) return out;
   if (!provincial) {
@@ -81,7 +98,25 @@ std::vector<Finding> Classify(const std::optional<Dossier>& provincial,
   // return date was changed, not left behind (dates[3] NgayKetThucXuLy, dates[4] NgayTra).
   bool has_later_dates =
       (!n.dates[3].empty() && have != 9 && have != 10) || (!n.dates[4].empty() && have != 10);
-  if (want != have) {
+  const bool evidence =
+      history != nullptr &&
+      std::any_of(history->begin(), history->end(),
+                  [&](const Dossier& r) { return r.revision() == provincial->revision(); });
+  if (want != have && evidence) {
+    // Which provincial revision DVCQG holds decides, not the stages.
+    if (const Dossier* held = HeldRevision(*national, *provincial, *history, status_map)) {
+      out.push_back({dossiersync::v1::DRIFT_KIND_STALE_NATIONALLY,
+                     absl::StrCat("DVCQG holds provincial revision ", held->revision(), " (status ",
+                                  have, "), the province is at revision ", provincial->revision(),
+                                  " (status ", want, ")"),
+                     false});
+    } else {
+      out.push_back({dossiersync::v1::DRIFT_KIND_STATUS_MISMATCH,
+                     absl::StrCat("DVCQG says ", have, ", province says ", want,
+                                  "; DVCQG's snapshot equals no provincial revision"),
+                     false});
+    }
+  } else if (want != have) {
     if (Stage(have) >= 0 && Stage(have) < Stage(want) && national_dates_agree && !has_later_dates &&
         identity_differ.empty()) {
       out.push_back({dossiersync::v1::DRIFT_KIND_STALE_NATIONALLY,

@@ -33,10 +33,25 @@ struct Finding {
 };
 
 // `provincial` and `national` carry their steps (Dossier.steps). `status_map` is the sync's
-// mapping from our status to the DVCQG code.
+// mapping from our status to the DVCQG code. `history` (intake's GetDossierHistory, oldest first)
+// turns the status guess into evidence: when it holds the current revision, a national snapshot
+// equal to an older revision (status and the compared fields) is STALE_NATIONALLY whatever the
+// stages say, and one equal to none is STATUS_MISMATCH. Without it (nullptr, or a history from
+// before intake kept one) the stage table decides as described above.
 std::vector<Finding> Classify(const std::optional<dossiersync::v1::Dossier>& provincial,
                               const std::optional<dossiersync::v1::Dossier>& national,
-                              const std::array<int, 11>& status_map);
+                              const std::array<int, 11>& status_map,
+                              const std::vector<dossiersync::v1::Dossier>* history = nullptr);
+
+// The older provincial revision a national snapshot equals (its mapped status and every compared
+// field), or nullptr.
+const dossiersync::v1::Dossier* HeldRevision(const dossiersync::v1::Dossier& national,
+                                             const dossiersync::v1::Dossier& provincial,
+                                             const std::vector<dossiersync::v1::Dossier>& history,
+                                             const std::array<int, 11>& status_map);
+
+// The DVCQG status `status_map` sends for our status `s` (codes outside 1-10 unchanged).
+int MappedStatus(const std::array<int, 11>& status_map, int s);
 
 // Stage of a status along the flow 1 → 2 → 4 → 5|6|8 → 9 → 10 (3 and 7 end it).
 int Stage(int status);

@@ -316,6 +316,20 @@ dvcqg::LookupResult Runner::LookupWithRetries(const std::string& code) {
   return r;
 }
 
+std::optional<std::vector<dossiersync::v1::Dossier>> Runner::History(const std::string& code) {
+  auto ctx = MakeContext(intake_client_, absl::Seconds(10));
+  dossiersync::v1::GetDossierRequest g;
+  g.set_code(code);
+  dossiersync::v1::DossierHistory h;
+  grpc::Status st = intake_->GetDossierHistory(ctx.get(), g, &h);
+  if (!st.ok()) {
+    // Classification falls back to the stage table; the run goes on.
+    LogWarn("intake GetDossierHistory failed", {{"code", code}, {"error", st.error_message()}});
+    return std::nullopt;
+  }
+  return std::vector<dossiersync::v1::Dossier>(h.revisions().begin(), h.revisions().end());
+}
+
 void Runner::Check(const Item& item, const StartRunRequest& req, const std::string& run_id,
                    const std::map<std::string, std::string>& pending, Tally& tally) {
   const std::string& code = item.code;
@@ -331,7 +345,14 @@ void Runner::Check(const Item& item, const StartRunRequest& req, const std::stri
   const std::string agency = item.provincial ? item.provincial->agency_code()
                              : l.dossier     ? l.dossier->agency_code()
                                              : std::string();
-  auto findings = Classify(item.provincial, l.dossier, options_.status_map);
+  // When the statuses differ, intake's revisions tell whether DVCQG holds an older one.
+  std::optional<std::vector<dossiersync::v1::Dossier>> history;
+  if (item.provincial && l.dossier &&
+      l.dossier->status() != MappedStatus(options_.status_map, item.provincial->status())) {
+    history = History(code);
+  }
+  auto findings =
+      Classify(item.provincial, l.dossier, options_.status_map, history ? &*history : nullptr);
   if (item.provincial) {
     // The dossier's latest evidence, which KPIs and the score read (not the last run's ratio).
     DossierCheck c{code,          agency, item.provincial->revision(), absl::Now(), run_id,

@@ -81,6 +81,8 @@ class Runner {
              const std::string& run_id, const std::map<std::string, std::string>& pending,
              Tally& tally);
   dvcqg::LookupResult LookupWithRetries(const std::string& code);
+  // Intake's revisions of `code` (nullopt when intake cannot answer).
+  std::optional<std::vector<dossiersync::v1::Dossier>> History(const std::string& code);
   void Publish(const std::string& topic, const std::string& key,
                const google::protobuf::Message& m);
   bool Stopping() const { return cancel_ || lease_lost_; }
