@@ -102,26 +102,46 @@ for _ in $(seq $(( 300 * SCALE ))); do
   [ "${stored:-0}" -ge "${results:-1}" ] && break; sleep 0.1
 done
 
-echo "== injecting more drift at DVCQG: two statuses changed, one due date moved"
+echo "== injecting more drift at DVCQG: two statuses changed, one due date moved, online payments misreported"
 codes=$(grep -o '"key":"[^"]*"' "$RUN/changes.jsonl" | cut -d'"' -f4 | sort -u | awk 'NR <= 3')  # awk reads all: no SIGPIPE under pipefail
 set -- $codes
 curl -s -XPOST "127.0.0.1:8580/admin/tamper/$1" -d '{"TrangThaiHoSo":"8"}' >/dev/null
 curl -s -XPOST "127.0.0.1:8580/admin/tamper/$2" -d '{"TrangThaiHoSo":"8"}' >/dev/null
 curl -s -XPOST "127.0.0.1:8580/admin/tamper/$3" -d '{"NgayHenTra":"20991231170000"}' >/dev/null
+# And the flaw met in a production client: online payments sent as "3", which the national
+# scoring does not count (indicators 3.5/3.6), on 10 dossiers paid through DVCQG's platform.
+paid=$(grep '"online_payment":"ONLINE_PAYMENT_NATIONAL_PLATFORM"' "$RUN/changes.jsonl" | grep -o '"key":"[^"]*"' |
+  cut -d'"' -f4 | sort -u | grep -v -e "^$1\$" -e "^$2\$" -e "^$3\$" | awk 'NR <= 10')
+for c in $paid; do
+  curl -s -XPOST "127.0.0.1:8580/admin/tamper/$c" -d '{"DuocThanhToanTrucTuyen":"3"}' >/dev/null
+done
+tampered=$(( 3 + $(echo $paid | wc -w) ))
 
-echo "== reconciliation with repair (dossierctl reconcile --repair)"
-"$BIN/dossierctl" reconcile --repair --reconciliation_addr=127.0.0.1:50053 | tee "$RUN/reconcile1.jsonl" | cut -c 1-300
+# The national score forecast over the quarter most of the demo's dossiers were received in.
+PERIOD=$(date -d '20 days ago' +%Y)-Q$(( ($(date -d '20 days ago' +%-m) + 2) / 3 ))
+score_field() {  # score_field FILE EXPR: a figure of `dossierctl score --json`'s total
+  python3 -c "import json,sys; t=json.load(open(sys.argv[1]))['total']; print(round($2, 3))" "$1"
+}
+echo "== reconciliation (dossierctl reconcile): what the dropped writes and the tampering left"
+"$BIN/dossierctl" reconcile --reconciliation_addr=127.0.0.1:50053 | tee "$RUN/reconcile1.jsonl" | cut -c 1-300
+echo "== the national score forecast for $PERIOD (dossierctl score): the province's points from its"
+echo "   own data and from what DVCQG holds, what the sync gap costs and the dossiers behind it"
+"$BIN/dossierctl" score --period="$PERIOD" --reconciliation_addr=127.0.0.1:50053 | awk 'NR <= 16'
+"$BIN/dossierctl" score --period="$PERIOD" --json --reconciliation_addr=127.0.0.1:50053 >"$RUN/score-before.json"
+echo "== repair (dossierctl reconcile --repair)"
+"$BIN/dossierctl" reconcile --repair --reconciliation_addr=127.0.0.1:50053 >"$RUN/repair.jsonl"
 echo "== waiting for the repairs to go through the sync, then reconciling again"
 for _ in $(seq $(( 200 * SCALE ))); do
   ok=1
-  for c in $1 $2 $3; do
-    curl -s "127.0.0.1:8580/admin/dossiers/$c" | grep '"NgayHenTra":"20991231170000"\|"TrangThaiHoSo":"8"' >/dev/null && ok=0
+  for c in $1 $2 $3 $paid; do
+    curl -s "127.0.0.1:8580/admin/dossiers/$c" | grep '"NgayHenTra":"20991231170000"\|"TrangThaiHoSo":"8"\|"DuocThanhToanTrucTuyen":"3"' >/dev/null && ok=0
   done
   pending=$(curl -s 127.0.0.1:9102/metrics | awk '/^dossiersync_sync_pending_changes /{print $2}')
   lag=$(curl -s 127.0.0.1:9102/metrics | awk '/^dossiersync_sync_consumer_lag\{/{s+=$2} END{print s+0}')
   [ $ok = 1 ] && [ "${pending:-1}" = "0" ] && [ "${lag:-1}" = "0" ] && break; sleep 0.1
 done
 "$BIN/dossierctl" reconcile --reconciliation_addr=127.0.0.1:50053 | tee "$RUN/reconcile2.jsonl" | cut -c 1-300
+"$BIN/dossierctl" score --period="$PERIOD" --json --reconciliation_addr=127.0.0.1:50053 >"$RUN/score-after.json"
 found=$(( $(wc -l <"$RUN/reconcile1.jsonl") - 1 ))
 left=$(( $(wc -l <"$RUN/reconcile2.jsonl") - 1 ))
 ratio=$(awk 'NR == 1' "$RUN/reconcile2.jsonl" | json_num consistency_ratio)
@@ -132,8 +152,9 @@ echo "== the province's figures (dossierctl kpis): received, online share, resol
 awk 'NR <= 3' "$RUN/kpis.jsonl"
 echo "   ... one line per agency in $RUN/kpis.jsonl"
 echo
-echo "== reconciliation: $found drift items found ($kinds; from ${dropped:-0} dropped writes and 3 tampered dossiers), repaired; drift left after repair $left; consistency ${ratio:-?}"
-if [ "$found" -lt 3 ] || [ "$left" != 0 ]; then echo "RECONCILIATION DID NOT REPAIR THE DRIFT" >&2; exit 1; fi
+echo "== score forecast $PERIOD: provincial $(score_field "$RUN/score-before.json" "t['provincial']['points']") of $(score_field "$RUN/score-before.json" "t['provincial']['max_points']") points; national view $(score_field "$RUN/score-before.json" "t['national']['points']") before the repair, $(score_field "$RUN/score-after.json" "t['national']['points']") after; points still at stake $(score_field "$RUN/score-after.json" "t['points_at_stake']")"
+echo "== reconciliation: $found drift items found ($kinds; from ${dropped:-0} dropped writes and $tampered tampered dossiers), repaired; drift left after repair $left; consistency ${ratio:-?}"
+if [ "$found" -lt "$tampered" ] || [ "$left" != 0 ]; then echo "RECONCILIATION DID NOT REPAIR THE DRIFT" >&2; exit 1; fi
 if [ "${KEEP_RUNNING:-0}" = "1" ]; then
   echo "stack running; Ctrl-C to stop"; wait
 fi

@@ -1,5 +1,6 @@
 #include "tools/dossierctl/score.h"
 
+#include <cmath>
 #include <map>
 
 #include "absl/strings/str_format.h"
@@ -10,7 +11,7 @@ namespace {
 
 std::string Summary(const dossiersync::v1::AgencyScore& a) {
   return absl::StrFormat(
-      "provincial %.2f, national view %.2f of %.0f points; the sync gap costs %.2f points "
+      "provincial %.2f, national view %.2f of %.0f points; the sync gap costs %.3f points "
       "(%d dossiers received, %d without national evidence)",
       a.provincial().points(), a.national().points(), a.provincial().max_points(),
       a.points_at_stake(), a.dossiers(), a.without_evidence());
@@ -27,13 +28,15 @@ void PrintScore(const dossiersync::v1::Score& s, const std::string& agency, std:
   for (int i = 0; i < t.provincial().indicators_size(); ++i) {
     const auto& p = t.provincial().indicators(i);
     const auto& n = t.national().indicators(i);
+    double lost = p.points() - n.points();
+    if (std::abs(lost) < 0.0005) lost = 0;  // no "-0.000"
     out << absl::StrFormat(
-        "  %-8s %7d/%-7d %5.2f  %7d/%-7d %5.2f  %5.2f of %4.1f  %s\n", p.id(), p.numerator(),
-        p.denominator(), p.points(), n.numerator(), n.denominator(), n.points(),
-        p.points() - n.points(), p.max_points(), p.name());
+        "  %-8s %7d/%-7d %5.2f  %7d/%-7d %5.2f  %6.3f of %4.1f  %s\n", p.id(), p.numerator(),
+        p.denominator(), p.points(), n.numerator(), n.denominator(), n.points(), lost,
+        p.max_points(), p.name());
   }
   for (const auto& g : t.gaps()) {
-    out << absl::StrFormat("  gap %s: %.2f points, %d dossiers: %s%s\n", g.indicator(), g.points(),
+    out << absl::StrFormat("  gap %s: %.3f points, %d dossiers: %s%s\n", g.indicator(), g.points(),
                            g.dossiers(), absl::StrJoin(g.codes(), ", "),
                            g.dossiers() > g.codes_size() ? ", ..." : "");
   }
