@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${ASAN_BUILD_DIR:-build-asan}
-TESTS=(common_test validator_test transitions_test drift_test dvcqg_mapping_test workload_test
+TESTS=(common_test validator_test transitions_test drift_test dvcqg_mapping_test workload_test score_test
        storage_test intake_grpc_test intake_kafka_test sync_e2e_test reconciliation_e2e_test)
 # -O1 -g1 (line tables): symbolized reports with file and line at about 30 % less compile time
 # than -O2 -g, which matters on a 2-core CI machine building everything again.

@@ -10,6 +10,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "services/reconciliation/national_view.h"
+#include "tools/dossierctl/score.h"
 
 namespace dossiersync::reconciliation {
 namespace {
@@ -234,6 +235,29 @@ TEST_F(ScoreTest, EmptyDenominatorScoresFullPoints) {
   ExpectIndicator(Ind(s.provincial(), "4.1"), 0, 0, 5.5);
   EXPECT_NEAR(s.points_at_stake(), 0, 1e-9);
   EXPECT_EQ(s.gaps_size(), 0);
+}
+
+// dossierctl score's table: every indicator, both views, the gap with its dossiers, per agency.
+TEST_F(ScoreTest, PrintedForAPerson) {
+  std::vector<Dossier> p = {D(1), D(2), D(3), D(4)};
+  dossiersync::v1::Score s;
+  s.set_period("2024-07");
+  s.set_formula_version(formula_.version);
+  *s.mutable_total() = Score(p, {&p[0], &p[1], &p[2], nullptr});
+  (*s.mutable_by_agency())["000.00.13.H37"] = s.total();
+  std::ostringstream out;
+  tools::PrintScore(s, "", out);
+  const std::string text = out.str();
+  EXPECT_NE(text.find("score 2024-07 (formula " + formula_.version + ") province"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("the sync gap costs 1.500 points"), std::string::npos) << text;
+  for (const char* id : kScoreIndicators) {
+    EXPECT_NE(text.find(std::string("  ") + id + " "), std::string::npos) << id << "\n" << text;
+  }
+  EXPECT_NE(text.find("gap 1.4: 1.500 points, 1 dossiers: " + p[3].code()), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("000.00.13.H37: provincial"), std::string::npos) << text;
 }
 
 // The national view follows the latest evidence, whichever came last: check or sync result.
