@@ -127,7 +127,7 @@ int Main() {
   }
   o.client.tls_ca_file = absl::GetFlag(FLAGS_ca_file);
   if (!absl::GetFlag(FLAGS_token_file).empty()) {
-    auto t = ReadSecretFile(absl::GetFlag(FLAGS_token_file));
+    auto t = ReadSecretFile(absl::GetFlag(FLAGS_token_file), "--token_file");
     if (!t.ok()) {
       std::fprintf(stderr, "%s\n", t.status().ToString().c_str());
       return 2;

@@ -19,7 +19,7 @@ std::unique_ptr<Authenticator> Authenticator::AllowAll() {
 }
 
 absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromFile(const std::string& path) {
-  auto text = ReadSecretFile(path);
+  auto text = ReadSecretFile(path, "--auth_tokens_file");
   if (!text.ok()) return text.status();
   auto a = FromText(*text);
   if (!a.ok()) return absl::InvalidArgumentError(absl::StrCat(path, ": ", a.status().message()));

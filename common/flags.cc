@@ -1,6 +1,8 @@
 #include "common/flags.h"
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -29,9 +31,12 @@ std::vector<std::string> ParseFlags(int argc, char** argv, const char* usage) {
   return std::vector<std::string>(rest.begin(), rest.end());
 }
 
-absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path, absl::string_view flag) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read secret file ", path));
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat(flag, ": cannot read secret file ", path, ": ", std::strerror(errno)));
+  }
   std::stringstream ss;
   ss << in.rdbuf();
   std::string s = ss.str();

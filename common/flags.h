@@ -17,8 +17,9 @@ namespace dossiersync {
 // (argv[0] first).
 std::vector<std::string> ParseFlags(int argc, char** argv, const char* usage);
 
-// Reads a secret (token, password) from a file, trimming one trailing newline.
-absl::StatusOr<std::string> ReadSecretFile(const std::string& path);
+// Reads a secret (token, password) from a file, trimming one trailing newline; an unreadable
+// file is NOT_FOUND naming `flag` (the flag that gave the path), the path and the reason.
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path, absl::string_view flag);
 
 // Exits with status 2 and `message` on stderr as one JSON log line: for invalid configuration.
 [[noreturn]] void ConfigError(const std::string& message);

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -96,5 +97,35 @@ std::string MaskEmail(absl::string_view email) {
 }
 
 std::string MaskSecret(absl::string_view secret) { return secret.empty() ? "" : "***"; }
+
+std::string MaskUri(absl::string_view uri) {
+  std::string out(uri);
+  // scheme://user:password@host -> scheme://user:***@host
+  if (size_t scheme = out.find("://"); scheme != std::string::npos) {
+    size_t end = out.find_first_of("/?#", scheme + 3);
+    size_t at = out.rfind('@', end == std::string::npos ? std::string::npos : end);
+    if (at != std::string::npos && at > scheme) {
+      size_t colon = out.find(':', scheme + 3);
+      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  // key=value parameters, in a query string (&) or a conninfo (spaces).
+  static constexpr absl::string_view kSecretKeys[] = {"password", "passwd", "pwd",        "secret",
+                                                      "token",    "key",    "sslpassword"};
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i] != '=') continue;
+    size_t start = out.find_last_of("?& \t", i);
+    start = start == std::string::npos ? 0 : start + 1;
+    std::string key = absl::AsciiStrToLower(out.substr(start, i - start));
+    bool secret = false;
+    for (absl::string_view k : kSecretKeys) secret |= key == k;
+    if (!secret) continue;
+    size_t end = out.find_first_of("& \t#", i + 1);
+    if (end == std::string::npos) end = out.size();
+    out.replace(i + 1, end - i - 1, "***");
+    i += 3;
+  }
+  return out;
+}
 
 }  // namespace dossiersync

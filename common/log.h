@@ -45,6 +45,11 @@ std::string MaskDigits(absl::string_view id);    // keeps the last 3 characters
 std::string MaskEmail(absl::string_view email);  // "an@x.vn" -> "a***@x.vn"
 // Masks a secret completely ("" stays "", otherwise "***").
 std::string MaskSecret(absl::string_view secret);
+// A URI or libpq conninfo with its secrets masked: the password of `scheme://user:password@host`,
+// and the value of every `password=`, `passwd=`, `pwd=`, `secret=`, `token=`, `key=` and
+// `sslpassword=` parameter (query string or key=value list), so configuration lines and errors
+// can name a database or an adapter without leaking them.
+std::string MaskUri(absl::string_view uri);
 
 }  // namespace dossiersync
 

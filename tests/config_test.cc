@@ -93,5 +93,62 @@ TEST(ConfigTest, CommandLineWinsOverEnvironmentAndSigtermStopsGracefully) {
   EXPECT_EQ(testing::CollectTopic(broker->bootstrap(), kTopicDossierChanges, 1).size(), 1u);
 }
 
+// Every binary started with a secret in every secret-bearing flag and URI: nothing it prints
+// (configuration line, start errors) carries one. Regression: sync, reconciliation and the
+// simulator logged --database with the PostgreSQL password in clear.
+TEST(ConfigTest, NoBinaryPrintsASecret) {
+  testing::TempDir dir;
+  std::ofstream(dir.File("creds")) << "username=langson\npassword=SECRET-creds\n";
+  std::ofstream(dir.File("pw")) << "SECRET-simpw\n";
+  // Port 1: nothing listens, so each service logs its configuration and fails to start.
+  const std::string db = "--database=postgresql://dbuser:SECRET-uri@127.0.0.1:1/db?sslmode=disable"
+                         "&password=SECRET-query";
+  const std::string url = "--dvcqg_url=http://adapter:SECRET-url@127.0.0.1:1";
+  const std::string creds = "--dvcqg_credentials_file=" + dir.File("creds");
+  const std::vector<std::vector<std::string>> runs = {
+      {"dossier-intake", "--allow_insecure", "--kafka_brokers=127.0.0.1:1", db,
+       "--kafka_config=sasl.password=SECRET-kafka,ssl.key.password=SECRET-sslkey"},
+      {"dossier-sync", "--allow_insecure", "--kafka_brokers=127.0.0.1:1", db, url, creds},
+      {"dossier-reconciliation", "--allow_insecure", "--kafka_brokers=127.0.0.1:1", db, url,
+       creds},
+      {"dvcqg-sim", "--listen=127.0.0.1:0", db, "--password_file=" + dir.File("pw")},
+  };
+  for (const auto& run : runs) {
+    std::vector<std::string> args = run;
+    args[0] = testing::BinaryPath(run[0]);
+    const std::string log = dir.File(run[0] + ".log");
+    setenv("DOSSIERSYNC_DVCQG_PASSWORD", "SECRET-env", 1);
+    testing::Process p(args, log);
+    unsetenv("DOSSIERSYNC_DVCQG_PASSWORD");
+    EXPECT_NE(p.Wait(), 0) << run[0];
+    const std::string out = Slurp(log);
+    EXPECT_NE(out.find("\"msg\":\"configuration\""), std::string::npos) << run[0] << ": " << out;
+    EXPECT_NE(out.find("dbuser:***@127.0.0.1:1"), std::string::npos) << run[0] << ": " << out;
+    EXPECT_EQ(out.find("SECRET"), std::string::npos) << run[0] << " printed a secret: " << out;
+  }
+}
+
+// Malformed database URIs and missing secret files are refused naming the flag.
+TEST(ConfigTest, UnknownDatabaseSchemeAndMissingSecretFilesNameTheFlag) {
+  testing::TempDir dir;
+  testing::Process p({testing::BinaryPath("dossier-intake"), "--allow_insecure",
+                      "--kafka_brokers=127.0.0.1:1", "--database=mysql://x"},
+                     dir.File("db.log"));
+  EXPECT_NE(p.Wait(), 0);
+  std::string out = Slurp(dir.File("db.log"));
+  EXPECT_NE(out.find(R"(--database: unknown scheme \"mysql\")"), std::string::npos) << out;
+  EXPECT_NE(out.find("postgresql://"), std::string::npos) << out;
+  EXPECT_FALSE(std::ifstream("x").good()) << "no SQLite file named after the URI";
+  testing::Process q({testing::BinaryPath("dossier-sync"), "--allow_insecure",
+                      "--kafka_brokers=127.0.0.1:1", "--dvcqg_url=http://127.0.0.1:1",
+                      "--dvcqg_credentials_file=" + dir.File("nope")},
+                     dir.File("creds.log"));
+  EXPECT_EQ(q.Wait(), 2);
+  out = Slurp(dir.File("creds.log"));
+  EXPECT_NE(out.find("--dvcqg_credentials_file: cannot read secret file " + dir.File("nope")),
+            std::string::npos)
+      << out;
+}
+
 }  // namespace
 }  // namespace dossiersync

@@ -71,7 +71,7 @@ absl::Status ClientConfig::Validate() const {
 }
 
 nlohmann::json ClientConfig::ToJson() const {
-  return {{"base_url", base_url},
+  return {{"base_url", MaskUri(base_url)},
           {"login_path", login_path},
           {"service_path", service_path},
           {"username", credentials.username},
@@ -90,7 +90,7 @@ nlohmann::json ClientConfig::ToJson() const {
 }
 
 absl::StatusOr<Credentials> ReadCredentialsFile(const std::string& path) {
-  auto text = ReadSecretFile(path);
+  auto text = ReadSecretFile(path, "--dvcqg_credentials_file");
   if (!text.ok()) return text.status();
   Credentials c;
   for (absl::string_view line : absl::StrSplit(*text, '\n')) {

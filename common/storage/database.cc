@@ -1,5 +1,8 @@
 #include "common/storage/database.h"
 
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -96,7 +99,22 @@ absl::StatusOr<std::unique_ptr<Database>> Open(absl::string_view uri, const Open
     return OpenPostgres(std::string(uri), options);
   }
   absl::string_view path = uri;
-  if (absl::StartsWith(path, "sqlite:")) path.remove_prefix(7);
+  if (absl::StartsWith(path, "sqlite:")) {
+    path.remove_prefix(7);
+  } else if (size_t colon = path.find(':'); colon != absl::string_view::npos && colon > 1 &&
+                                              path.find('/') > colon) {
+    // A scheme we do not speak (mysql://x, sqlite3:..., postgresq://...) is not a file name.
+    absl::string_view scheme = path.substr(0, colon);
+    bool word = std::all_of(scheme.begin(), scheme.end(), [](char c) {
+      return absl::ascii_isalnum(c) || c == '+' || c == '-' || c == '.';
+    });
+    if (word) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--database: unknown scheme \"", scheme,
+                       "\"; expected sqlite:PATH, postgresql://USER:PASSWORD@HOST:PORT/DB "
+                       "(or postgres://), or a file path for SQLite"));
+    }
+  }
   if (path.empty()) {
     return absl::InvalidArgumentError("--database: expected sqlite:PATH or a postgresql:// URI");
   }

@@ -1,5 +1,7 @@
 #include "common/storage/postgres_database.h"
 
+#include "common/log.h"
+
 #include <libpq-fe.h>
 
 #include <cstdio>
@@ -201,7 +203,7 @@ class PostgresDatabase : public Database {
     PGconn* c = PQconnectdb(uri_.c_str());
     if (PQstatus(c) != CONNECTION_OK) {
       absl::Status st = absl::UnavailableError(
-          absl::StrCat("postgresql connect to ", RedactUri(uri_), ": ", PQerrorMessage(c)));
+          absl::StrCat("postgresql connect to ", MaskUri(uri_), ": ", PQerrorMessage(c)));
       PQfinish(c);
       absl::MutexLock l(&mu_);
       --open_;
@@ -299,18 +301,6 @@ RenumberedSql RenumberPlaceholders(absl::string_view sql) {
   scan([&](int n) { absl::StrAppend(&out.sql, "$", renumber[n]); },
        [&](absl::string_view t) { out.sql.append(t.data(), t.size()); });
   return out;
-}
-
-std::string RedactUri(absl::string_view uri) {
-  // scheme://user:password@host -> scheme://user:***@host
-  size_t scheme = uri.find("://");
-  size_t at = uri.find('@');
-  if (scheme == absl::string_view::npos || at == absl::string_view::npos || at < scheme) {
-    return std::string(uri);
-  }
-  size_t colon = uri.find(':', scheme + 3);
-  if (colon == absl::string_view::npos || colon > at) return std::string(uri);
-  return absl::StrCat(uri.substr(0, colon + 1), "***", uri.substr(at));
 }
 
 absl::StatusOr<std::unique_ptr<Database>> OpenPostgres(const std::string& uri,

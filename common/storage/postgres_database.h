@@ -31,8 +31,7 @@ struct RenumberedSql {
 };
 RenumberedSql RenumberPlaceholders(absl::string_view sql);
 
-// The URI with any password replaced by "***", for logs and errors.
-std::string RedactUri(absl::string_view uri);
+
 
 }  // namespace dossiersync::storage
 

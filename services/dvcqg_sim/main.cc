@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   c.database = absl::GetFlag(FLAGS_database);
   c.username = absl::GetFlag(FLAGS_username);
   if (!absl::GetFlag(FLAGS_password_file).empty()) {
-    auto p = dossiersync::ReadSecretFile(absl::GetFlag(FLAGS_password_file));
+    auto p = dossiersync::ReadSecretFile(absl::GetFlag(FLAGS_password_file), "--password_file");
     if (!p.ok()) dossiersync::ConfigError(std::string(p.status().message()));
     c.password = *p;
   }

@@ -64,7 +64,7 @@ absl::Status SimConfig::Validate() const {
 
 json SimConfig::ToJson() const {
   return {{"listen", listen},
-          {"database", database},
+          {"database", MaskUri(database)},
           {"username", username},
           {"password", MaskSecret(password)},
           {"session_ttl", absl::FormatDuration(session_ttl)},

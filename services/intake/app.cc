@@ -42,13 +42,11 @@ nlohmann::json IntakeConfig::ToJson() const {
                 ? MaskSecret(v)
                 : v;
   }
-  std::string db = database;
-  if (size_t at = db.find('@'); at != std::string::npos) db = "postgresql://***" + db.substr(at);
   return {{"server", server.ToJson()},
           {"metrics_listen", metrics_listen},
           {"kafka_brokers", kafka_brokers},
           {"kafka_config", kc},
-          {"database", db},
+          {"database", MaskUri(database)},
           {"sqlite_synchronous", sqlite_synchronous},
           {"province_code", validator.province_code},
           {"code_agency_must_match", validator.code_agency_must_match},

@@ -38,7 +38,7 @@ nlohmann::json ReconciliationConfig::ToJson() const {
   return {{"server", server.ToJson()},
           {"metrics_listen", metrics_listen},
           {"kafka_brokers", kafka_brokers},
-          {"database", database},
+          {"database", MaskUri(database)},
           {"intake_addr", intake_addr},
           {"dvcqg", dvcqg.ToJson()},
           {"concurrency", runner.concurrency},

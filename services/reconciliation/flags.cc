@@ -41,7 +41,7 @@ absl::StatusOr<ReconciliationConfig> ReconciliationConfig::FromFlags() {
   c.intake_addr = absl::GetFlag(FLAGS_intake_addr);
   c.intake_client.tls_ca_file = absl::GetFlag(FLAGS_intake_ca_file);
   if (!absl::GetFlag(FLAGS_intake_token_file).empty()) {
-    auto t = ReadSecretFile(absl::GetFlag(FLAGS_intake_token_file));
+    auto t = ReadSecretFile(absl::GetFlag(FLAGS_intake_token_file), "--intake_token_file");
     if (!t.ok()) return t.status();
     c.intake_client.token = *t;
   }

@@ -36,7 +36,7 @@ nlohmann::json SyncConfig::ToJson() const {
   return {{"server", server.ToJson()},
           {"metrics_listen", metrics_listen},
           {"kafka_brokers", kafka_brokers},
-          {"database", database},
+          {"database", MaskUri(database)},
           {"dvcqg", dvcqg.ToJson()},
           {"workers", engine.workers},
           {"rate_limit", engine.rate_limit_per_second},

@@ -68,7 +68,7 @@ dossiersync::ClientOptions Client() {
   dossiersync::ClientOptions c;
   c.tls_ca_file = absl::GetFlag(FLAGS_tls_ca_file);
   if (!absl::GetFlag(FLAGS_token_file).empty()) {
-    auto t = dossiersync::ReadSecretFile(absl::GetFlag(FLAGS_token_file));
+    auto t = dossiersync::ReadSecretFile(absl::GetFlag(FLAGS_token_file), "--token_file");
     if (!t.ok()) dossiersync::ConfigError(std::string(t.status().message()));
     c.token = *t;
   }
