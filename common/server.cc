@@ -8,6 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "common/flags.h"
+#include "common/library_logs.h"
 #include "common/log.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -130,6 +131,7 @@ ServerOptions ServerOptionsFromFlags(const std::string& listen) {
 
 void ApplyLogFlags(const std::string& service) {
   SetLogService(service);
+  RouteLibraryLogs();
   std::string l = absl::GetFlag(FLAGS_log_level);
   if (l == "debug")
     SetLogLevel(LogLevel::kDebug);

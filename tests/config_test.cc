@@ -150,5 +150,73 @@ TEST(ConfigTest, UnknownDatabaseSchemeAndMissingSecretFilesNameTheFlag) {
       << out;
 }
 
+// Every line is a JSON object: gRPC's own messages (a TLS handshake that failed) and protobuf's
+// (invalid UTF-8 in a string field) go through the JSON logger. Regression: both reached stderr
+// as text ("E1201 ... ssl_transport_security.cc ... Handshake failed", "[libprotobuf ERROR ...]").
+TEST(ConfigTest, LibraryMessagesAreJsonLines) {
+  testing::TempDir dir;
+  ASSERT_EQ(system(absl::StrCat("cd ", dir.path(),
+                                " && openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "
+                                "/CN=localhost -keyout k.pem -out c.pem >/dev/null 2>&1 && printf "
+                                "'p portal tok-portal-0123456789\\n' > tokens")
+                       .c_str()),
+            0);
+  auto broker = testing::StartBroker();
+  auto start = [&](const std::string& name, std::vector<std::string> extra) {
+    int port = testing::FreePort();
+    std::vector<std::string> args = {testing::BinaryPath("dossier-intake"),
+                                     absl::StrCat("--listen=127.0.0.1:", port),
+                                     "--metrics_listen=127.0.0.1:0",
+                                     "--kafka_brokers=" + broker->bootstrap(),
+                                     "--database=sqlite:" + dir.File(name + ".db")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto p = std::make_unique<testing::Process>(args, dir.File(name + ".log"));
+    EXPECT_TRUE(testing::WaitFor([&] {
+      return Slurp(dir.File(name + ".log")).find("\"msg\":\"serving\"") != std::string::npos;
+    }));
+    return std::make_pair(std::move(p), port);
+  };
+  auto [tls, tls_port] = start("tls", {"--tls_cert_file=" + dir.File("c.pem"),
+                                       "--tls_key_file=" + dir.File("k.pem"),
+                                       "--auth_tokens_file=" + dir.File("tokens")});
+  auto [plain, plain_port] = start("plain", {"--allow_insecure"});
+  // Plaintext to the TLS port: the server's handshake fails.
+  auto stub = testing::IntakeStub(tls_port);
+  dossiersync::v1::SubmitChangeResponse resp;
+  EXPECT_EQ(stub->SubmitChange(MakeContext({}, absl::Seconds(5)).get(),
+                               testing::ValidRequest(1, 1, 1), &resp)
+                .error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  // A string field with invalid UTF-8: protobuf refuses it while parsing.
+  auto bad = testing::ValidRequest(1, 1, 1);
+  bad.mutable_dossier()->set_summary(std::string("\xC3\x28", 2));
+  auto plain_stub = testing::IntakeStub(plain_port);
+  EXPECT_EQ(plain_stub->SubmitChange(MakeContext({}, absl::Seconds(5)).get(), bad, &resp)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  auto has = [&](const std::string& name, const std::string& what) {
+    return Slurp(dir.File(name + ".log")).find(what) != std::string::npos;
+  };
+  EXPECT_TRUE(testing::WaitFor([&] { return has("tls", "\"source\":\"grpc\""); }))
+      << Slurp(dir.File("tls.log"));
+  EXPECT_TRUE(testing::WaitFor([&] { return has("plain", "\"source\":\"protobuf\""); }))
+      << Slurp(dir.File("plain.log"));
+  tls->Kill(SIGTERM);
+  plain->Kill(SIGTERM);
+  EXPECT_EQ(tls->Wait(), 0);
+  EXPECT_EQ(plain->Wait(), 0);
+  for (const char* name : {"tls", "plain"}) {
+    std::istringstream lines(Slurp(dir.File(std::string(name) + ".log")));
+    std::string line;
+    int n = 0;
+    while (std::getline(lines, line)) {
+      ++n;
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      EXPECT_TRUE(j.is_object()) << name << ": not JSON: " << line;
+    }
+    EXPECT_GT(n, 3) << name;
+  }
+}
+
 }  // namespace
 }  // namespace dossiersync
