@@ -1,8 +1,13 @@
 // The storage interface on both drivers: SQLite (a file) and PostgreSQL (a real server the test
 // starts itself, see tests/postgres_server.h).
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "common/storage/database.h"
+#include "common/storage/lease.h"
 #include "common/storage/postgres_database.h"
 #include "common/storage/schema.h"
 #include "gtest/gtest.h"
@@ -249,6 +254,40 @@ TEST(PostgresTest, PlaceholdersAreRenumberedOutsideQuotes) {
   auto r = RenumberPlaceholders("SELECT '$1', $3 FROM t WHERE a = $3 OR b = $5 -- $2\n");
   EXPECT_EQ(r.sql, "SELECT '$1', $1 FROM t WHERE a = $1 OR b = $2 -- $2\n");
   EXPECT_EQ(r.params, (std::vector<int>{2, 4}));
+}
+
+// Leases: one holder at a time until expiry; a holder of this host whose process died (kill -9
+// leaves its lease behind) is taken over at once. Regression: a restarted intake with the default
+// --instance_id published nothing for about 10 s while the dead process's relay lease ran out.
+TEST_P(StorageTest, LeaseOfADeadProcessOfThisHostIsTakenOverAtOnce) {
+  auto db = OpenDb();
+  ASSERT_TRUE(db);
+  auto leases = Leases::Open(db.get());
+  ASSERT_TRUE(leases.ok()) << leases.status();
+  const std::string me = DefaultHolder();
+  const std::string host = me.substr(0, me.rfind('-'));
+  // A process that existed and is gone: a child that exited and was reaped.
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  ASSERT_GT(child, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  const std::string dead = absl::StrCat(host, "-", child);
+  const std::string alive = absl::StrCat(host, "-", getppid());  // the test runner: alive
+  EXPECT_TRUE(HolderIsDeadHere(dead));
+  EXPECT_FALSE(HolderIsDeadHere(alive));
+  EXPECT_FALSE(HolderIsDeadHere(absl::StrCat("another-host-", child)));
+  EXPECT_FALSE(HolderIsDeadHere(me));
+  EXPECT_FALSE(HolderIsDeadHere("replica-a"));
+  ASSERT_TRUE(*(*leases)->Acquire("relay", alive, absl::Minutes(1)));
+  EXPECT_FALSE(*(*leases)->Acquire("relay", me, absl::Minutes(1))) << "a live holder keeps it";
+  ASSERT_TRUE((*leases)->Release("relay", alive).ok());
+  ASSERT_TRUE(*(*leases)->Acquire("relay", dead, absl::Minutes(1)));
+  EXPECT_TRUE(*(*leases)->Acquire("relay", me, absl::Minutes(1))) << "the dead holder's is taken";
+  EXPECT_FALSE(*(*leases)->Acquire("relay", dead, absl::Minutes(1)));
+  ASSERT_TRUE((*leases)->Release("relay", me).ok());
+  ASSERT_TRUE(*(*leases)->Acquire("relay", absl::StrCat("another-host-", child), absl::Minutes(1)));
+  EXPECT_FALSE(*(*leases)->Acquire("relay", me, absl::Minutes(1))) << "another host's waits";
 }
 
 }  // namespace

@@ -21,7 +21,8 @@ class Leases {
   // Creates the `leases` table if needed (migration component "leases").
   static absl::StatusOr<std::unique_ptr<Leases>> Open(Database* db);
   // Takes or renews `name` for `holder` until now + ttl; false while another holder has an
-  // unexpired lease.
+  // unexpired lease, unless that holder is a process of this host that no longer exists
+  // (HolderIsDeadHere: a kill -9 leaves its lease behind; a restart takes it over at once).
   absl::StatusOr<bool> Acquire(const std::string& name, const std::string& holder,
                                absl::Duration ttl);
   // Gives the lease up if `holder` has it.
@@ -35,6 +36,8 @@ class Leases {
 // This process's default holder identity: HOSTNAME-PID (stable across restarts of a Kubernetes
 // pod's container, whose process is pid 1; unique among processes on one machine).
 std::string DefaultHolder();
+// Whether `holder` is a DefaultHolder identity of this host whose process is gone.
+bool HolderIsDeadHere(absl::string_view holder);
 
 }  // namespace dossiersync::storage
 
