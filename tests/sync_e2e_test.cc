@@ -167,6 +167,69 @@ TEST_F(SyncE2ETest, AlreadyExistsNotExistsAndRevokedSessionsConverge) {
   EXPECT_GE(Stats()["outcomes"]["DongBoHoSoMC"].value("4", 0), 1) << "không tồn tại was met";
 }
 
+// 10 dossiers DVCQG already holds, with their first progress row: the sync's create meets "đã
+// tồn tại", one update follows (regression: two identical ones), and the step DVCQG has is not
+// pushed again (regression: 10 of 10 got it twice); the ledger looks it up first (SPEC §6).
+TEST_F(SyncE2ETest, AlreadyExistsSendsOneUpdateAndNoStepDvcqgHas) {
+  dvcqg::ClientConfig cc;
+  cc.base_url = sim_->url();
+  cc.credentials = {"langson", "langson-dev-password"};
+  auto direct = dvcqg::Client::Create(cc);
+  ASSERT_TRUE(direct.ok());
+  tools::Workload w(workload_);
+  std::vector<std::string> codes;
+  for (int i = 0; i < 10; ++i) {
+    auto first = w.Lifecycle(i)[0];
+    const auto& d = first.dossier();
+    codes.push_back(d.code());
+    ASSERT_EQ((*direct)->SyncDossiers({{&d, d.status()}}, false).outcome,
+              dvcqg::Outcome::kAccepted);
+    std::vector<dvcqg::StepItem> rows;
+    for (const auto& st : first.new_steps()) rows.push_back({&st, st.status()});
+    ASSERT_EQ((*direct)->UpdateProgress(d.code(), rows).back().outcome, dvcqg::Outcome::kAccepted);
+  }
+  auto sync = StartSync(SyncTestConfig());
+  ASSERT_TRUE(sync);
+  SubmitChange(10, 0);  // the first change of each: the snapshot and row DVCQG already has
+  auto history = [&](const std::string& code, int* updates, int* rows) {
+    json h = json::parse(admin_->Get(("/admin/history/" + code).c_str())->body)["history"];
+    *updates = *rows = 0;
+    for (const auto& e : h) {
+      if (e["service"] == "CapNhatTienDoHoSoMC") ++*rows;
+      if (e["service"] == "DongBoHoSoMC" && e["is_update"] == true) ++*updates;
+    }
+    return h;
+  };
+  ASSERT_TRUE(testing::WaitFor([&] {
+    for (const auto& code : codes) {
+      int updates = 0, rows = 0;
+      history(code, &updates, &rows);
+      if (updates == 0) return false;
+    }
+    return sync->engine()->pending() == 0;
+  })) << Stats().dump();
+  EXPECT_GE(Stats()["outcomes"]["DongBoHoSoMC"].value("3", 0), 1) << "đã tồn tại was met";
+  for (const auto& code : codes) {
+    int updates = 0, rows = 0;
+    json h = history(code, &updates, &rows);
+    EXPECT_EQ(updates, 1) << code << ": " << h.dump();
+    EXPECT_EQ(rows, 1) << code << ": the row DVCQG had was pushed again: " << h.dump();
+  }
+  EXPECT_GE(Stats()["outcomes"]["TraCuuHoSo"].value("0", 0), 10) << "looked up before steps";
+  SubmitChange(10, 1);  // the next change's row is new: it is pushed, once
+  for (const auto& code : codes) {
+    auto rows = [&] {
+      json h = json::parse(admin_->Get(("/admin/history/" + code).c_str())->body)["history"];
+      int n = 0;
+      for (const auto& e : h) n += e["service"] == "CapNhatTienDoHoSoMC";
+      return n;
+    };
+    ASSERT_TRUE(testing::WaitFor([&] { return rows() >= 2; })) << code;
+    ASSERT_TRUE(testing::WaitFor([&] { return sync->engine()->pending() == 0; }));
+    EXPECT_EQ(rows(), 2) << code;
+  }
+}
+
 TEST_F(SyncE2ETest, PermanentRejectGoesToDeadLettersAndReplayFixesIt) {
   const std::string kUnknown = "1.001193";  // "Đăng ký khai sinh": pretend DVCQG lacks it
   SetFaults({{"reject_procedure_codes", {kUnknown}}});

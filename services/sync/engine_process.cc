@@ -155,11 +155,13 @@ void Engine::PushSnapshots(std::vector<Taken*>& items, std::map<std::string, Out
   // "không tồn tại" a create.
   for (int round = 0; round < 2 && !todo.empty(); ++round) {
     std::vector<Item> again;
+    // The groups are fixed before the calls: an item flipped by the create call goes to the next
+    // round, not to this round's update call as well (regression: each "đã tồn tại" was followed
+    // by two identical updates).
+    std::vector<Item*> groups[2];
+    for (Item& it : todo) groups[it.created ? 1 : 0].push_back(&it);
     for (bool update : {false, true}) {
-      std::vector<Item*> group;
-      for (Item& it : todo) {
-        if (it.created == update) group.push_back(&it);
-      }
+      std::vector<Item*>& group = groups[update ? 1 : 0];
       if (group.empty()) continue;
       std::vector<dvcqg::DossierItem> call_items;
       for (Item* it : group) {
@@ -193,7 +195,9 @@ void Engine::PushSnapshots(std::vector<Taken*>& items, std::map<std::string, Out
           it->created = !update;
           (void)ledger_->SetCreated(it->t->code, it->created);
           // A dossier DVCQG does not have has none of its steps either: send them all again.
-          if (update) (void)ledger_->ResetNational(it->t->code);
+          // One it has that we did not create may hold some already (SPEC §6: only the steps
+          // DVCQG does not have): they are looked up before the first step push.
+          (void)(update ? ledger_->ResetNational(it->t->code) : ledger_->RecheckSteps(it->t->code));
           again.push_back(*it);
         } else if (oc == dvcqg::Outcome::kInvalidItem) {
           o.result = Result::kDeadLetter;
