@@ -230,6 +230,43 @@ TEST_F(SyncE2ETest, AlreadyExistsSendsOneUpdateAndNoStepDvcqgHas) {
   }
 }
 
+// The consumer lag is high watermark minus committed offset from the first moment after a start.
+// Regression: a restarted sync reported each partition's whole size as lag (the fetch position is
+// unknown until a message arrives) and the consumer-lag alert fired after every rolling update.
+TEST_F(SyncE2ETest, LagAfterARestartIsKnownAndZeroWhenNothingIsPending) {
+  const int kPartitions = devbroker::DevBrokerOptions().partitions;  // the fixture's broker
+  {
+    auto sync = StartSync(SyncTestConfig());
+    ASSERT_TRUE(sync);
+    Submit(60);
+    WaitConverged();
+    ASSERT_TRUE(testing::WaitFor([&] {
+      return testing::ScrapeMetricSum(sync->metrics_port(), "dossiersync_sync_consumer_lag") == 0;
+    }));
+    sync->Stop();
+  }
+  auto sync = StartSync(SyncTestConfig());
+  ASSERT_TRUE(sync);
+  // Every assigned partition (both topics) gets a figure at once, and it is 0: nothing new came.
+  int series = 0;
+  double sum = -1;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    sum = testing::ScrapeMetricSum(sync->metrics_port(), "dossiersync_sync_consumer_lag", &series);
+    return series == 2 * kPartitions;
+  })) << series;
+  EXPECT_EQ(sum, 0);
+  // A new change is done and the lag is 0 again.
+  auto stub = testing::IntakeStub(intake_->grpc_port());
+  dossiersync::v1::SubmitChangeResponse resp;
+  ASSERT_TRUE(stub->SubmitChange(MakeContext({}, absl::Seconds(10)).get(),
+                                 testing::ValidRequest(900, 1, 1), &resp)
+                  .ok());
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return testing::ScrapeMetricSum(sync->metrics_port(), "dossiersync_sync_consumer_lag") == 0 &&
+           sync->engine()->pending() == 0;
+  }));
+}
+
 TEST_F(SyncE2ETest, PermanentRejectGoesToDeadLettersAndReplayFixesIt) {
   const std::string kUnknown = "1.001193";  // "Đăng ký khai sinh": pretend DVCQG lacks it
   SetFaults({{"reject_procedure_codes", {kUnknown}}});

@@ -102,6 +102,7 @@ void Consumer::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_lis
     }
     assigned_.insert(tps.begin(), tps.end());
     if (paused_) rd_kafka_pause_partitions(rk_, parts);
+    lag_due_ = true;  // the lag of new partitions is known from the first moment
   } else {
     bool lost = rd_kafka_assignment_lost(rk_);
     LogInfo("partitions revoked", {{"count", parts->cnt}, {"lost", lost}});
@@ -200,22 +201,53 @@ void Consumer::UpdatePause() {
 }
 
 void Consumer::UpdateLag() {
+  if (assigned_.empty()) return;
+  // Where consumption stands per partition: the fetch position once messages flow; before that
+  // (just after a start or a rebalance) the group's committed offset, asked of the coordinator.
+  // Regression: the position is unknown until the first message, and taking the low watermark
+  // then reported every partition's whole size as lag after each restart.
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(assigned_.size());
   for (const auto& tp : assigned_) {
-    int64_t low = 0, high = 0;
-    if (rd_kafka_get_watermark_offsets(rk_, tp.first.c_str(), tp.second, &low, &high)) continue;
-    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(list, tp.first.c_str(), tp.second);
-    rd_kafka_position(rk_, list);
-    int64_t pos = list->elems[0].offset;
-    rd_kafka_topic_partition_list_destroy(list);
-    if (pos < 0) pos = low;
-    lag_->Add({{"topic", tp.first}, {"partition", absl::StrCat(tp.second)}})
+  }
+  rd_kafka_position(rk_, list);
+  std::vector<int> unknown;
+  for (int i = 0; i < list->cnt; ++i) {
+    if (list->elems[i].offset < 0) unknown.push_back(i);
+  }
+  std::map<int, int64_t> committed;
+  if (!unknown.empty()) {
+    rd_kafka_topic_partition_list_t* ask = rd_kafka_topic_partition_list_new(unknown.size());
+    for (int i : unknown) {
+      rd_kafka_topic_partition_list_add(ask, list->elems[i].topic, list->elems[i].partition);
+    }
+    if (rd_kafka_committed(rk_, ask, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      for (size_t k = 0; k < unknown.size(); ++k) committed[unknown[k]] = ask->elems[k].offset;
+    }
+    rd_kafka_topic_partition_list_destroy(ask);
+  }
+  for (int i = 0; i < list->cnt; ++i) {
+    const char* topic = list->elems[i].topic;
+    const int32_t partition = list->elems[i].partition;
+    int64_t low = -1, high = -1;
+    if (rd_kafka_get_watermark_offsets(rk_, topic, partition, &low, &high) ||
+        low < 0 || high < 0) {
+      if (rd_kafka_query_watermark_offsets(rk_, topic, partition, &low, &high, 1000)) continue;
+    }
+    int64_t pos = list->elems[i].offset;
+    if (pos < 0) {
+      auto c = committed.find(i);
+      if (c == committed.end()) continue;  // not known yet: no figure rather than a wrong one
+      pos = c->second >= 0 ? c->second : low;  // nothing committed: consumption starts at low
+    }
+    lag_->Add({{"topic", topic}, {"partition", absl::StrCat(partition)}})
         .Set(static_cast<double>(std::max<int64_t>(0, high - pos)));
   }
+  rd_kafka_topic_partition_list_destroy(list);
 }
 
 void Consumer::Run() {
-  absl::Time last_commit = absl::Now(), last_lag = absl::Now();
+  absl::Time last_commit = absl::Now(), last_lag = absl::InfinitePast();
   while (!stop_) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, 50);
     if (m) {
@@ -233,7 +265,8 @@ void Consumer::Run() {
       UpdatePause();
       last_commit = now;
     }
-    if (now - last_lag > absl::Seconds(2)) {
+    if (now - last_lag > absl::Seconds(2) || lag_due_) {
+      lag_due_ = false;
       UpdateLag();
       last_lag = now;
     }

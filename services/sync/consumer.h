@@ -63,6 +63,7 @@ class Consumer {
   std::atomic<bool> paused_{false};
   std::atomic<size_t> assigned_count_{0};
   std::set<TopicPartition> assigned_;  // poll thread only
+  bool lag_due_ = false;               // poll thread only: partitions were just assigned
   prometheus::Family<prometheus::Gauge>* lag_;
   prometheus::Counter* malformed_;
 };
