@@ -27,7 +27,10 @@
 
 ABSL_FLAG(std::string, intake_addr, "127.0.0.1:50051", "IntakeService address");
 ABSL_FLAG(std::string, token_file, "", "Bearer token file (none: no token)");
-ABSL_FLAG(std::string, ca_file, "", "CA file for TLS (none: plaintext)");
+ABSL_FLAG(std::string, ca_file, "", "CA file for TLS (none, without --cert_file: plaintext)");
+ABSL_FLAG(std::string, cert_file, "", "Client certificate (mutual TLS, with --key_file)");
+ABSL_FLAG(std::string, key_file, "", "Key of --cert_file");
+ABSL_FLAG(std::string, server_name, "", "Name to verify in intake's certificate");
 ABSL_FLAG(std::string, mode, "closed", "open (fixed rate) or closed (fixed concurrency)");
 ABSL_FLAG(std::string, rpc, "unary", "unary (SubmitChange) or stream (SubmitChanges)");
 ABSL_FLAG(double, rate, 1000, "open loop: changes per second");
@@ -125,15 +128,15 @@ int Main() {
     std::fprintf(stderr, "--rate, --concurrency, --streams and --duration must be positive\n");
     return 2;
   }
-  o.client.tls_ca_file = absl::GetFlag(FLAGS_ca_file);
-  if (!absl::GetFlag(FLAGS_token_file).empty()) {
-    auto t = ReadSecretFile(absl::GetFlag(FLAGS_token_file), "--token_file");
-    if (!t.ok()) {
-      std::fprintf(stderr, "%s\n", t.status().ToString().c_str());
-      return 2;
-    }
-    o.client.token = *t;
+  auto client = ClientOptionsFrom(absl::GetFlag(FLAGS_ca_file), absl::GetFlag(FLAGS_cert_file),
+                                  absl::GetFlag(FLAGS_key_file), absl::GetFlag(FLAGS_token_file),
+                                  absl::GetFlag(FLAGS_server_name),
+                                  {"--ca_file", "--cert_file", "--key_file", "--token_file"});
+  if (!client.ok()) {
+    std::fprintf(stderr, "%s\n", client.status().ToString().c_str());
+    return 2;
   }
+  o.client = *client;
   auto channel = MakeChannel(absl::GetFlag(FLAGS_intake_addr), o.client);
   if (!channel.ok()) {
     std::fprintf(stderr, "%s\n", channel.status().ToString().c_str());

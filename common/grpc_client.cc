@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/flags.h"
 #include "common/ids.h"
 
 namespace dossiersync {
@@ -23,13 +24,18 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& ta
   args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
   args.SetMaxSendMessageSize(64 * 1024 * 1024);
   if (!o.authority.empty()) args.SetSslTargetNameOverride(o.authority);
-  if (o.tls_ca_file.empty()) {
+  if (!o.tls()) {
     return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
   }
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("a client certificate and its key go together");
+  }
   grpc::SslCredentialsOptions ssl;
-  auto ca = Slurp(o.tls_ca_file);
-  if (!ca.ok()) return ca.status();
-  ssl.pem_root_certs = *ca;
+  if (!o.tls_ca_file.empty()) {
+    auto ca = Slurp(o.tls_ca_file);
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+  }
   if (!o.tls_cert_file.empty()) {
     auto cert = Slurp(o.tls_cert_file);
     if (!cert.ok()) return cert.status();
@@ -39,6 +45,33 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& ta
     ssl.pem_private_key = *key;
   }
   return grpc::CreateCustomChannel(target, grpc::SslCredentials(ssl), args);
+}
+
+absl::StatusOr<ClientOptions> ClientOptionsFrom(const std::string& ca, const std::string& cert,
+                                                const std::string& key,
+                                                const std::string& token_file,
+                                                const std::string& server_name,
+                                                const ClientFlagNames& names) {
+  ClientOptions o;
+  o.tls_ca_file = ca;
+  o.tls_cert_file = cert;
+  o.tls_key_file = key;
+  o.authority = server_name;
+  if (cert.empty() != key.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(names.cert, " and ", names.key, " go together (mutual TLS)"));
+  }
+  for (const auto& [path, flag] : {std::pair{ca, names.ca}, {cert, names.cert}, {key, names.key}}) {
+    if (!path.empty() && !Slurp(path).ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read ", path));
+    }
+  }
+  if (!token_file.empty()) {
+    auto t = ReadSecretFile(token_file, names.token);
+    if (!t.ok()) return t.status();
+    o.token = *t;
+  }
+  return o;
 }
 
 std::unique_ptr<grpc::ClientContext> MakeContext(const ClientOptions& o, absl::Duration timeout) {

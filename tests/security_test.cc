@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/grpc_client.h"
+#include "dossiersync/v1/reconciliation.grpc.pb.h"
 #include "dossiersync/v1/sync.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
@@ -192,6 +193,66 @@ TEST_F(SecurityTest, OperatorRpcsAndLogsWithoutSecretsOrPersonalData) {
         std::string("tok-operator-0123456789"), std::string("tok-tuphap-0123456789")}) {
     EXPECT_EQ(log.find(secret), std::string::npos) << "the sync's log contains " << secret;
   }
+}
+
+// The reconciliation reads the provincial truth from an intake that demands client certificates:
+// with --intake_cert_file/--intake_key_file its run finishes; without them it fails.
+// Regression: it had no way to present a certificate ("UNAVAILABLE ... Socket closed").
+TEST_F(SecurityTest, ReconciliationRunsAgainstAMutualTlsIntake) {
+  StartIntake(/*mtls=*/true);
+  ClientOptions portal = Tls();
+  portal.tls_cert_file = File("client.crt");
+  portal.tls_key_file = File("client.key");
+  ASSERT_TRUE(Submit(portal).ok());
+  auto sim = testing::StartSim(work_.path());
+  std::ofstream(work_.File("creds")) << "username=langson\npassword=langson-dev-password\n";
+  std::ofstream(work_.File("intake-token")) << "tok-operator-0123456789\n";
+  auto run = [&](const std::string& name, std::vector<std::string> extra) {
+    int port = testing::FreePort();
+    std::vector<std::string> args = {
+        testing::BinaryPath("dossier-reconciliation"), "--allow_insecure",
+        absl::StrCat("--listen=127.0.0.1:", port), "--metrics_listen=127.0.0.1:0",
+        "--kafka_brokers=" + broker_->bootstrap(),
+        "--database=sqlite:" + work_.File(name + ".db"),
+        absl::StrCat("--intake_addr=127.0.0.1:", intake_->grpc_port()),
+        "--intake_ca_file=" + File("ca.crt"), "--intake_token_file=" + work_.File("intake-token"),
+        "--dvcqg_url=" + sim->url(), "--dvcqg_credentials_file=" + work_.File("creds")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    testing::Process p(args, work_.File(name + ".log"));
+    auto stub = dossiersync::v1::ReconciliationService::NewStub(
+        *MakeChannel(absl::StrCat("127.0.0.1:", port), {}));
+    dossiersync::v1::StartRunResponse started;
+    EXPECT_TRUE(testing::WaitFor([&] {
+      return stub->StartRun(MakeContext({}, absl::Seconds(2)).get(), {}, &started).ok();
+    }));
+    dossiersync::v1::ReconciliationRun r;
+    EXPECT_TRUE(testing::WaitFor([&] {
+      dossiersync::v1::GetRunRequest g;
+      g.set_run_id(started.run_id());
+      return stub->GetRun(MakeContext({}, absl::Seconds(2)).get(), g, &r).ok() &&
+             r.state() != "RUNNING";
+    }));
+    p.Kill(SIGTERM);
+    p.Wait();
+    return r;
+  };
+  auto with = run("with-cert", {"--intake_cert_file=" + File("client.crt"),
+                                "--intake_key_file=" + File("client.key"),
+                                "--intake_server_name=localhost"});
+  EXPECT_EQ(with.state(), "FINISHED") << Slurp(work_.File("with-cert.log"));
+  EXPECT_EQ(with.dossiers_checked(), 1);
+  auto without = run("without-cert", {});
+  EXPECT_NE(without.state(), "FINISHED") << "intake refuses a client without a certificate";
+  // A certificate without its key is refused at start, naming both flags.
+  testing::Process bad({testing::BinaryPath("dossier-reconciliation"), "--allow_insecure",
+                        "--kafka_brokers=127.0.0.1:1", "--intake_cert_file=" + File("client.crt"),
+                        "--dvcqg_url=http://127.0.0.1:1",
+                        "--dvcqg_credentials_file=" + work_.File("creds")},
+                       work_.File("bad.log"));
+  EXPECT_EQ(bad.Wait(), 2);
+  EXPECT_NE(Slurp(work_.File("bad.log")).find("--intake_cert_file and --intake_key_file"),
+            std::string::npos)
+      << Slurp(work_.File("bad.log"));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include "common/flags.h"
 
 #include "absl/flags/flag.h"
+#include "common/grpc_client.h"
 #include "services/reconciliation/app.h"
 #include "services/sync/engine.h"
 
@@ -13,7 +14,13 @@ ABSL_FLAG(std::string, database, "sqlite:dossier-reconciliation.db",
 ABSL_FLAG(std::string, intake_addr, "127.0.0.1:50051",
           "IntakeService address (the provincial truth)");
 ABSL_FLAG(std::string, intake_token_file, "", "Bearer token for IntakeService");
-ABSL_FLAG(std::string, intake_ca_file, "", "CA to verify IntakeService (TLS); empty = plaintext");
+ABSL_FLAG(std::string, intake_ca_file, "",
+          "CA to verify IntakeService (TLS; with only a client certificate: the system's roots)");
+ABSL_FLAG(std::string, intake_cert_file, "",
+          "Client certificate presented to IntakeService (mutual TLS, with --intake_key_file)");
+ABSL_FLAG(std::string, intake_key_file, "", "Key of --intake_cert_file");
+ABSL_FLAG(std::string, intake_server_name, "",
+          "Name to verify in IntakeService's certificate instead of --intake_addr's host");
 ABSL_FLAG(int, concurrency, 8, "TraCuuHoSo lookups in flight");
 ABSL_FLAG(double, lookup_rate, 0, "TraCuuHoSo lookups per second; 0 = unlimited");
 ABSL_FLAG(double, repair_rate, 50, "SyncRequests published per second by a run; 0 = unlimited");
@@ -39,12 +46,13 @@ absl::StatusOr<ReconciliationConfig> ReconciliationConfig::FromFlags() {
   c.kafka_brokers = absl::GetFlag(FLAGS_kafka_brokers);
   c.database = absl::GetFlag(FLAGS_database);
   c.intake_addr = absl::GetFlag(FLAGS_intake_addr);
-  c.intake_client.tls_ca_file = absl::GetFlag(FLAGS_intake_ca_file);
-  if (!absl::GetFlag(FLAGS_intake_token_file).empty()) {
-    auto t = ReadSecretFile(absl::GetFlag(FLAGS_intake_token_file), "--intake_token_file");
-    if (!t.ok()) return t.status();
-    c.intake_client.token = *t;
-  }
+  auto client = ClientOptionsFrom(
+      absl::GetFlag(FLAGS_intake_ca_file), absl::GetFlag(FLAGS_intake_cert_file),
+      absl::GetFlag(FLAGS_intake_key_file), absl::GetFlag(FLAGS_intake_token_file),
+      absl::GetFlag(FLAGS_intake_server_name),
+      {"--intake_ca_file", "--intake_cert_file", "--intake_key_file", "--intake_token_file"});
+  if (!client.ok()) return client.status();
+  c.intake_client = *client;
   auto d = dvcqg::ClientConfigFromFlags();
   if (!d.ok()) return d.status();
   c.dvcqg = *d;

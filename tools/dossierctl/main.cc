@@ -31,7 +31,12 @@ ABSL_FLAG(std::string, sync_addr, "127.0.0.1:50052", "SyncService address");
 ABSL_FLAG(std::string, reconciliation_addr, "127.0.0.1:50053", "ReconciliationService address");
 ABSL_FLAG(std::string, kafka_brokers, "", "Kafka bootstrap servers (for tail)");
 ABSL_FLAG(std::string, token_file, "", "File holding the bearer token for gRPC calls");
-ABSL_FLAG(std::string, tls_ca_file, "", "CA to verify servers (TLS); empty = plaintext");
+ABSL_FLAG(std::string, tls_ca_file, "",
+          "CA to verify servers (TLS; with only a client certificate: the system's roots)");
+ABSL_FLAG(std::string, tls_cert_file, "", "Client certificate (mutual TLS, with --tls_key_file)");
+ABSL_FLAG(std::string, tls_key_file, "", "Key of --tls_cert_file");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Name to verify in the server's certificate instead of the address's host");
 ABSL_FLAG(std::string, file, "", "submit: JSON lines of SubmitChangeRequest");
 ABSL_FLAG(int64_t, generate, 0, "submit: number of generated dossiers (full lifecycles)");
 ABSL_FLAG(int64_t, first_index, 0, "submit: index of the first generated dossier");
@@ -65,14 +70,13 @@ constexpr char kUsage[] =
     "  score [--period=P] [--agency=CODE]   the national score forecast and what the sync gap costs";
 
 dossiersync::ClientOptions Client() {
-  dossiersync::ClientOptions c;
-  c.tls_ca_file = absl::GetFlag(FLAGS_tls_ca_file);
-  if (!absl::GetFlag(FLAGS_token_file).empty()) {
-    auto t = dossiersync::ReadSecretFile(absl::GetFlag(FLAGS_token_file), "--token_file");
-    if (!t.ok()) dossiersync::ConfigError(std::string(t.status().message()));
-    c.token = *t;
-  }
-  return c;
+  auto c = dossiersync::ClientOptionsFrom(
+      absl::GetFlag(FLAGS_tls_ca_file), absl::GetFlag(FLAGS_tls_cert_file),
+      absl::GetFlag(FLAGS_tls_key_file), absl::GetFlag(FLAGS_token_file),
+      absl::GetFlag(FLAGS_tls_server_name),
+      {"--tls_ca_file", "--tls_cert_file", "--tls_key_file", "--token_file"});
+  if (!c.ok()) dossiersync::ConfigError(std::string(c.status().message()));
+  return *c;
 }
 
 int Submit() {
