@@ -18,18 +18,34 @@ CHART=$ROOT/helm/dossier-sync
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 KUBE=1.27.0
-"$HELM" lint --strict "$CHART"
-"$HELM" lint --strict "$CHART" --set tls.enabled=false
-"$HELM" lint --strict "$CHART" -f "$ROOT/tests/deploy/values-production.yaml"
-"$HELM" template rel "$CHART" --kube-version $KUBE >"$OUT/default.yaml"
-"$HELM" template rel "$CHART" --kube-version $KUBE --set tls.enabled=false >"$OUT/dev.yaml"
-"$HELM" template rel "$CHART" --kube-version $KUBE -f "$ROOT/tests/deploy/values-production.yaml" \
-  >"$OUT/production.yaml"
-# A required value missing must fail the rendering with its name.
-if "$HELM" template rel "$CHART" --kube-version $KUBE --set kafka.brokers= >"$OUT/bad.yaml" 2>"$OUT/err"; then
-  echo "rendering without kafka.brokers succeeded" >&2; exit 1
-fi
-grep -q "kafka.brokers is required" "$OUT/err"
+DEV=$ROOT/tests/deploy/values-dev.yaml
+PROD=$ROOT/tests/deploy/values-production.yaml
+"$HELM" lint --strict "$CHART" -f "$DEV"
+"$HELM" lint --strict "$CHART" -f "$DEV" --set tls.enabled=true
+"$HELM" lint --strict "$CHART" -f "$PROD"
+"$HELM" template rel "$CHART" --kube-version $KUBE -f "$DEV" --set tls.enabled=true >"$OUT/default.yaml"
+"$HELM" template rel "$CHART" --kube-version $KUBE -f "$DEV" >"$OUT/dev.yaml"
+"$HELM" template rel "$CHART" --kube-version $KUBE -f "$PROD" >"$OUT/production.yaml"
+# Renderings that must fail, with the value named: a required value missing, a plain install
+# without secrets, the placeholders this chart once published, no existing secrets.
+must_fail() {  # must_fail EXPECTED-MESSAGE HELM-ARGS...
+  local want=$1; shift
+  if "$HELM" template rel "$CHART" --kube-version $KUBE "$@" >"$OUT/bad.yaml" 2>"$OUT/err"; then
+    echo "rendering with $* succeeded" >&2; exit 1
+  fi
+  grep -q "$want" "$OUT/err" || { echo "rendering with $* failed without '$want':" >&2; cat "$OUT/err" >&2; exit 1; }
+}
+must_fail "kafka.brokers is required" -f "$DEV" --set kafka.brokers=
+must_fail "is required: give real secrets"
+must_fail "secrets.tokens holds a placeholder" -f "$DEV" \
+  --set-string 'secrets.tokens=ops operator change-me-operator-token-0123456789'
+must_fail "dvcqg.existingSecret is required when secrets.create is false" -f "$DEV" \
+  --set secrets.create=false --set postgres.existingSecret=db --set auth.existingSecret=tok
+# The production values' extra egress ports and operator ingress are rendered.
+for port in 9094 6432 8443; do
+  grep -q "port: $port}" "$OUT/production.yaml" || { echo "egress port $port not rendered" >&2; exit 1; }
+done
+grep -q "dossier-sync-ops" "$OUT/production.yaml" || { echo "operator ingress not rendered" >&2; exit 1; }
 # A python3 with PyYAML: the one on PATH, else Debian's (python3-yaml).
 PY=python3
 $PY -c 'import yaml' 2>/dev/null || PY=/usr/bin/python3

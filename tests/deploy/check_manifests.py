@@ -111,11 +111,16 @@ def check_chart(bin_dir, partitions, path):
                    for p in kinds.get("PodDisruptionBudget", [])}
     if pdb_targets != {"dossier-intake", "dossier-sync", "dossier-reconciliation"}:
         fail(f"{path}: PodDisruptionBudgets cover {pdb_targets}")
-    for h in kinds.get("HorizontalPodAutoscaler", []):
-        if not h["spec"]["scaleTargetRef"]["name"].endswith("-sync"):
-            fail(f"{path}: HPA targets {h['spec']['scaleTargetRef']['name']}")
-        if h["spec"]["maxReplicas"] != partitions:
-            fail(f"{path}: HPA max {h['spec']['maxReplicas']} is not the partition count {partitions}")
+    hpas = {h["spec"]["scaleTargetRef"]["name"].rsplit("-", 1)[-1]: h
+            for h in kinds.get("HorizontalPodAutoscaler", [])}
+    if set(hpas) != {"sync", "intake"}:
+        fail(f"{path}: HPAs target {sorted(hpas)}, expected intake and sync")
+    if "sync" in hpas and hpas["sync"]["spec"]["maxReplicas"] != partitions:
+        fail(f"{path}: sync HPA max {hpas['sync']['spec']['maxReplicas']} is not the partition "
+             f"count {partitions}")
+    for name, d in deployments.items():
+        if name.endswith("-intake") and "replicas" in d["spec"]:
+            fail(f"{name}: fixed replicas while an HPA scales it")
     if not any("Ingress" in n["spec"].get("policyTypes", []) and "Egress" in n["spec"].get("policyTypes", [])
                for n in kinds.get("NetworkPolicy", [])):
         fail(f"{path}: no default-deny NetworkPolicy")
