@@ -5,9 +5,11 @@
 #include <mutex>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/ids.h"
 
 namespace dossiersync {
 namespace {
@@ -19,6 +21,24 @@ std::string& Service() {
   return s;
 }
 thread_local std::string t_trace_id;
+thread_local std::string t_span_id;
+
+// Strings longer than kMaxLoggedFieldBytes are cut (at a UTF-8 boundary) with their size noted.
+nlohmann::json Bounded(const nlohmann::json& v) {
+  if (v.is_string()) {
+    const std::string& s = v.get_ref<const std::string&>();
+    if (s.size() <= kMaxLoggedFieldBytes) return v;
+    size_t cut = kMaxLoggedFieldBytes;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+    return absl::StrCat(s.substr(0, cut), "... (", s.size(), " bytes)");
+  }
+  if (v.is_object() || v.is_array()) {
+    nlohmann::json out = v;
+    for (auto& x : out) x = Bounded(x);
+    return out;
+  }
+  return v;
+}
 
 const char* LevelName(LogLevel l) {
   switch (l) {
@@ -59,10 +79,13 @@ void Log(LogLevel level, absl::string_view msg, const nlohmann::json& fields) {
   j["ts"] = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
   j["level"] = LevelName(level);
   if (!Service().empty()) j["service"] = Service();
-  j["msg"] = msg;
-  if (!t_trace_id.empty()) j["trace_id"] = t_trace_id;
+  j["msg"] = Bounded(std::string(msg));
+  if (!t_trace_id.empty()) {
+    j["trace_id"] = t_trace_id;
+    j["span_id"] = t_span_id;
+  }
   if (fields.is_object()) {
-    for (auto it = fields.begin(); it != fields.end(); ++it) j[it.key()] = it.value();
+    for (auto it = fields.begin(); it != fields.end(); ++it) j[it.key()] = Bounded(it.value());
   }
   std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   line.push_back('\n');
@@ -71,10 +94,15 @@ void Log(LogLevel level, absl::string_view msg, const nlohmann::json& fields) {
   fflush(stdout);
 }
 
-ScopedTraceId::ScopedTraceId(std::string trace_id) : previous_(std::move(t_trace_id)) {
-  t_trace_id = std::move(trace_id);
+ScopedTrace::ScopedTrace(absl::string_view traceparent)
+    : previous_trace_(std::move(t_trace_id)), previous_span_(std::move(t_span_id)) {
+  t_trace_id = TraceIdOf(traceparent);
+  t_span_id = t_trace_id.empty() ? "" : std::string(traceparent.substr(36, 16));
 }
-ScopedTraceId::~ScopedTraceId() { t_trace_id = std::move(previous_); }
+ScopedTrace::~ScopedTrace() {
+  t_trace_id = std::move(previous_trace_);
+  t_span_id = std::move(previous_span_);
+}
 
 std::string MaskName(absl::string_view name) {
   std::string out;

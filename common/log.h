@@ -1,5 +1,7 @@
-// JSON logs on stdout, one object per line: {"ts","level","msg",...fields}. A thread-local trace id
-// (from the W3C traceparent of the request being served) is added as "trace_id" when set.
+// JSON logs on stdout, one object per line: {"ts","level","msg",...fields}. A thread-local trace
+// context (from the W3C traceparent of the request or Kafka message being handled) is added as
+// "trace_id" and "span_id" while a ScopedTrace is alive. String fields are bounded
+// (kMaxLoggedFieldBytes): a 5 MiB request field is not a 5 MB line.
 // Personal data must go through the Mask* helpers before it is logged.
 //
 // Thread safety: all functions are thread-safe; lines are written atomically.
@@ -29,14 +31,20 @@ inline void LogError(absl::string_view m, const nlohmann::json& f = nlohmann::js
   Log(LogLevel::kError, m, f);
 }
 
-// Sets the trace id logged by this thread until the scope ends.
-class ScopedTraceId {
+inline constexpr size_t kMaxLoggedFieldBytes = 4096;
+
+// Sets the trace context logged by this thread (from a traceparent; an invalid one logs none)
+// until the scope ends.
+class ScopedTrace {
  public:
-  explicit ScopedTraceId(std::string trace_id);
-  ~ScopedTraceId();
+  explicit ScopedTrace(absl::string_view traceparent);
+  ~ScopedTrace();
+  ScopedTrace(const ScopedTrace&) = delete;
+  ScopedTrace& operator=(const ScopedTrace&) = delete;
 
  private:
-  std::string previous_;
+  std::string previous_trace_;
+  std::string previous_span_;
 };
 
 // Masking of personal data for logs.

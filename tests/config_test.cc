@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_client.h"
+#include "common/log.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
 
@@ -216,6 +217,47 @@ TEST(ConfigTest, LibraryMessagesAreJsonLines) {
     }
     EXPECT_GT(n, 3) << name;
   }
+}
+
+// A rejected SubmitChange is logged under the caller's trace (its trace id, this request's
+// span). Regression: the rejection was logged without any trace id. Over-long fields are bounded.
+TEST(ConfigTest, RejectionsAreLoggedWithTheCallersTraceAndBoundedFields) {
+  testing::TempDir dir;
+  auto broker = testing::StartBroker();
+  int port = testing::FreePort();
+  testing::Process p({testing::BinaryPath("dossier-intake"), "--allow_insecure",
+                      absl::StrCat("--listen=127.0.0.1:", port), "--metrics_listen=127.0.0.1:0",
+                      "--kafka_brokers=" + broker->bootstrap(),
+                      "--database=sqlite:" + dir.File("i.db")},
+                     dir.File("log"));
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return Slurp(dir.File("log")).find("\"msg\":\"serving\"") != std::string::npos; }));
+  const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  ctx.AddMetadata("traceparent", "00-" + trace + "-00f067aa0ba902b7-01");
+  auto bad = testing::ValidRequest(1, 1, 1);
+  bad.mutable_dossier()->set_procedure_code("bad");
+  bad.mutable_dossier()->set_summary(std::string(100000, 'x'));
+  dossiersync::v1::SubmitChangeResponse resp;
+  EXPECT_EQ(testing::IntakeStub(port)->SubmitChange(&ctx, bad, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  std::string line;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    std::istringstream lines(Slurp(dir.File("log")));
+    while (std::getline(lines, line)) {
+      if (line.find("\"change rejected\"") != std::string::npos) return true;
+    }
+    return false;
+  }));
+  auto j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["trace_id"], trace) << line;
+  EXPECT_EQ(j["span_id"].get<std::string>().size(), 16u) << line;
+  EXPECT_NE(j["span_id"], "00f067aa0ba902b7") << "the request's own span, a child of the caller's";
+  EXPECT_EQ(j["fields"], nlohmann::json::array({"dossier.procedure_code", "dossier.summary"}));
+  EXPECT_LE(line.size(), 2 * kMaxLoggedFieldBytes) << "bounded";
+  p.Kill(SIGTERM);
+  EXPECT_EQ(p.Wait(), 0);
 }
 
 }  // namespace

@@ -82,13 +82,26 @@ IntakeServiceImpl::IntakeServiceImpl(IntakeStore* store, const Authenticator* au
 
 IntakeServiceImpl::~IntakeServiceImpl() = default;
 
-void IntakeServiceImpl::Count(const absl::Status& st, const ApplyResult& r, absl::Time start) {
+void IntakeServiceImpl::Count(const absl::Status& st, const ApplyResult& r, absl::Time start,
+                              const std::string& traceparent, const std::string& code) {
   latency_->Observe(absl::ToDoubleSeconds(absl::Now() - start));
   if (st.ok()) {
     accepted_->Add({{"kind", r.duplicate ? "duplicate" : "stored"}}).Increment();
   } else {
     google::rpc::Status details = ToRpcStatus(st);
     std::vector<std::string> fields = FieldsOf(details);
+    {
+      // The request's own trace (the caller's traceparent, this span), so that a portal backend's
+      // trace finds why its change bounced.
+      ScopedTrace trace(traceparent);
+      nlohmann::json named = nlohmann::json::array();
+      for (size_t i = 0; i < fields.size() && i < 10; ++i) named.push_back(fields[i]);
+      LogInfo("change rejected", {{"code", code},
+                                  {"status", std::string(absl::StatusCodeToString(st.code()))},
+                                  {"reason", ReasonLabel(details, st)},
+                                  {"fields", named},
+                                  {"error", std::string(st.message())}});
+    }
     rejected_
         ->Add({{"reason", ReasonLabel(details, st)},
                {"field", fields.empty() ? "" : FieldLabel(fields[0])}})
@@ -104,8 +117,12 @@ void IntakeServiceImpl::Process(const grpc::CallbackServerContext* ctx,
                                 const SubmitChangeRequest* req,
                                 std::function<void(const absl::Status&, const ApplyResult&)> done) {
   const absl::Time start = absl::Now();
+  // This request's span in the caller's trace: on every log line about it and on what goes to
+  // Kafka.
+  std::string traceparent = ChildTraceparent(Metadata(ctx, "traceparent"));
+  const std::string& code = req->dossier().code();
   auto fail = [&](const absl::Status& st) {
-    Count(st, {}, start);
+    Count(st, {}, start, traceparent, code);
     done(st, {});
   };
   auto caller = auth_->Authenticate(*ctx, Role::kPortal);
@@ -117,11 +134,11 @@ void IntakeServiceImpl::Process(const grpc::CallbackServerContext* ctx,
                                          req->dossier().agency_code()),
                             {{"agency_code", req->dossier().agency_code()}}));
   }
-  std::string traceparent = ChildTraceparent(Metadata(ctx, "traceparent"));
-  store_->Submit(req, std::move(traceparent),
-                 [this, start, done = std::move(done)](absl::StatusOr<ApplyResult> r) {
+  store_->Submit(req, traceparent,
+                 [this, start, traceparent, code, done = std::move(done)](
+                     absl::StatusOr<ApplyResult> r) {
                    ApplyResult res = r.ok() ? *r : ApplyResult{};
-                   Count(r.status(), res, start);
+                   Count(r.status(), res, start, traceparent, code);
                    done(r.status(), res);
                  });
 }
@@ -132,7 +149,7 @@ grpc::ServerUnaryReactor* IntakeServiceImpl::SubmitChange(grpc::CallbackServerCo
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto req = std::make_shared<SubmitChangeRequest>();
   if (absl::Status st = ParseRaw(*raw, req.get()); !st.ok()) {
-    Count(st, {}, absl::Now());
+    Count(st, {}, absl::Now(), ChildTraceparent(Metadata(ctx, "traceparent")), "");
     reactor->Finish(ToGrpcStatus(st));
     return reactor;
   }
@@ -143,10 +160,6 @@ grpc::ServerUnaryReactor* IntakeServiceImpl::SubmitChange(grpc::CallbackServerCo
       resp.set_revision(r.revision);
       resp.set_duplicate(r.duplicate);
       SerializeRaw(resp, raw_resp);
-    } else if (st.code() != absl::StatusCode::kInvalidArgument) {
-      LogInfo("change rejected", {{"code", req->dossier().code()},
-                                  {"status", std::string(absl::StatusCodeToString(st.code()))},
-                                  {"error", std::string(st.message())}});
     }
     reactor->Finish(ToGrpcStatus(st));
   });

@@ -64,7 +64,9 @@ class IntakeServiceImpl final : public IntakeRawService {
   const Authenticator* auth() { return auth_; }
 
  private:
-  void Count(const absl::Status& st, const ApplyResult& r, absl::Time start);
+  // Counts the outcome; a rejection is also logged under the request's trace.
+  void Count(const absl::Status& st, const ApplyResult& r, absl::Time start,
+             const std::string& traceparent, const std::string& code);
   // GetDossier and GetDossierHistory: authenticate, parse the code, then on a reader thread
   // `read(code)` and answer it (NOT_FOUND when it gives nullopt, PERMISSION_DENIED for another
   // agency's dossier).

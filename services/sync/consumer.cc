@@ -129,6 +129,16 @@ void Consumer::Handle(rd_kafka_message_t* m) {
   TopicPartition tp{rd_kafka_topic_name(m->rkt), m->partition};
   std::string value(static_cast<const char*>(m->payload ? m->payload : ""), m->len);
   offsets_->Add(tp, m->offset);
+  std::string traceparent;
+  rd_kafka_headers_t* hdrs = nullptr;
+  const void* tv = nullptr;
+  size_t tsize = 0;
+  if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+      rd_kafka_header_get_last(hdrs, "traceparent", &tv, &tsize) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+      tv != nullptr) {
+    traceparent.assign(static_cast<const char*>(tv), tsize);
+  }
+  ScopedTrace trace(traceparent);
   auto skip = [&](const std::string& why) {
     malformed_->Increment();
     LogError(
@@ -143,6 +153,7 @@ void Consumer::Handle(rd_kafka_message_t* m) {
     }
     w.tp = tp;
     w.offset = m->offset;
+    w.traceparent = traceparent;
     engine_->Enqueue(std::move(w));
     return;
   }
@@ -160,6 +171,7 @@ void Consumer::Handle(rd_kafka_message_t* m) {
   w.tp = tp;
   w.offset = m->offset;
   w.force = true;
+  w.traceparent = traceparent;
   engine_->Enqueue(std::move(w));
 }
 

@@ -293,7 +293,7 @@ void Engine::OnDelivery(int64_t opaque, const absl::Status& st) {
 void Engine::PublishResult(const std::string& code, int64_t revision, const Outcome& o,
                            int attempts, absl::Duration latency, const char* service,
                            const google::protobuf::Timestamp* change_accepted_at,
-                           const std::string& agency_code) {
+                           const std::string& agency_code, const std::string& traceparent) {
   dossiersync::v1::SyncResult r;
   r.set_code(code);
   r.set_revision(revision);
@@ -310,7 +310,7 @@ void Engine::PublishResult(const std::string& code, int64_t revision, const Outc
   r.set_agency_code(agency_code);
   OutMessage m{
       kTopicSyncResults, code, r.SerializeAsString(), "dossiersync.v1.SyncResult", NewEventId(),
-      NewTraceparent(),  0};
+      traceparent.empty() ? NewTraceparent() : traceparent, 0};
   if (!producer_->Produce(m).ok()) LogWarn("sync-results produce failed", {{"code", code}});
 }
 

@@ -69,6 +69,7 @@ struct Work {
   TopicPartition tp;  // empty topic: not from Kafka (replay)
   int64_t offset = -1;
   bool force = false;  // push the snapshot even if DVCQG has this revision (resync)
+  std::string traceparent;  // the message's: logs about it and what is produced carry its trace
 };
 
 class Engine {
@@ -130,7 +131,8 @@ class Engine {
   void PublishResult(const std::string& code, int64_t revision, const Outcome& o, int attempts,
                      absl::Duration latency, const char* service,
                      const google::protobuf::Timestamp* change_accepted_at = nullptr,
-                     const std::string& agency_code = "");
+                     const std::string& agency_code = "",
+                     const std::string& traceparent = "");
   void RecordCall(const dvcqg::CallResult& r);
   void AcquireRate();
   int MapStatus(int s) const;

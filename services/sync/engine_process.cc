@@ -298,6 +298,13 @@ Engine::Outcome Engine::PushSteps(const std::string& code, std::vector<StoredSte
 }
 
 void Engine::Finish(Taken& t, const Outcome& o, int64_t revision) {
+  // The newest change's trace: this push's logs, results and dead letters belong to it.
+  const Work* newest = &t.works.front();
+  for (const Work& w : t.works) {
+    if (w.change.revision() > newest->change.revision()) newest = &w;
+  }
+  ScopedTrace trace(newest->traceparent);
+  const std::string child = ChildTraceparent(newest->traceparent);
   int failures = 0;
   {
     absl::MutexLock l(&mu_);
@@ -315,7 +322,8 @@ void Engine::Finish(Taken& t, const Outcome& o, int64_t revision) {
     }
     agency = w.change.dossier().agency_code();
   }
-  PublishResult(t.code, revision, o, failures + 1, absl::ZeroDuration(), service, oldest, agency);
+  PublishResult(t.code, revision, o, failures + 1, absl::ZeroDuration(), service, oldest, agency,
+                child);
   pushes_
       ->Add({{"outcome", o.result == Result::kDone    ? "accepted"
                          : o.result == Result::kRetry ? "retrying"
@@ -324,10 +332,6 @@ void Engine::Finish(Taken& t, const Outcome& o, int64_t revision) {
   bool done = o.result == Result::kDone;
   if (o.result == Result::kDeadLetter) {
     // The newest change goes to the dead-letter topic; offsets advance only once Kafka has it.
-    const Work* newest = &t.works.front();
-    for (const Work& w : t.works) {
-      if (w.change.revision() > newest->change.revision()) newest = &w;
-    }
     dossiersync::v1::DeadLetter dl;
     *dl.mutable_change() = newest->change;
     dl.set_reason(o.error);
@@ -339,7 +343,7 @@ void Engine::Finish(Taken& t, const Outcome& o, int64_t revision) {
                  dl.SerializeAsString(),
                  "dossiersync.v1.DeadLetter",
                  NewEventId(),
-                 NewTraceparent(),
+                 child,
                  0};
     if (PublishWait(m) && ledger_->AddDeadLetter(newest->change, o.error).ok()) {
       dead_letters_->Increment();
