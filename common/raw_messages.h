@@ -6,14 +6,18 @@
 #ifndef DOSSIERSYNC_COMMON_RAW_MESSAGES_H_
 #define DOSSIERSYNC_COMMON_RAW_MESSAGES_H_
 
+#include <memory>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
+#include "grpcpp/server_context.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "grpcpp/support/proto_buffer_writer.h"
+#include "grpcpp/support/server_callback.h"
 
 namespace dossiersync {
 
@@ -31,6 +35,48 @@ inline void SerializeRaw(const google::protobuf::Message& msg, grpc::ByteBuffer*
   bool own = false;
   (void)grpc::SerializationTraits<google::protobuf::Message>::Serialize(msg, out, &own);
 }
+
+// One unary call on a raw method: owns the parsed request and the response, and serialises the
+// response into gRPC's buffer when it finishes OK. Handlers and the work they post share it.
+//
+// Thread safety: Finish is called exactly once, from any thread; nothing else is shared.
+template <typename Req, typename Resp>
+class RawUnaryCall {
+ public:
+  // Takes the call's reactor. When `admitted` is not OK (authentication) the call finishes with
+  // it; when the bytes are malformed it finishes with INVALID_ARGUMENT naming Req. Either way
+  // `started()` is false and the handler returns `reactor()` at once.
+  static std::shared_ptr<RawUnaryCall> Begin(grpc::CallbackServerContext* ctx,
+                                             const grpc::ByteBuffer* in, grpc::ByteBuffer* out,
+                                             const absl::Status& admitted) {
+    auto call = std::shared_ptr<RawUnaryCall>(new RawUnaryCall(ctx->DefaultReactor(), out));
+    absl::Status st = admitted.ok() ? ParseRaw(*in, &call->req_) : admitted;
+    if (!st.ok()) {
+      call->reactor_->Finish(ToGrpcStatus(st));
+      call->started_ = false;
+    }
+    return call;
+  }
+
+  bool started() const { return started_; }
+  const Req& req() const { return req_; }
+  Resp* resp() { return &resp_; }
+  grpc::ServerUnaryReactor* reactor() const { return reactor_; }
+
+  void Finish(const absl::Status& st) {
+    if (st.ok()) SerializeRaw(resp_, out_);
+    reactor_->Finish(st.ok() ? grpc::Status::OK : ToGrpcStatus(st));
+  }
+
+ private:
+  RawUnaryCall(grpc::ServerUnaryReactor* reactor, grpc::ByteBuffer* out)
+      : reactor_(reactor), out_(out) {}
+  grpc::ServerUnaryReactor* const reactor_;
+  grpc::ByteBuffer* const out_;
+  bool started_ = true;
+  Req req_;
+  Resp resp_;
+};
 
 }  // namespace dossiersync
 

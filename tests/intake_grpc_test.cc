@@ -348,23 +348,10 @@ TEST_F(IntakeGrpcTest, StreamWithBadItemsInTheMiddle) {
 
 TEST_F(IntakeGrpcTest, GarbageBytesGetAClearErrorAndTheServerKeepsServing) {
   // A raw call with bytes that are not a SubmitChangeRequest.
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", app_->grpc_port()),
-                                     grpc::InsecureChannelCredentials());
-  grpc::GenericStub generic(channel);
   for (const std::string& garbage :
        {std::string("\xff\xff\xff\xff\xff\xff", 6), std::string("\x0a\x05\x01", 3)}) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    grpc::Slice slice(garbage);
-    grpc::ByteBuffer req(&slice, 1), resp;
-    grpc::Status result;
-    absl::Notification done;
-    generic.UnaryCall(&ctx, "/dossiersync.v1.IntakeService/SubmitChange", grpc::StubOptions(), &req,
-                      &resp, [&](grpc::Status st) {
-                        result = st;
-                        done.Notify();
-                      });
-    done.WaitForNotification();
+    grpc::Status result = testing::CallRaw(app_->grpc_port(),
+                                           "/dossiersync.v1.IntakeService/SubmitChange", garbage);
     EXPECT_EQ(result.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << result.error_message();
     EXPECT_EQ(FieldOf(DetailsOf(result)), "request");
     EXPECT_NE(result.error_message().find("dossiersync.v1.SubmitChangeRequest"), std::string::npos);

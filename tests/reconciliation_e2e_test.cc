@@ -730,5 +730,37 @@ TEST_F(ReconciliationE2ETest, InSyncShareComesFromEachDossiersLatestEvidence) {
   EXPECT_DOUBLE_EQ(k.by_agency().at("000.00.13.H37").in_sync_share(), 1.0);
 }
 
+// Regression (issue 13): malformed bytes on every ReconciliationService method got a bare
+// UNIMPLEMENTED from gRPC's typed handlers; they get INVALID_ARGUMENT naming the request type,
+// and the service keeps serving.
+TEST_F(ReconciliationE2ETest, GarbageBytesGetInvalidArgumentNamingTheRequestType) {
+  auto app = reconciliation::App::Start(AppConfig());
+  ASSERT_TRUE(app.ok()) << app.status();
+  const std::string garbage("\xff\xff\xff\xff\xff\xff", 6);
+  for (const auto& [method, type] : std::vector<std::pair<std::string, std::string>>{
+           {"StartRun", "StartRunRequest"},
+           {"GetRun", "GetRunRequest"},
+           {"ListDrift", "ListDriftRequest"},
+           {"GetKpis", "GetKpisRequest"},
+           {"GetScore", "GetScoreRequest"}}) {
+    grpc::Status st =
+        testing::CallRaw((*app)->grpc_port(), "/dossiersync.v1.ReconciliationService/" + method,
+                         garbage, method == "ListDrift");
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method << ": "
+                                                                   << st.error_message();
+    EXPECT_NE(st.error_message().find("dossiersync.v1." + type), std::string::npos)
+        << st.error_message();
+    EXPECT_EQ(FieldOf(DetailsOf(st)), "request");
+  }
+  // A well-formed call still works.
+  auto stub = dossiersync::v1::ReconciliationService::NewStub(
+      *MakeChannel(absl::StrCat("127.0.0.1:", (*app)->grpc_port()), {}));
+  dossiersync::v1::GetRunRequest gr;
+  gr.set_run_id("no-such-run");
+  dossiersync::v1::ReconciliationRun run;
+  EXPECT_EQ(stub->GetRun(MakeContext({}, absl::Seconds(5)).get(), gr, &run).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
 }  // namespace
 }  // namespace dossiersync

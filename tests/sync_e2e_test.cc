@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/dvcqg/client.h"
+#include "common/errors.h"
 #include "common/dvcqg/mapping.h"
 #include "common/grpc_client.h"
 #include "dossiersync/v1/sync.grpc.pb.h"
@@ -528,6 +529,35 @@ TEST_F(SyncE2ETest, TokenBucketLimitsTheCallRate) {
   EXPECT_GE(calls, 3) << "the work goes on";
   EXPECT_LE(calls, 4 * 2 + 2) << "4 calls/s with a burst of 1";
   WaitConverged();  // and it finishes, at that pace
+}
+
+// Regression (issue 13): malformed bytes on every SyncService method got a bare UNIMPLEMENTED;
+// they get INVALID_ARGUMENT naming the request type, and the service keeps serving.
+TEST_F(SyncE2ETest, GarbageBytesGetInvalidArgumentNamingTheRequestType) {
+  auto sync = StartSync(SyncTestConfig());
+  ASSERT_TRUE(sync);
+  const std::string garbage("\x0a\x05\x01", 3);  // a string field cut short
+  for (const auto& [method, type] : std::vector<std::pair<std::string, std::string>>{
+           {"GetSyncState", "GetSyncStateRequest"},
+           {"Resync", "ResyncRequest"},
+           {"Pause", "PauseRequest"},
+           {"Resume", "ResumeRequest"},
+           {"ReplayDeadLetters", "ReplayDeadLettersRequest"}}) {
+    grpc::Status st =
+        testing::CallRaw(sync->grpc_port(), "/dossiersync.v1.SyncService/" + method, garbage);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method << ": "
+                                                                   << st.error_message();
+    EXPECT_NE(st.error_message().find("dossiersync.v1." + type), std::string::npos)
+        << st.error_message();
+    EXPECT_EQ(FieldOf(DetailsOf(st)), "request");
+  }
+  auto stub = dossiersync::v1::SyncService::NewStub(
+      *MakeChannel(absl::StrCat("127.0.0.1:", sync->grpc_port()), {}));
+  dossiersync::v1::GetSyncStateRequest req;
+  req.set_code("000.00.13.H37-260101-9999");
+  dossiersync::v1::SyncState state;
+  EXPECT_EQ(stub->GetSyncState(MakeContext({}, absl::Seconds(5)).get(), req, &state).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 TEST(StatusMapTest, ParsesAndRejects) {

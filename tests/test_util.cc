@@ -17,9 +17,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/grpc_client.h"
 #include "google/protobuf/util/time_util.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "tests/postgres_server.h"
 
 namespace dossiersync::testing {
@@ -315,6 +317,63 @@ int FreePort() {
   int port = ntohs(a.sin_port);
   close(fd);
   return port;
+}
+
+namespace {
+
+// A server-streaming call through the generic stub (which only offers bidi): writes the one
+// request, half-closes and reads the stream to its end.
+class RawReader : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  explicit RawReader(grpc::ByteBuffer req) : out_(std::move(req)) {}
+  void Start() {
+    StartWriteLast(&out_, grpc::WriteOptions());
+    StartRead(&in_);
+    StartCall();
+  }
+  void OnReadDone(bool ok) override {
+    if (ok) StartRead(&in_);
+  }
+  void OnDone(const grpc::Status& s) override {
+    status_ = s;
+    done_.Notify();
+  }
+  grpc::Status Wait() {
+    done_.WaitForNotification();
+    return status_;
+  }
+
+ private:
+  grpc::ByteBuffer out_, in_;
+  grpc::Status status_;
+  absl::Notification done_;
+};
+
+}  // namespace
+
+grpc::Status CallRaw(int port, const std::string& method, const std::string& bytes,
+                     bool server_streaming) {
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
+  grpc::GenericStub generic(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer req(&slice, 1), resp;
+  if (server_streaming) {
+    RawReader reader(req);
+    generic.PrepareBidiStreamingCall(&ctx, method, grpc::StubOptions(), &reader);
+    reader.Start();
+    return reader.Wait();
+  }
+  grpc::Status result;
+  absl::Notification done;
+  generic.UnaryCall(&ctx, method, grpc::StubOptions(), &req, &resp, [&](grpc::Status st) {
+    result = st;
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return result;
 }
 
 }  // namespace dossiersync::testing

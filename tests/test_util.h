@@ -99,6 +99,11 @@ class Process {
 
 // Path of a built binary (the test binaries run from the build tree).
 std::string BinaryPath(const std::string& name);
+// Calls `method` ("/pkg.Service/Method") at 127.0.0.1:port with `bytes` as the raw request (no
+// protobuf in between), unary or, with `server_streaming`, reading the stream to its end; 5 s
+// deadline.
+grpc::Status CallRaw(int port, const std::string& method, const std::string& bytes,
+                     bool server_streaming = false);
 int FreePort();
 
 }  // namespace dossiersync::testing

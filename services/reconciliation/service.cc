@@ -1,8 +1,8 @@
 #include "services/reconciliation/service.h"
 
 #include <algorithm>
-#include <deque>
 #include <cmath>
+#include <deque>
 #include <limits>
 #include <map>
 
@@ -18,24 +18,17 @@ using google::protobuf::util::TimeUtil;
 
 namespace {
 
-// Authenticates as operator; on failure finishes `r` and returns false.
-bool Allowed(const Authenticator* auth, grpc::CallbackServerContext* ctx,
-             grpc::ServerUnaryReactor* r) {
-  auto caller = auth->Authenticate(*ctx, Role::kOperator);
-  if (!caller.ok()) r->Finish(ToGrpcStatus(caller.status()));
-  return caller.ok();
-}
-
-class DriftStream : public grpc::ServerWriteReactor<dossiersync::v1::DriftItem> {
+class DriftStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  DriftStream(ServiceImpl* svc, grpc::CallbackServerContext* ctx,
-              const dossiersync::v1::ListDriftRequest* req) {
+  DriftStream(ServiceImpl* svc, grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* raw) {
     auto caller = svc->auth()->Authenticate(*ctx, Role::kOperator);
-    if (!caller.ok()) {
-      Finish(ToGrpcStatus(caller.status()));
+    dossiersync::v1::ListDriftRequest req;
+    absl::Status st = caller.ok() ? ParseRaw(*raw, &req) : caller.status();
+    if (!st.ok()) {
+      Finish(ToGrpcStatus(st));
       return;
     }
-    svc->pool()->Post([this, svc, run_id = req->run_id(), kind = static_cast<int>(req->kind())] {
+    svc->pool()->Post([this, svc, run_id = req.run_id(), kind = static_cast<int>(req.kind())] {
       auto items = svc->store()->Drift(run_id, kind);
       if (!items.ok())
         return Finish(ToGrpcStatus(absl::UnavailableError(items.status().message())));
@@ -52,80 +45,75 @@ class DriftStream : public grpc::ServerWriteReactor<dossiersync::v1::DriftItem> 
  private:
   void Next() {
     if (pos_ < items_.size()) {
-      StartWrite(&items_[pos_++]);
+      SerializeRaw(items_[pos_++], &out_);
+      StartWrite(&out_);
     } else {
       Finish(grpc::Status::OK);
     }
   }
   std::vector<dossiersync::v1::DriftItem> items_;
   size_t pos_ = 0;
+  grpc::ByteBuffer out_;
 };
 
 }  // namespace
 
 grpc::ServerUnaryReactor* ServiceImpl::StartRun(grpc::CallbackServerContext* ctx,
-                                                const dossiersync::v1::StartRunRequest* req,
-                                                dossiersync::v1::StartRunResponse* resp) {
-  auto* r = ctx->DefaultReactor();
-  if (!Allowed(auth_, ctx, r)) return r;
-  pool_.Post([this, r, req, resp] {
-    auto id = runner_->Start(*req);
-    if (!id.ok()) return r->Finish(ToGrpcStatus(id.status()));
-    resp->set_run_id(*id);
-    r->Finish(grpc::Status::OK);
+                                                const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
+  auto call =
+      Begin<dossiersync::v1::StartRunRequest, dossiersync::v1::StartRunResponse>(ctx, in, out);
+  if (!call->started()) return call->reactor();
+  pool_.Post([this, call] {
+    auto id = runner_->Start(call->req());
+    if (!id.ok()) return call->Finish(id.status());
+    call->resp()->set_run_id(*id);
+    call->Finish(absl::OkStatus());
   });
-  return r;
+  return call->reactor();
 }
 
 grpc::ServerUnaryReactor* ServiceImpl::GetRun(grpc::CallbackServerContext* ctx,
-                                              const dossiersync::v1::GetRunRequest* req,
-                                              dossiersync::v1::ReconciliationRun* resp) {
-  auto* r = ctx->DefaultReactor();
-  if (!Allowed(auth_, ctx, r)) return r;
-  if (req->run_id().empty()) {
-    r->Finish(ToGrpcStatus(FieldError("run_id", "required")));
-    return r;
+                                              const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
+  auto call =
+      Begin<dossiersync::v1::GetRunRequest, dossiersync::v1::ReconciliationRun>(ctx, in, out);
+  if (!call->started()) return call->reactor();
+  if (call->req().run_id().empty()) {
+    call->Finish(FieldError("run_id", "required"));
+    return call->reactor();
   }
-  pool_.Post([this, r, id = req->run_id(), resp] {
+  pool_.Post([this, call] {
+    const std::string& id = call->req().run_id();
     auto run = store_->GetRun(id);
-    if (!run.ok()) return r->Finish(ToGrpcStatus(absl::UnavailableError(run.status().message())));
+    if (!run.ok()) return call->Finish(absl::UnavailableError(run.status().message()));
     if (!run->has_value()) {
-      return r->Finish(ToGrpcStatus(
-          ReasonError(absl::StatusCode::kNotFound, "RUN_NOT_FOUND", absl::StrCat("no run ", id))));
+      return call->Finish(
+          ReasonError(absl::StatusCode::kNotFound, "RUN_NOT_FOUND", absl::StrCat("no run ", id)));
     }
-    *resp = std::move(**run);
-    r->Finish(grpc::Status::OK);
+    *call->resp() = std::move(**run);
+    call->Finish(absl::OkStatus());
   });
-  return r;
+  return call->reactor();
 }
 
-grpc::ServerWriteReactor<dossiersync::v1::DriftItem>* ServiceImpl::ListDrift(
-    grpc::CallbackServerContext* ctx, const dossiersync::v1::ListDriftRequest* req) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ServiceImpl::ListDrift(grpc::CallbackServerContext* ctx,
+                                                                   const grpc::ByteBuffer* req) {
   return new DriftStream(this, ctx, req);
 }
 
 grpc::ServerUnaryReactor* ServiceImpl::GetKpis(grpc::CallbackServerContext* ctx,
-                                               const dossiersync::v1::GetKpisRequest* req,
-                                               dossiersync::v1::Kpis* resp) {
-  auto* r = ctx->DefaultReactor();
-  if (!Allowed(auth_, ctx, r)) return r;
-  pool_.Post([this, r, req, resp] {
-    auto st = ComputeKpis(*req, resp);
-    r->Finish(st.ok() ? grpc::Status::OK : ToGrpcStatus(st));
-  });
-  return r;
+                                               const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
+  auto call = Begin<dossiersync::v1::GetKpisRequest, dossiersync::v1::Kpis>(ctx, in, out);
+  if (!call->started()) return call->reactor();
+  pool_.Post([this, call] { call->Finish(ComputeKpis(call->req(), call->resp())); });
+  return call->reactor();
 }
 
 grpc::ServerUnaryReactor* ServiceImpl::GetScore(grpc::CallbackServerContext* ctx,
-                                                const dossiersync::v1::GetScoreRequest* req,
-                                                dossiersync::v1::Score* resp) {
-  auto* r = ctx->DefaultReactor();
-  if (!Allowed(auth_, ctx, r)) return r;
-  pool_.Post([this, r, req, resp] {
-    auto st = ComputeScore(*req, resp);
-    r->Finish(st.ok() ? grpc::Status::OK : ToGrpcStatus(st));
-  });
-  return r;
+                                                const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
+  auto call = Begin<dossiersync::v1::GetScoreRequest, dossiersync::v1::Score>(ctx, in, out);
+  if (!call->started()) return call->reactor();
+  pool_.Post([this, call] { call->Finish(ComputeScore(call->req(), call->resp())); });
+  return call->reactor();
 }
 
 absl::Status ServiceImpl::ForEachProvincial(

@@ -1,6 +1,7 @@
 // dossiersync.v1.ReconciliationService (operator token): StartRun, GetRun, ListDrift, GetKpis,
 // GetScore. KPIs' in-sync share and the score come from each dossier's latest evidence
-// (national_view.h), not from the last run.
+// (national_view.h), not from the last run. Methods are raw (ByteBuffer) so that malformed bytes
+// get INVALID_ARGUMENT naming the request type (common/raw_messages.h).
 //
 // Thread safety: thread-safe; blocking work runs on a small pool, never in a reaction.
 #ifndef DOSSIERSYNC_SERVICES_RECONCILIATION_SERVICE_H_
@@ -12,6 +13,7 @@
 
 #include "common/auth.h"
 #include "common/grpc_client.h"
+#include "common/raw_messages.h"
 #include "common/work_pool.h"
 #include "dossiersync/v1/intake.grpc.pb.h"
 #include "dossiersync/v1/reconciliation.grpc.pb.h"
@@ -20,7 +22,15 @@
 
 namespace dossiersync::reconciliation {
 
-class ServiceImpl final : public dossiersync::v1::ReconciliationService::CallbackService {
+using ReconciliationRawService =
+    dossiersync::v1::ReconciliationService::WithRawCallbackMethod_StartRun<
+        dossiersync::v1::ReconciliationService::WithRawCallbackMethod_GetRun<
+            dossiersync::v1::ReconciliationService::WithRawCallbackMethod_ListDrift<
+                dossiersync::v1::ReconciliationService::WithRawCallbackMethod_GetKpis<
+                    dossiersync::v1::ReconciliationService::WithRawCallbackMethod_GetScore<
+                        dossiersync::v1::ReconciliationService::Service>>>>>;
+
+class ServiceImpl final : public ReconciliationRawService {
  public:
   ServiceImpl(Runner* runner, RunStore* store, dossiersync::v1::IntakeService::Stub* intake,
               ClientOptions intake_client, const Authenticator* auth)
@@ -30,26 +40,30 @@ class ServiceImpl final : public dossiersync::v1::ReconciliationService::Callbac
         intake_client_(std::move(intake_client)),
         auth_(auth) {}
 
-  grpc::ServerUnaryReactor* StartRun(grpc::CallbackServerContext* ctx,
-                                     const dossiersync::v1::StartRunRequest* req,
-                                     dossiersync::v1::StartRunResponse* resp) override;
-  grpc::ServerUnaryReactor* GetRun(grpc::CallbackServerContext* ctx,
-                                   const dossiersync::v1::GetRunRequest* req,
-                                   dossiersync::v1::ReconciliationRun* resp) override;
-  grpc::ServerWriteReactor<dossiersync::v1::DriftItem>* ListDrift(
-      grpc::CallbackServerContext* ctx, const dossiersync::v1::ListDriftRequest* req) override;
-  grpc::ServerUnaryReactor* GetKpis(grpc::CallbackServerContext* ctx,
-                                    const dossiersync::v1::GetKpisRequest* req,
-                                    dossiersync::v1::Kpis* resp) override;
-  grpc::ServerUnaryReactor* GetScore(grpc::CallbackServerContext* ctx,
-                                     const dossiersync::v1::GetScoreRequest* req,
-                                     dossiersync::v1::Score* resp) override;
+  grpc::ServerUnaryReactor* StartRun(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
+                                     grpc::ByteBuffer* resp) override;
+  grpc::ServerUnaryReactor* GetRun(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
+                                   grpc::ByteBuffer* resp) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* ListDrift(grpc::CallbackServerContext* ctx,
+                                                        const grpc::ByteBuffer* req) override;
+  grpc::ServerUnaryReactor* GetKpis(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
+                                    grpc::ByteBuffer* resp) override;
+  grpc::ServerUnaryReactor* GetScore(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
+                                     grpc::ByteBuffer* resp) override;
 
   RunStore* store() { return store_; }
   WorkPool* pool() { return &pool_; }
   const Authenticator* auth() { return auth_; }
 
  private:
+  // Authenticates as operator and parses the request (see RawUnaryCall::Begin).
+  template <typename Req, typename Resp>
+  std::shared_ptr<RawUnaryCall<Req, Resp>> Begin(grpc::CallbackServerContext* ctx,
+                                                 const grpc::ByteBuffer* in,
+                                                 grpc::ByteBuffer* out) {
+    return RawUnaryCall<Req, Resp>::Begin(ctx, in, out,
+                                          auth_->Authenticate(*ctx, Role::kOperator).status());
+  }
   // The KPIs of `req`'s window and agency (see GetKpis); INVALID_ARGUMENT for an empty window,
   // UNAVAILABLE when intake or the database cannot answer.
   absl::Status ComputeKpis(const dossiersync::v1::GetKpisRequest& req, dossiersync::v1::Kpis* resp);

@@ -11,30 +11,23 @@ namespace dossiersync::sync {
 
 using google::protobuf::util::TimeUtil;
 
-grpc::ServerUnaryReactor* SyncServiceImpl::Start(grpc::CallbackServerContext* ctx, bool* ok) {
-  grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
-  auto caller = auth_->Authenticate(*ctx, Role::kOperator);
-  *ok = caller.ok();
-  if (!*ok) r->Finish(ToGrpcStatus(caller.status()));
-  return r;
-}
-
-grpc::ServerUnaryReactor* SyncServiceImpl::GetSyncState(
-    grpc::CallbackServerContext* ctx, const dossiersync::v1::GetSyncStateRequest* req,
-    dossiersync::v1::SyncState* resp) {
-  bool ok;
-  auto* r = Start(ctx, &ok);
-  if (!ok) return r;
-  if (req->code().empty()) {
-    r->Finish(ToGrpcStatus(FieldError("code", "required")));
-    return r;
+grpc::ServerUnaryReactor* SyncServiceImpl::GetSyncState(grpc::CallbackServerContext* ctx,
+                                                        const grpc::ByteBuffer* in,
+                                                        grpc::ByteBuffer* out) {
+  auto call = Begin<dossiersync::v1::GetSyncStateRequest, dossiersync::v1::SyncState>(ctx, in, out);
+  if (!call->started()) return call->reactor();
+  if (call->req().code().empty()) {
+    call->Finish(FieldError("code", "required"));
+    return call->reactor();
   }
-  pool_.Post([this, r, code = req->code(), resp] {
+  pool_.Post([this, call] {
+    const std::string& code = call->req().code();
+    dossiersync::v1::SyncState* resp = call->resp();
     auto row = ledger_->Get(code);
-    if (!row.ok()) return r->Finish(ToGrpcStatus(absl::UnavailableError(row.status().message())));
+    if (!row.ok()) return call->Finish(absl::UnavailableError(row.status().message()));
     if (!row->has_value()) {
-      return r->Finish(ToGrpcStatus(ReasonError(absl::StatusCode::kNotFound, "DOSSIER_NOT_SEEN",
-                                                absl::StrCat("sync has not seen ", code))));
+      return call->Finish(ReasonError(absl::StatusCode::kNotFound, "DOSSIER_NOT_SEEN",
+                                      absl::StrCat("sync has not seen ", code)));
     }
     const LedgerRow& l = **row;
     resp->set_code(code);
@@ -60,20 +53,20 @@ grpc::ServerUnaryReactor* SyncServiceImpl::GetSyncState(
                           ? dossiersync::v1::SYNC_STATE_KIND_RETRYING
                           : dossiersync::v1::SYNC_STATE_KIND_PENDING);
     }
-    r->Finish(grpc::Status::OK);
+    call->Finish(absl::OkStatus());
   });
-  return r;
+  return call->reactor();
 }
 
 grpc::ServerUnaryReactor* SyncServiceImpl::Resync(grpc::CallbackServerContext* ctx,
-                                                  const dossiersync::v1::ResyncRequest* req,
-                                                  dossiersync::v1::ResyncResponse* resp) {
-  bool ok;
-  auto* r = Start(ctx, &ok);
-  if (!ok) return r;
+                                                  const grpc::ByteBuffer* in,
+                                                  grpc::ByteBuffer* out) {
+  auto call = Begin<dossiersync::v1::ResyncRequest, dossiersync::v1::ResyncResponse>(ctx, in, out);
+  if (!call->started()) return call->reactor();
+  const dossiersync::v1::ResyncRequest* req = &call->req();
   if (req->codes().empty()) {
-    r->Finish(ToGrpcStatus(FieldError("codes", "at least one dossier code")));
-    return r;
+    call->Finish(FieldError("codes", "at least one dossier code"));
+    return call->reactor();
   }
   for (const auto& code : req->codes()) {
     dossiersync::v1::SyncRequest sr;
@@ -90,65 +83,64 @@ grpc::ServerUnaryReactor* SyncServiceImpl::Resync(grpc::CallbackServerContext* c
                  NewTraceparent(),
                  0};
     if (absl::Status st = producer_->Produce(m); !st.ok()) {
-      r->Finish(ToGrpcStatus(absl::UnavailableError(st.message())));
-      return r;
+      call->Finish(absl::UnavailableError(st.message()));
+      return call->reactor();
     }
   }
-  resp->set_requested(req->codes_size());
-  r->Finish(grpc::Status::OK);
-  return r;
+  call->resp()->set_requested(req->codes_size());
+  call->Finish(absl::OkStatus());
+  return call->reactor();
 }
 
 grpc::ServerUnaryReactor* SyncServiceImpl::Pause(grpc::CallbackServerContext* ctx,
-                                                 const dossiersync::v1::PauseRequest* req,
-                                                 dossiersync::v1::PauseResponse* resp) {
-  bool ok;
-  auto* r = Start(ctx, &ok);
-  if (!ok) return r;
+                                                 const grpc::ByteBuffer* in,
+                                                 grpc::ByteBuffer* out) {
+  auto call = Begin<dossiersync::v1::PauseRequest, dossiersync::v1::PauseResponse>(ctx, in, out);
+  if (!call->started()) return call->reactor();
   engine_->SetOperatorPause(true);
-  LogWarn("consumption paused by an operator", {{"reason", req->reason()}});
-  resp->set_paused(true);
-  r->Finish(grpc::Status::OK);
-  return r;
+  LogWarn("consumption paused by an operator", {{"reason", call->req().reason()}});
+  call->resp()->set_paused(true);
+  call->Finish(absl::OkStatus());
+  return call->reactor();
 }
 
 grpc::ServerUnaryReactor* SyncServiceImpl::Resume(grpc::CallbackServerContext* ctx,
-                                                  const dossiersync::v1::ResumeRequest*,
-                                                  dossiersync::v1::ResumeResponse* resp) {
-  bool ok;
-  auto* r = Start(ctx, &ok);
-  if (!ok) return r;
+                                                  const grpc::ByteBuffer* in,
+                                                  grpc::ByteBuffer* out) {
+  auto call = Begin<dossiersync::v1::ResumeRequest, dossiersync::v1::ResumeResponse>(ctx, in, out);
+  if (!call->started()) return call->reactor();
   engine_->SetOperatorPause(false);
   LogInfo("consumption resumed by an operator");
-  resp->set_paused(false);
-  r->Finish(grpc::Status::OK);
-  return r;
+  call->resp()->set_paused(false);
+  call->Finish(absl::OkStatus());
+  return call->reactor();
 }
 
-grpc::ServerUnaryReactor* SyncServiceImpl::ReplayDeadLetters(
-    grpc::CallbackServerContext* ctx, const dossiersync::v1::ReplayDeadLettersRequest* req,
-    dossiersync::v1::ReplayDeadLettersResponse* resp) {
-  bool ok;
-  auto* r = Start(ctx, &ok);
-  if (!ok) return r;
-  std::vector<std::string> codes(req->codes().begin(), req->codes().end());
-  pool_.Post([this, r, codes, resp] {
+grpc::ServerUnaryReactor* SyncServiceImpl::ReplayDeadLetters(grpc::CallbackServerContext* ctx,
+                                                             const grpc::ByteBuffer* in,
+                                                             grpc::ByteBuffer* out) {
+  auto call =
+      Begin<dossiersync::v1::ReplayDeadLettersRequest, dossiersync::v1::ReplayDeadLettersResponse>(
+          ctx, in, out);
+  if (!call->started()) return call->reactor();
+  pool_.Post([this, call] {
+    std::vector<std::string> codes(call->req().codes().begin(), call->req().codes().end());
     auto dls = ledger_->DeadLetters(codes);
-    if (!dls.ok()) return r->Finish(ToGrpcStatus(absl::UnavailableError(dls.status().message())));
+    if (!dls.ok()) return call->Finish(absl::UnavailableError(dls.status().message()));
     for (auto& d : *dls) {
       if (auto st = ledger_->MarkReplayed(d.id); !st.ok()) {
-        return r->Finish(ToGrpcStatus(absl::UnavailableError(st.message())));
+        return call->Finish(absl::UnavailableError(st.message()));
       }
       Work w;
       w.change = std::move(d.change);
       w.force = true;
       engine_->Enqueue(std::move(w));
     }
-    resp->set_replayed(static_cast<int>(dls->size()));
+    call->resp()->set_replayed(static_cast<int>(dls->size()));
     LogInfo("dead letters replayed", {{"count", static_cast<int64_t>(dls->size())}});
-    r->Finish(grpc::Status::OK);
+    call->Finish(absl::OkStatus());
   });
-  return r;
+  return call->reactor();
 }
 
 }  // namespace dossiersync::sync
