@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/flags.h"
 #include "common/ids.h"
+#include "common/log.h"
 
 namespace dossiersync {
 namespace {
@@ -78,7 +79,8 @@ std::unique_ptr<grpc::ClientContext> MakeContext(const ClientOptions& o, absl::D
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
   if (!o.token.empty()) ctx->AddMetadata("authorization", "Bearer " + o.token);
-  ctx->AddMetadata("traceparent", NewTraceparent());
+  // A child of the trace this thread works in (a request or message being handled), else new.
+  ctx->AddMetadata("traceparent", ChildTraceparent(CurrentTraceparent()));
   return ctx;
 }
 

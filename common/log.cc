@@ -99,6 +99,11 @@ ScopedTrace::ScopedTrace(absl::string_view traceparent)
   t_trace_id = TraceIdOf(traceparent);
   t_span_id = t_trace_id.empty() ? "" : std::string(traceparent.substr(36, 16));
 }
+std::string CurrentTraceparent() {
+  if (t_trace_id.empty()) return "";
+  return absl::StrCat("00-", t_trace_id, "-", t_span_id, "-01");
+}
+
 ScopedTrace::~ScopedTrace() {
   t_trace_id = std::move(previous_trace_);
   t_span_id = std::move(previous_span_);

@@ -47,6 +47,10 @@ class ScopedTrace {
   std::string previous_span_;
 };
 
+// The traceparent of this thread's ScopedTrace ("" outside one): what a call made while handling
+// a request or message carries on, as the parent of its own span.
+std::string CurrentTraceparent();
+
 // Masking of personal data for logs.
 std::string MaskName(absl::string_view name);    // "Nguyễn Văn An" -> "N*** V*** A***"
 std::string MaskDigits(absl::string_view id);    // keeps the last 3 characters

@@ -1,13 +1,15 @@
 #include "common/metrics.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/health.h"
 #include "common/http_server.h"
 #include "prometheus/text_serializer.h"
 
 namespace dossiersync {
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
-    const std::string& listen, std::shared_ptr<prometheus::Registry> registry) {
+    const std::string& listen, std::shared_ptr<prometheus::Registry> registry,
+    const Health* health) {
   auto out = std::unique_ptr<MetricsServer>(new MetricsServer());
   out->registry_ = std::move(registry);
   out->http_ = std::make_unique<httplib::Server>();
@@ -16,9 +18,17 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
                     res.set_content(prometheus::TextSerializer().Serialize(reg->Collect()),
                                     "text/plain; version=0.0.4");
                   });
-  out->http_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
-  });
+  auto probe = [health](bool ready) {
+    return [health, ready](const httplib::Request&, httplib::Response& res) {
+      if (health == nullptr) return res.set_content("{\"ready\":true,\"live\":true}\n", "application/json");
+      Health::Report r = health->Get();
+      res.status = (ready ? r.ready : r.live) ? 200 : 503;
+      res.set_content(r.detail.dump() + "\n", "application/json");
+    };
+  };
+  out->http_->Get("/readyz", probe(true));
+  out->http_->Get("/healthz", probe(true));
+  out->http_->Get("/livez", probe(false));
   auto port = StartHttpServer(*out->http_, listen, &out->thread_, "--metrics_listen");
   if (!port.ok()) return port.status();
   out->port_ = *port;

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/ids.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
 #include "grpcpp/server_context.h"
@@ -28,6 +29,13 @@ inline absl::Status ParseRaw(const grpc::ByteBuffer& in, google::protobuf::Messa
     return FieldError("request", absl::StrCat("bytes are not a valid ", out->GetTypeName()));
   }
   return absl::OkStatus();
+}
+
+// A client metadata value of the call ("" when absent).
+inline std::string ClientMetadata(const grpc::ServerContextBase* ctx, const char* key) {
+  auto it = ctx->client_metadata().find(key);
+  return it == ctx->client_metadata().end() ? ""
+                                            : std::string(it->second.data(), it->second.size());
 }
 
 inline void SerializeRaw(const google::protobuf::Message& msg, grpc::ByteBuffer* out) {
@@ -50,6 +58,7 @@ class RawUnaryCall {
                                              const grpc::ByteBuffer* in, grpc::ByteBuffer* out,
                                              const absl::Status& admitted) {
     auto call = std::shared_ptr<RawUnaryCall>(new RawUnaryCall(ctx->DefaultReactor(), out));
+    call->traceparent_ = ChildTraceparent(ClientMetadata(ctx, "traceparent"));
     absl::Status st = admitted.ok() ? ParseRaw(*in, &call->req_) : admitted;
     if (!st.ok()) {
       call->reactor_->Finish(ToGrpcStatus(st));
@@ -62,6 +71,8 @@ class RawUnaryCall {
   const Req& req() const { return req_; }
   Resp* resp() { return &resp_; }
   grpc::ServerUnaryReactor* reactor() const { return reactor_; }
+  // This call's span: a child of the caller's traceparent (or a new trace).
+  const std::string& traceparent() const { return traceparent_; }
 
   void Finish(const absl::Status& st) {
     if (st.ok()) SerializeRaw(resp_, out_);
@@ -74,6 +85,7 @@ class RawUnaryCall {
   grpc::ServerUnaryReactor* const reactor_;
   grpc::ByteBuffer* const out_;
   bool started_ = true;
+  std::string traceparent_;
   Req req_;
   Resp resp_;
 };

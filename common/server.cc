@@ -151,7 +151,8 @@ absl::StatusOr<std::unique_ptr<Authenticator>> MakeAuthenticator(const ServerOpt
 }
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
-    const ServerOptions& options, const std::vector<grpc::Service*>& services) {
+    const ServerOptions& options, const std::vector<grpc::Service*>& services,
+    HealthSpec health) {
   if (auto st = options.Validate(); !st.ok()) return st;
   std::shared_ptr<grpc::ServerCredentials> creds;
   if (!options.tls_cert_file.empty()) {
@@ -184,14 +185,16 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   if (!out->server_ || out->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
   }
-  out->server_->GetHealthCheckService()->SetServingStatus(true);
+  out->health_ = std::make_unique<Health>(std::move(health.service_names), options.health);
+  for (auto& [name, check] : health.checks) out->health_->AddCheck(name, std::move(check));
+  out->health_->Start(out->server_->GetHealthCheckService());
   return out;
 }
 
 void GrpcServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
-  server_->GetHealthCheckService()->SetServingStatus(false);
+  health_->BeginShutdown();
   server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   AnnotateServerStopped();
 }

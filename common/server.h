@@ -1,6 +1,7 @@
 // gRPC server bootstrap shared by every service: TLS (optional mTLS) from certificate files or
-// plaintext only with --allow_insecure; the standard health service and reflection; graceful
-// shutdown. Also the shared server flags and termination-signal handling.
+// plaintext only with --allow_insecure; the standard health service (overall and per service name,
+// driven by common/health.h) and reflection; graceful shutdown that is NOT_SERVING from its first
+// moment. Also the shared server flags and termination-signal handling.
 //
 // Shared flags (defined in server.cc): --allow_insecure, --tls_cert_file, --tls_key_file,
 // --tls_client_ca_file, --auth_tokens_file, --log_level.
@@ -9,6 +10,7 @@
 #ifndef DOSSIERSYNC_COMMON_SERVER_H_
 #define DOSSIERSYNC_COMMON_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/auth.h"
+#include "common/health.h"
 #include "grpcpp/grpcpp.h"
 #include "nlohmann/json.hpp"
 
@@ -29,6 +32,7 @@ struct ServerOptions {
   std::string tls_client_ca_file;  // set: clients must present a certificate signed by it
   std::string auth_tokens_file;
   int max_receive_bytes = 16 * 1024 * 1024;  // services enforce their own, smaller, limits
+  Health::Options health;                     // how often readiness is checked
 
   // Fails with a clear message: TLS files missing without --allow_insecure, and so on.
   absl::Status Validate() const;
@@ -40,18 +44,31 @@ ServerOptions ServerOptionsFromFlags(const std::string& listen);
 // Applies --log_level.
 void ApplyLogFlags(const std::string& service);
 
+// What the health service tells: the full names of the services (besides ""), and the checks
+// that decide readiness (e.g. {"storage", Database::Probe}).
+struct HealthSpec {
+  std::vector<std::string> service_names;
+  std::vector<std::pair<std::string, std::function<absl::Status()>>> checks;
+};
+
 class GrpcServer {
  public:
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
-      const ServerOptions& options, const std::vector<grpc::Service*>& services);
+      const ServerOptions& options, const std::vector<grpc::Service*>& services,
+      HealthSpec health = {});
   ~GrpcServer();
   int port() const { return port_; }
   grpc::Server* server() { return server_.get(); }
-  // Marks the server NOT_SERVING, then waits up to `grace` for in-flight calls.
+  // The readiness the health service and the metrics port's /readyz report.
+  const Health* health() const { return health_.get(); }
+  // NOT_SERVING from now on (the first thing a Stop does); calls are still served.
+  void BeginShutdown() { health_->BeginShutdown(); }
+  // NOT_SERVING, then waits up to `grace` for in-flight calls.
   void Shutdown(absl::Duration grace);
 
  private:
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<Health> health_;  // after server_: its thread stops before the server goes
   int port_ = 0;
   bool shut_down_ = false;
 };

@@ -12,6 +12,7 @@
 #include "common/dvcqg/client.h"
 #include "common/errors.h"
 #include "common/grpc_client.h"
+#include "common/ids.h"
 #include "dossiersync/v1/reconciliation.grpc.pb.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -760,6 +761,31 @@ TEST_F(ReconciliationE2ETest, GarbageBytesGetInvalidArgumentNamingTheRequestType
   dossiersync::v1::ReconciliationRun run;
   EXPECT_EQ(stub->GetRun(MakeContext({}, absl::Seconds(5)).get(), gr, &run).error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+// A run started with the caller's traceparent is a trace of its own under it: the run's record on
+// the runs topic carries the caller's trace id (and so do the lines it logs and its intake calls,
+// through the same thread context). Regression: every run published a new, unrelated trace.
+TEST_F(ReconciliationE2ETest, ARunCarriesTheCallersTrace) {
+  auto app = reconciliation::App::Start(AppConfig());
+  ASSERT_TRUE(app.ok()) << app.status();
+  auto stub = dossiersync::v1::ReconciliationService::NewStub(
+      *MakeChannel(absl::StrCat("127.0.0.1:", (*app)->grpc_port()), {}));
+  const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  ctx.AddMetadata("traceparent", "00-" + trace + "-00f067aa0ba902b7-01");
+  dossiersync::v1::StartRunResponse started;
+  ASSERT_TRUE(stub->StartRun(&ctx, {}, &started).ok());
+  auto msgs = testing::CollectUntil(
+      broker_->bootstrap(), kTopicReconciliationRuns, [&](const std::vector<InMessage>& m) {
+        return std::any_of(m.begin(), m.end(),
+                           [&](const InMessage& x) { return x.key == started.run_id(); });
+      });
+  auto it = std::find_if(msgs.begin(), msgs.end(),
+                         [&](const InMessage& x) { return x.key == started.run_id(); });
+  ASSERT_NE(it, msgs.end());
+  EXPECT_EQ(TraceIdOf(it->headers["traceparent"]), trace) << it->headers["traceparent"];
 }
 
 }  // namespace

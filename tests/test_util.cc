@@ -352,7 +352,7 @@ class RawReader : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuf
 }  // namespace
 
 grpc::Status CallRaw(int port, const std::string& method, const std::string& bytes,
-                     bool server_streaming) {
+                     bool server_streaming, std::string* response) {
   auto channel =
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
   grpc::GenericStub generic(channel);
@@ -373,7 +373,29 @@ grpc::Status CallRaw(int port, const std::string& method, const std::string& byt
     done.Notify();
   });
   done.WaitForNotification();
+  if (response != nullptr && result.ok()) {
+    std::vector<grpc::Slice> slices;
+    if (resp.Dump(&slices).ok()) {
+      response->clear();
+      for (const auto& sl : slices) response->append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+    }
+  }
   return result;
+}
+
+int HealthStatus(int port, const std::string& service) {
+  // grpc.health.v1.HealthCheckRequest{service = 1}; HealthCheckResponse{status = 1 (enum)}.
+  std::string req;
+  if (!service.empty()) {
+    req.push_back(0x0a);
+    req.push_back(static_cast<char>(service.size()));  // names here are < 128 bytes
+    req += service;
+  }
+  std::string resp;
+  grpc::Status st = CallRaw(port, "/grpc.health.v1.Health/Check", req, false, &resp);
+  if (!st.ok()) return -static_cast<int>(st.error_code());
+  if (resp.size() == 2 && resp[0] == 0x08) return resp[1];
+  return 0;  // UNKNOWN (the default, sent as no bytes)
 }
 
 }  // namespace dossiersync::testing

@@ -101,9 +101,12 @@ class Process {
 std::string BinaryPath(const std::string& name);
 // Calls `method` ("/pkg.Service/Method") at 127.0.0.1:port with `bytes` as the raw request (no
 // protobuf in between), unary or, with `server_streaming`, reading the stream to its end; 5 s
-// deadline.
+// deadline. `response` (optional, unary only) gets the answer's bytes.
 grpc::Status CallRaw(int port, const std::string& method, const std::string& bytes,
-                     bool server_streaming = false);
+                     bool server_streaming = false, std::string* response = nullptr);
+// gRPC's health service at 127.0.0.1:port asked about `service` ("" = the server): 1 SERVING,
+// 2 NOT_SERVING, 3 SERVICE_UNKNOWN, -(gRPC code) when the call fails (e.g. -5 NOT_FOUND).
+int HealthStatus(int port, const std::string& service);
 int FreePort();
 
 }  // namespace dossiersync::testing

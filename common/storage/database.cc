@@ -44,6 +44,24 @@ absl::StatusOr<std::optional<Row>> Transaction::QueryOne(absl::string_view sql,
   return std::optional<Row>(std::move(rows->front()));
 }
 
+absl::Status Database::Probe() {
+  if (dialect() == Dialect::kPostgres) {
+    auto tx = BeginRead();
+    if (!tx.ok()) return tx.status();
+    return (*tx)->Query("SELECT 1").status();
+  }
+  auto tx = Begin();
+  if (!tx.ok()) return tx.status();
+  for (absl::string_view stmt : {"CREATE TABLE IF NOT EXISTS ds_health_probe (at BIGINT)",
+                                 "DELETE FROM ds_health_probe"}) {
+    if (auto r = (*tx)->Exec(stmt); !r.ok()) return r.status();
+  }
+  auto r = (*tx)->Exec("INSERT INTO ds_health_probe (at) VALUES ($1)",
+                       {absl::ToUnixMicros(absl::Now())});
+  if (!r.ok()) return r.status();
+  return (*tx)->Commit();
+}
+
 absl::Status Database::Migrate(absl::string_view statements) {
   auto tx = Begin();
   if (!tx.ok()) return tx.status();

@@ -69,6 +69,10 @@ class Database {
   // Begins a read-only transaction (a consistent snapshot; never blocks writers).
   virtual absl::StatusOr<std::unique_ptr<Transaction>> BeginRead() = 0;
   virtual Dialect dialect() const = 0;
+  // Whether the database can take a write now, for readiness: SQLite writes one row of its own
+  // table (a full disk or an unwritable file fails it); PostgreSQL runs a read on a pooled
+  // connection (a lost server fails it; PostgreSQL guards its own disk).
+  absl::Status Probe();
   // Runs `statements` (DDL, separated by ';') in one transaction.
   absl::Status Migrate(absl::string_view statements);
   // Versioned migrations of `component`: versions[i] is the DDL (';'-separated, PortableDdl

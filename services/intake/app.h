@@ -55,13 +55,13 @@ class App {
   App() = default;
   IntakeConfig config_;
   std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<MetricsServer> metrics_;
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<IntakeStore> store_;
   std::unique_ptr<OutboxRelay> relay_;
   std::unique_ptr<IntakeServiceImpl> service_;
   std::unique_ptr<GrpcServer> server_;
+  std::unique_ptr<MetricsServer> metrics_;  // after server_: serves its health
   bool stopped_ = false;
 };
 

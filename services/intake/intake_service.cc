@@ -19,12 +19,6 @@ using dossiersync::v1::SubmitChangeResponse;
 
 namespace {
 
-std::string Metadata(const grpc::CallbackServerContext* ctx, const char* key) {
-  auto it = ctx->client_metadata().find(key);
-  return it == ctx->client_metadata().end() ? ""
-                                            : std::string(it->second.data(), it->second.size());
-}
-
 std::string ReasonLabel(const google::rpc::Status& details, const absl::Status& st) {
   std::string reason = ReasonOf(details);
   if (!reason.empty()) return reason;
@@ -119,7 +113,7 @@ void IntakeServiceImpl::Process(const grpc::CallbackServerContext* ctx,
   const absl::Time start = absl::Now();
   // This request's span in the caller's trace: on every log line about it and on what goes to
   // Kafka.
-  std::string traceparent = ChildTraceparent(Metadata(ctx, "traceparent"));
+  std::string traceparent = ChildTraceparent(ClientMetadata(ctx, "traceparent"));
   const std::string& code = req->dossier().code();
   auto fail = [&](const absl::Status& st) {
     Count(st, {}, start, traceparent, code);
@@ -149,7 +143,7 @@ grpc::ServerUnaryReactor* IntakeServiceImpl::SubmitChange(grpc::CallbackServerCo
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto req = std::make_shared<SubmitChangeRequest>();
   if (absl::Status st = ParseRaw(*raw, req.get()); !st.ok()) {
-    Count(st, {}, absl::Now(), ChildTraceparent(Metadata(ctx, "traceparent")), "");
+    Count(st, {}, absl::Now(), ChildTraceparent(ClientMetadata(ctx, "traceparent")), "");
     reactor->Finish(ToGrpcStatus(st));
     return reactor;
   }

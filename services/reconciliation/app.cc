@@ -81,8 +81,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& conf
                                               a->store_.get(), a->registry_.get()));
   a->service_ = std::make_unique<ServiceImpl>(a->runner_.get(), a->store_.get(), a->intake_.get(),
                                               config.intake_client, a->auth_.get());
-  DS_ASSIGN_OR_RETURN(a->server_, GrpcServer::Start(config.server, {a->service_.get()}));
-  DS_ASSIGN_OR_RETURN(a->metrics_, MetricsServer::Start(config.metrics_listen, a->registry_));
+  DS_ASSIGN_OR_RETURN(a->server_, GrpcServer::Start(config.server, {a->service_.get()},
+                                        {{dossiersync::v1::ReconciliationService::service_full_name()},
+                                         {{"storage", [db = a->db_.get()] { return db->Probe(); }}}}));
+  DS_ASSIGN_OR_RETURN(a->metrics_, MetricsServer::Start(config.metrics_listen, a->registry_,
+                                                         a->server_->health()));
   if (config.incremental_every > absl::ZeroDuration() ||
       config.full_sweep_every > absl::ZeroDuration()) {
     a->scheduler_ = std::thread([a] { a->Schedule(); });
@@ -130,6 +133,7 @@ void App::Schedule() {
 void App::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  if (server_) server_->BeginShutdown();  // NOT_SERVING from the first moment
   if (!stop_.HasBeenNotified()) stop_.Notify();
   if (scheduler_.joinable()) scheduler_.join();
   if (server_) server_->Shutdown(absl::Seconds(5));

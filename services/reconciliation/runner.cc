@@ -179,7 +179,10 @@ absl::Status Runner::Recover() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> Runner::Start(const StartRunRequest& req, const std::string& trigger) {
+absl::StatusOr<std::string> Runner::Start(const StartRunRequest& req, const std::string& trigger,
+                                          const std::string& traceparent) {
+  const std::string trace = ChildTraceparent(traceparent);
+  ScopedTrace scoped(trace);
   auto in_progress = [] {
     return ReasonError(absl::StatusCode::kFailedPrecondition, "RUN_IN_PROGRESS",
                        "another reconciliation run is in progress");
@@ -218,7 +221,7 @@ absl::StatusOr<std::string> Runner::Start(const StartRunRequest& req, const std:
   cancel_ = false;
   lease_lost_ = false;
   absl::MutexLock l(&mu_);
-  threads_.emplace_back([this, run, req] { Execute(run, req); });
+  threads_.emplace_back([this, run, req, trace] { Execute(run, req, trace); });
   return run.run_id();
 }
 
@@ -239,7 +242,7 @@ void Runner::Publish(const std::string& topic, const std::string& key,
                  m.SerializeAsString(),
                  m.GetDescriptor()->full_name(),
                  NewEventId(),
-                 NewTraceparent(),
+                 ChildTraceparent(CurrentTraceparent()),
                  0};
   if (auto st = producer_->Produce(out); !st.ok()) {
     LogWarn("reconciliation publish failed",
@@ -413,7 +416,8 @@ void Runner::Check(const Item& item, const StartRunRequest& req, const std::stri
   ++tally.repairs;
 }
 
-void Runner::Execute(ReconciliationRun run, const StartRunRequest& req) {
+void Runner::Execute(ReconciliationRun run, const StartRunRequest& req, const std::string& trace) {
+  ScopedTrace scoped(trace);
   running_gauge_->Set(1);
   const absl::Time started = absl::Now();
   const std::string run_id = run.run_id();
@@ -425,12 +429,14 @@ void Runner::Execute(ReconciliationRun run, const StartRunRequest& req) {
     feed_status = pending.status();
   } else {
     std::thread feeder([&] {
+      ScopedTrace t(trace);
       feed_status = Feed(req, q);
       q.Done();
     });
     std::vector<std::thread> workers;
     for (int k = 0; k < std::max(1, options_.concurrency); ++k) {
       workers.emplace_back([&] {
+        ScopedTrace t(trace);
         while (auto item = q.Pop()) Check(*item, req, run_id, *pending, tally);
       });
     }
@@ -438,6 +444,7 @@ void Runner::Execute(ReconciliationRun run, const StartRunRequest& req) {
     // ttl/3, the queue stopped on cancel or a lost lease.
     absl::Notification workers_done;
     std::thread heartbeat([&] {
+      ScopedTrace t(trace);
       absl::Time renewed = absl::Now();
       absl::Time saved = absl::Now();
       while (!workers_done.WaitForNotificationWithTimeout(absl::Milliseconds(250))) {

@@ -55,9 +55,12 @@ class Runner {
   absl::Status Recover();
   // Starts a run in the background and returns its id; FAILED_PRECONDITION with reason
   // RUN_IN_PROGRESS while another run (here or on another replica) holds the lease. `trigger`:
-  // on-demand, incremental or full-sweep.
+  // on-demand, incremental or full-sweep. The run is a trace of its own, a child of `traceparent`
+  // (the caller's, when a StartRun carried one): every line it logs, every intake call and every
+  // message it publishes carries it.
   absl::StatusOr<std::string> Start(const dossiersync::v1::StartRunRequest& req,
-                                    const std::string& trigger = "on-demand");
+                                    const std::string& trigger = "on-demand",
+                                    const std::string& traceparent = "");
   // Starts a run and waits for it; for tests and tools.
   absl::StatusOr<dossiersync::v1::ReconciliationRun> RunNow(
       const dossiersync::v1::StartRunRequest& req, const std::string& trigger = "on-demand");
@@ -73,7 +76,8 @@ class Runner {
   class Queue;
   struct Tally;
 
-  void Execute(dossiersync::v1::ReconciliationRun run, const dossiersync::v1::StartRunRequest& req);
+  void Execute(dossiersync::v1::ReconciliationRun run, const dossiersync::v1::StartRunRequest& req,
+               const std::string& trace);
   // Streams the provincial dossiers in scope into `q` (ListDossiers resumed from the last
   // change_seq after a broken stream, or GetDossier for explicit codes).
   absl::Status Feed(const dossiersync::v1::StartRunRequest& req, Queue& q);

@@ -64,7 +64,7 @@ grpc::ServerUnaryReactor* ServiceImpl::StartRun(grpc::CallbackServerContext* ctx
       Begin<dossiersync::v1::StartRunRequest, dossiersync::v1::StartRunResponse>(ctx, in, out);
   if (!call->started()) return call->reactor();
   pool_.Post([this, call] {
-    auto id = runner_->Start(call->req());
+    auto id = runner_->Start(call->req(), "on-demand", call->traceparent());
     if (!id.ok()) return call->Finish(id.status());
     call->resp()->set_run_id(*id);
     call->Finish(absl::OkStatus());

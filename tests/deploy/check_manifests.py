@@ -88,17 +88,18 @@ def check_chart(bin_dir, partitions, path):
                 fail(f"{name}: DOSSIERSYNC_LISTEN {env.get('DOSSIERSYNC_LISTEN')} vs port {ports.get('grpc')}")
             if env.get("DOSSIERSYNC_METRICS_LISTEN") != f"0.0.0.0:{ports.get('metrics')}":
                 fail(f"{name}: DOSSIERSYNC_METRICS_LISTEN vs metrics port {ports.get('metrics')}")
-            for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+            for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/livez"),
+                                ("startupProbe", "/livez")):
                 p = c.get(probe)
                 if not p:
                     fail(f"{name}: no {probe}")
-                elif "grpc" in p:
-                    if p["grpc"]["port"] != ports.get("grpc"):
-                        fail(f"{name}: {probe} gRPC port {p['grpc']['port']} is not {ports.get('grpc')}")
-                    if "DOSSIERSYNC_TLS_CERT_FILE" in env:
-                        fail(f"{name}: native gRPC probe against a TLS port")
-                elif p.get("httpGet", {}).get("path") != "/healthz" or p["httpGet"]["port"] != "metrics":
-                    fail(f"{name}: {probe} is neither gRPC nor metrics /healthz: {p}")
+                elif p.get("httpGet", {}).get("path") != path or p["httpGet"]["port"] != "metrics":
+                    fail(f"{name}: {probe} is not the metrics port's {path}: {p}")
+            pre_stop = c.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
+            if pre_stop <= 0:
+                fail(f"{name}: no preStop delay: rolling updates would cancel calls in flight")
+            if pod.get("terminationGracePeriodSeconds", 30) <= pre_stop:
+                fail(f"{name}: terminationGracePeriodSeconds leaves no time to drain after preStop")
             check_env_and_args(bin_dir, name, binary, env.keys(), c.get("args", []))
             svc = services.get(name)
             if not svc:

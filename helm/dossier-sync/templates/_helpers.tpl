@@ -36,34 +36,34 @@ capabilities:
   drop: ["ALL"]
 {{- end -}}
 
-{{/* Probes: native gRPC health checks without TLS (kubelet cannot speak TLS to them), the
-     metrics port's /healthz with TLS. (dict "ctx" $ "port" 50051 "metricsPort" 9101) */}}
+{{/* Probes: the metrics port's /readyz (NOT_SERVING while storage is down and from the first moment
+     of a shutdown) and /livez (the process and its health loop run; an outage elsewhere never
+     restarts a pod). The same truth as gRPC's health service, with or without TLS. A preStop
+     sleep keeps the pod serving while Kubernetes takes it out of the Service's endpoints, so a
+     rolling update drains without CANCELLED calls; then SIGTERM: NOT_SERVING, drain within the
+     grace, exit. (dict "ctx" $ "port" 50051 "metricsPort" 9101) */}}
 {{- define "ds.probes" -}}
-{{- if .ctx.Values.tls.enabled }}
 readinessProbe:
-  httpGet: {path: /healthz, port: metrics}
+  httpGet: {path: /readyz, port: metrics}
   periodSeconds: 5
+  failureThreshold: 2
 livenessProbe:
-  httpGet: {path: /healthz, port: metrics}
+  httpGet: {path: /livez, port: metrics}
   periodSeconds: 10
   failureThreshold: 6
 startupProbe:
-  httpGet: {path: /healthz, port: metrics}
+  httpGet: {path: /livez, port: metrics}
   periodSeconds: 2
   failureThreshold: 60
-{{- else }}
-readinessProbe:
-  grpc: {port: {{ .port }}}
-  periodSeconds: 5
-livenessProbe:
-  grpc: {port: {{ .port }}}
-  periodSeconds: 10
-  failureThreshold: 6
-startupProbe:
-  grpc: {port: {{ .port }}}
-  periodSeconds: 2
-  failureThreshold: 60
-{{- end }}
+lifecycle:
+  preStop:
+    sleep: {seconds: {{ .ctx.Values.shutdown.preStopSeconds }}}
+{{- end -}}
+
+{{/* The pod's termination grace: the preStop delay, the process's own drain, a margin.
+     (dict "ctx" $ "drain" 20) */}}
+{{- define "ds.terminationGrace" -}}
+terminationGracePeriodSeconds: {{ add .ctx.Values.shutdown.preStopSeconds .drain 10 }}
 {{- end -}}
 
 {{/* Environment shared by the services: the ConfigMap, TLS and token files. */}}
