@@ -308,6 +308,33 @@ TEST_F(ReconciliationE2ETest, UnknownProvinciallyAndOneRunAtATime) {
             std::vector<DriftKind>{dossiersync::v1::DRIFT_KIND_UNKNOWN_PROVINCIALLY});
 }
 
+// Regression (issue 19): a dossier whose lookup failed counted as "not checked" and a run whose
+// every lookup failed still reported consistency 1.0 and ended FINISHED. The ratio is over the
+// checked dossiers, the share not checked stands beside it, and such a run ends INCOMPLETE.
+TEST_F(ReconciliationE2ETest, ARunThatCouldNotCheckEverythingIsNeverCalledConsistent) {
+  dossiersync::v1::StartRunRequest req;
+  for (int i = 0; i < 3; ++i) {
+    auto d = testing::ValidRequest(80 + i, 2, 1).dossier();
+    ASSERT_EQ(client_->SyncDossiers({{&d, 2}}, false).outcome, dvcqg::Outcome::kAccepted);
+    req.add_codes(d.code());
+  }
+  Faults({{"error_503_rate", 1.0}});
+  auto failed = runner_->RunNow(req);
+  ASSERT_TRUE(failed.ok()) << failed.status();
+  EXPECT_TRUE(absl::StartsWith(failed->state(), "INCOMPLETE: 3 of 3")) << failed->state();
+  EXPECT_EQ(failed->dossiers_checked(), 0);
+  EXPECT_EQ(failed->not_checked(), 3);
+  EXPECT_DOUBLE_EQ(failed->not_checked_share(), 1.0);
+  EXPECT_DOUBLE_EQ(failed->consistency_ratio(), 0.0) << "nothing known to be consistent";
+
+  Faults({{"error_503_rate", 0.0}});
+  auto clean = runner_->RunNow(req);
+  ASSERT_TRUE(clean.ok()) << clean.status();
+  EXPECT_EQ(clean->state(), "FINISHED");
+  EXPECT_EQ(clean->dossiers_checked(), 3);
+  EXPECT_DOUBLE_EQ(clean->not_checked_share(), 0.0);
+}
+
 TEST_F(ReconciliationE2ETest, ServiceRunsOverGrpcAndKpisMatchTheWorkload) {
   tools::SubmitOptions so;
   so.intake_addr = absl::StrCat("127.0.0.1:", intake_->grpc_port());

@@ -412,6 +412,52 @@ TEST_F(SyncE2ETest, BreakerPausesConsumptionWhileDvcqgIsDown) {
   CheckHistories();
 }
 
+// Regression (issue 19): the breaker's probe could be lost. TakeBatch marked a probe in flight
+// before it had a dossier to probe (every dossier waiting out its backoff), and only a completed
+// call cleared the mark: after the outage nothing was ever called again (with a rate limit about
+// 7 first outages in 10). Outage after outage, with and without a rate limit, the sync resumes.
+class BreakerRecoveryTest : public SyncE2ETest, public ::testing::WithParamInterface<double> {};
+
+TEST_P(BreakerRecoveryTest, ResumesAfterEveryOutage) {
+  sync::SyncConfig c = SyncTestConfig();
+  c.engine.breaker_threshold = 3;
+  c.engine.breaker_cooldown = absl::Milliseconds(200);
+  c.engine.breaker_cooldown_max = absl::Milliseconds(400);
+  c.engine.backoff_base = absl::Milliseconds(500);  // longer than the cool-down: the lost probe
+  c.engine.backoff_cap = absl::Seconds(2);
+  if (GetParam() > 0) {
+    c.engine.rate_limit_per_second = GetParam();
+    c.engine.rate_limit_burst = 10;
+  }
+  auto sync = StartSync(c);
+  ASSERT_TRUE(sync);
+  constexpr int kDossiers = 30;
+  tools::Workload w(workload_);
+  size_t changes = 0;
+  for (int i = 0; i < kDossiers; ++i) changes = std::max(changes, w.Lifecycle(i).size());
+  for (int k = 0; k < static_cast<int>(changes); ++k) {
+    SCOPED_TRACE(absl::StrCat("outage ", k + 1));
+    SetFaults({{"error_503_rate", 1.0}});
+    SubmitChange(kDossiers, k);
+    ASSERT_TRUE(testing::WaitFor([&] { return sync->engine()->breaker_open(); }, kFirstProgress));
+    absl::Time until = absl::Now() + absl::Seconds(1.5);
+    ASSERT_TRUE(testing::WaitFor([&] { return absl::Now() > until; }));
+    SetFaults({{"error_503_rate", 0.0}});
+    EXPECT_TRUE(testing::WaitFor(
+        [&] { return sync->engine()->pending() == 0 && !sync->engine()->breaker_open(); },
+        absl::Seconds(30)))
+        << "wedged: pending " << sync->engine()->pending() << ", breaker open "
+        << sync->engine()->breaker_open();
+  }
+  WaitConverged();
+  CheckHistories();
+}
+
+INSTANTIATE_TEST_SUITE_P(RateLimit, BreakerRecoveryTest, ::testing::Values(0.0, 40.0),
+                         [](const auto& info) {
+                           return info.param > 0 ? std::string("Limited") : std::string("Unlimited");
+                         });
+
 TEST_F(SyncE2ETest, OperatorPauseResumeResyncAndResults) {
   auto sync = StartSync(SyncTestConfig());
   ASSERT_TRUE(sync);

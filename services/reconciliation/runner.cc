@@ -91,8 +91,13 @@ struct Runner::Tally {
     for (const auto& [k, v] : checked_by_agency) (*run->mutable_checked_by_agency())[k] = v;
     run->mutable_drifted_by_agency()->clear();
     for (const auto& [k, v] : drifted_by_agency) (*run->mutable_drifted_by_agency())[k] = v;
-    run->set_consistency_ratio(checked > 0 ? static_cast<double>(checked - drifted) / checked
-                                           : 1.0);
+    // Over the dossiers checked; none checked is consistent only when none failed either.
+    run->set_consistency_ratio(checked > 0  ? static_cast<double>(checked - drifted) / checked
+                               : failed > 0 ? 0.0
+                                            : 1.0);
+    run->set_not_checked_share(checked + failed > 0
+                                   ? static_cast<double>(failed) / static_cast<double>(checked + failed)
+                                   : 0.0);
     run->set_repairs_requested(repairs);
     run->set_escalated(escalated);
     run->set_not_checked(failed);
@@ -144,6 +149,12 @@ Runner::Runner(RunnerOptions options, dvcqg::Client* dvcqg,
                       .Help("Share of dossiers checked by the last finished run without drift")
                       .Register(r)
                       .Add({});
+  not_checked_share_ = &prometheus::BuildGauge()
+                           .Name("dossiersync_reconciliation_not_checked_share")
+                           .Help("Share of the last ended run's dossiers that could not be checked "
+                                 "(TraCuuHoSo failed after retries)")
+                           .Register(r)
+                           .Add({});
   running_gauge_ = &prometheus::BuildGauge()
                         .Name("dossiersync_reconciliation_run_in_progress")
                         .Help("1 while this replica executes a run")
@@ -481,8 +492,14 @@ void Runner::Execute(ReconciliationRun run, const StartRunRequest& req, const st
   } else if (!feed_status.ok()) {
     run.set_state(absl::StrCat("FAILED: ", feed_status.message()));
   } else {
-    run.set_state("FINISHED");
+    // A run that could not check part of its scope is never called consistent.
+    run.set_state(run.not_checked() > 0
+                      ? absl::StrCat("INCOMPLETE: ", run.not_checked(), " of ",
+                                     run.not_checked() + run.dossiers_checked(),
+                                     " dossiers not checked (TraCuuHoSo failed)")
+                      : "FINISHED");
     consistency_->Set(run.consistency_ratio());
+    not_checked_share_->Set(run.not_checked_share());
     duration_->Observe(absl::ToDoubleSeconds(absl::Now() - started));
   }
   int64_t failed;

@@ -112,6 +112,7 @@ class Runner {
   prometheus::Counter* escalated_;
   prometheus::Counter* repairs_requested_;
   prometheus::Gauge* consistency_;
+  prometheus::Gauge* not_checked_share_;
   prometheus::Gauge* running_gauge_;
   prometheus::Histogram* duration_;
 };

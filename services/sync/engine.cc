@@ -39,6 +39,8 @@ Engine::Engine(EngineOptions options, dvcqg::Client* client, Ledger* ledger,
       ledger_(ledger),
       producer_(producer),
       on_done_(std::move(on_done)),
+      retry_budget_(options_.retry_budget_ratio, options_.retry_budget_max,
+                    options_.retry_budget_min_per_second),
       cooldown_(options_.breaker_cooldown) {
   pushes_ = &prometheus::BuildCounter()
                  .Name("dossiersync_sync_pushes_total")
@@ -175,11 +177,13 @@ std::vector<Engine::Taken> Engine::TakeBatch() {
     timers_.pop();
   }
   // Breaker: closed, or open past its cool-down with no probe in flight (the probe: one dossier).
+  // The probe is marked only once a dossier is taken for it, and its dossier's Finish clears the
+  // mark when no call gave a verdict (nothing to push, a ledger error): a probe cannot be lost.
   size_t limit = static_cast<size_t>(client_->config().batch_size);
   if (now < open_until_) return out;
-  if (consecutive_failures_ >= options_.breaker_threshold) {
+  const bool probe = consecutive_failures_ >= options_.breaker_threshold;
+  if (probe) {
     if (probing_) return out;
-    probing_ = true;
     limit = 1;
   }
   while (!ready_.empty() && out.size() < limit) {
@@ -198,6 +202,10 @@ std::vector<Engine::Taken> Engine::TakeBatch() {
     }
     q.pending.clear();
     out.push_back(std::move(t));
+  }
+  if (probe && !out.empty()) {
+    probing_ = true;
+    probe_code_ = out.front().code;
   }
   return out;
 }

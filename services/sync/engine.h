@@ -41,6 +41,7 @@
 #include "prometheus/registry.h"
 #include "services/sync/ledger.h"
 #include "services/sync/offsets.h"
+#include "services/sync/retry_policy.h"
 
 namespace dossiersync::sync {
 
@@ -54,11 +55,14 @@ struct EngineOptions {
   double rate_limit_per_second = 0;  // DVCQG calls; 0 = unlimited
   int rate_limit_burst = 50;
   size_t max_pending = 20000;  // changes in memory before consumption pauses
-  // Retry budget: each success earns `retry_budget_ratio` retries (at most `retry_budget_max`
-  // banked); a retry without budget waits the full backoff cap, so retries stay a bounded share
-  // of the traffic however many dossiers fail.
+  // Retry budget (services/sync/retry_policy.h): each success earns `retry_budget_ratio`
+  // retries and each second `retry_budget_min_per_second` (at most `retry_budget_max` banked);
+  // retries beyond it are spread at the refill rate (each waits one step longer, up to the
+  // backoff cap), so retries stay a bounded share of the traffic however many dossiers fail,
+  // without every retry jumping to the cap.
   double retry_budget_ratio = 0.2;
   double retry_budget_max = 100;
+  double retry_budget_min_per_second = 10;
   std::array<int, 11> status_map = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};  // ours -> DVCQG
   std::string service_name = "dossier-sync";
 };
@@ -154,11 +158,12 @@ class Engine {
   std::set<TopicPartition> revoked_ ABSL_GUARDED_BY(mu_);  // being released: their work is dropped
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool operator_paused_ ABSL_GUARDED_BY(mu_) = false;
-  double retry_tokens_ ABSL_GUARDED_BY(mu_) = 10;
+  RetryBudget retry_budget_ ABSL_GUARDED_BY(mu_);
   // Circuit breaker.
   int consecutive_failures_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time open_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool probing_ ABSL_GUARDED_BY(mu_) = false;
+  std::string probe_code_ ABSL_GUARDED_BY(mu_);  // the dossier the probe in flight pushes
   absl::Duration cooldown_ ABSL_GUARDED_BY(mu_);
   // Rate limit.
   TokenBucket rate_{options_.rate_limit_per_second, static_cast<double>(options_.rate_limit_burst)};

@@ -25,17 +25,6 @@ Engine::Outcome RetryOutcome(std::string error) {
   return o;
 }
 
-absl::Duration Backoff(int failures, absl::Duration base, absl::Duration cap,
-                       absl::Duration retry_after) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  absl::Duration ceiling = base;
-  for (int i = 1; i < failures && ceiling < cap; ++i) ceiling *= 2;
-  ceiling = std::min(ceiling, cap);
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  absl::Duration d = ceiling * u(rng);  // full jitter
-  return std::max(d, retry_after);
-}
-
 }  // namespace
 
 void Engine::Process(std::vector<Taken>& batch) {
@@ -359,6 +348,7 @@ void Engine::Finish(Taken& t, const Outcome& o, int64_t revision) {
   absl::MutexLock l(&mu_);
   Queue& q = queues_[t.code];
   q.active = false;
+  if (probing_ && probe_code_ == t.code) probing_ = false;  // ended without a call's verdict
   for (const Work& w : t.works) {
     if (!w.tp.first.empty()) {
       auto it = active_tps_.find(w.tp);
@@ -366,8 +356,7 @@ void Engine::Finish(Taken& t, const Outcome& o, int64_t revision) {
     }
   }
   if (done) {
-    retry_tokens_ =
-        std::min(options_.retry_budget_max, retry_tokens_ + options_.retry_budget_ratio);
+    retry_budget_.OnSuccess();
     q.failures = 0;
     q.not_before = absl::InfinitePast();
     pending_ -= t.works.size();
@@ -379,11 +368,10 @@ void Engine::Finish(Taken& t, const Outcome& o, int64_t revision) {
     retries_->Increment();
     absl::Duration delay =
         Backoff(q.failures, options_.backoff_base, options_.backoff_cap, o.retry_after);
-    if (retry_tokens_ >= 1) {
-      retry_tokens_ -= 1;
-    } else {
+    RetryBudget::Taken budget = retry_budget_.Take(absl::Now(), options_.backoff_cap);
+    if (!budget.within_budget) {
       budget_exhausted_->Increment();
-      delay = std::max(delay, options_.backoff_cap);
+      delay = std::max(delay, budget.floor);
     }
     q.not_before = absl::Now() + delay;
     // Back at the front, before anything that arrived meanwhile: order is kept. Work of a

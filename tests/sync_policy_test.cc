@@ -1,0 +1,98 @@
+// The sync's retry policy alone: backoff with full jitter and Retry-After, and the retry budget
+// that slows retries down gradually (regression, issue 19: beyond the budget every retry waited
+// the full 30 s cap, so under 15 % faults the sync lag reached tens of seconds).
+#include "services/sync/retry_policy.h"
+
+#include <random>
+
+#include "gtest/gtest.h"
+
+namespace dossiersync::sync {
+namespace {
+
+const absl::Duration kBase = absl::Milliseconds(200);
+const absl::Duration kCap = absl::Seconds(30);
+
+TEST(BackoffTest, DoublesUpToTheCapWithFullJitter) {
+  EXPECT_EQ(Backoff(1, kBase, kCap, absl::ZeroDuration(), 0.5), absl::Milliseconds(100));
+  EXPECT_EQ(Backoff(3, kBase, kCap, absl::ZeroDuration(), 0.5), absl::Milliseconds(400));
+  EXPECT_EQ(Backoff(40, kBase, kCap, absl::ZeroDuration(), 0.5), absl::Seconds(15));
+  EXPECT_EQ(Backoff(3, kBase, kCap, absl::ZeroDuration(), 0.0), absl::ZeroDuration());
+  for (int i = 0; i < 100; ++i) {
+    absl::Duration d = Backoff(5, kBase, kCap, absl::ZeroDuration());
+    EXPECT_GE(d, absl::ZeroDuration());
+    EXPECT_LT(d, absl::Milliseconds(3200));
+  }
+}
+
+TEST(BackoffTest, NeverSoonerThanRetryAfter) {
+  EXPECT_EQ(Backoff(1, kBase, kCap, absl::Seconds(7), 0.9), absl::Seconds(7));
+  EXPECT_EQ(Backoff(20, kBase, kCap, absl::Seconds(7), 0.9), absl::Seconds(27));
+}
+
+const absl::Time kT0 = absl::FromUnixSeconds(1700000000);
+
+TEST(RetryBudgetTest, RetriesWithinTheBudgetWaitOnlyTheirBackoff) {
+  RetryBudget b(0.2, 100, 10, 3);
+  for (int i = 0; i < 3; ++i) {
+    auto t = b.Take(kT0, kCap);
+    EXPECT_TRUE(t.within_budget);
+    EXPECT_EQ(t.floor, absl::ZeroDuration());
+  }
+  EXPECT_FALSE(b.Take(kT0, kCap).within_budget);
+}
+
+TEST(RetryBudgetTest, BeyondTheBudgetRetriesAreSpreadStepByStepNotSentToTheCap) {
+  RetryBudget b(0.2, 1000, 10, 0);
+  std::vector<absl::Duration> floors;
+  for (int i = 0; i < 400; ++i) floors.push_back(b.Take(kT0, kCap).floor);
+  EXPECT_EQ(floors[0], absl::Milliseconds(100)) << "one refill step, not the 30 s cap";
+  for (size_t i = 1; i < floors.size(); ++i) {
+    EXPECT_GE(floors[i], floors[i - 1]);
+    EXPECT_LE(floors[i] - floors[i - 1], absl::Milliseconds(101)) << "one step at a time";
+  }
+  EXPECT_EQ(floors.back(), kCap) << "a long storm reaches the cap";
+  // Successes and time pay the debt back.
+  RetryBudget c(0.2, 100, 10, 0);
+  for (int i = 0; i < 10; ++i) c.Take(kT0, kCap);  // debt 10: the next would wait 1.1 s
+  for (int i = 0; i < 5; ++i) c.OnSuccess();        // one token back
+  EXPECT_NEAR(absl::ToDoubleSeconds(RetryBudget(c).Take(kT0, kCap).floor), 1.0, 1e-9);
+  EXPECT_NEAR(c.tokens(kT0 + absl::Milliseconds(500)), -4, 1e-9);  // 5 more by time
+  EXPECT_TRUE(c.Take(kT0 + absl::Seconds(2), kCap).within_budget);
+}
+
+TEST(RetryBudgetTest, DebtIsBounded) {
+  RetryBudget b(0.2, 10, 10, 0);
+  for (int i = 0; i < 10000; ++i) b.Take(kT0, kCap);
+  EXPECT_GE(b.tokens(kT0), -10);
+  EXPECT_EQ(b.Take(kT0, kCap).floor, absl::Seconds(1));
+}
+
+// A storm of failures that the budget cannot cover (40 % of 200 attempts a second failing,
+// retries allowed for 20 % of successes plus 10 a second): the waits the budget adds grow with
+// its debt and stop at debt bound / refill rate (10 s here), well short of the 30 s cap that every
+// retry beyond the budget waited before.
+TEST(RetryBudgetTest, AStormIsSpreadAtTheBudgetsRateWithWaitsInSeconds) {
+  RetryBudget b(0.2, 100, 10, 10);
+  std::mt19937_64 rng(42);
+  std::bernoulli_distribution fails(0.4);
+  std::vector<absl::Duration> floors;
+  absl::Time now = kT0;
+  for (int call = 0; call < 200 * 60; ++call) {  // 60 s at 200 attempts a second
+    now += absl::Milliseconds(5);
+    if (fails(rng)) {
+      floors.push_back(b.Take(now, kCap).floor);
+    } else {
+      b.OnSuccess();
+    }
+  }
+  std::sort(floors.begin(), floors.end());
+  absl::Duration p50 = floors[floors.size() / 2];
+  absl::Duration p99 = floors[floors.size() * 99 / 100];
+  EXPECT_LE(p99, absl::Seconds(11)) << "p99 " << p99;  // the debt bound / the refill rate
+  EXPECT_LT(p99, kCap);
+  EXPECT_GT(p50, absl::ZeroDuration()) << "the budget is doing its work";
+}
+
+}  // namespace
+}  // namespace dossiersync::sync
