@@ -95,6 +95,8 @@ class ReconciliationE2ETest : public ::testing::Test {
     std::unique_ptr<testing::Process> process;
     std::unique_ptr<dossiersync::v1::ReconciliationService::Stub> stub;
   };
+  // StartReplica without --instance_id: the default identity, HOSTNAME-PID.
+  static constexpr char kDefaultIdentity[] = "default-identity";
   Replica StartReplica(const std::string& instance, const std::string& db,
                        const std::vector<std::string>& extra = {}) {
     std::ofstream(dir_.File("creds"))
@@ -109,8 +111,8 @@ class ReconciliationE2ETest : public ::testing::Test {
                                      "--database=" + testing::TestDatabaseUri(dir_.path(), db),
                                      absl::StrCat("--intake_addr=127.0.0.1:", intake_->grpc_port()),
                                      "--dvcqg_url=" + sim_->url(),
-                                     "--dvcqg_credentials_file=" + dir_.File("creds"),
-                                     "--instance_id=" + instance};
+                                     "--dvcqg_credentials_file=" + dir_.File("creds")};
+    if (instance != kDefaultIdentity) args.push_back("--instance_id=" + instance);
     args.insert(args.end(), extra.begin(), extra.end());
     Replica r;
     r.process = std::make_unique<testing::Process>(args, dir_.File(instance + ".log"));
@@ -521,6 +523,30 @@ TEST_F(ReconciliationE2ETest, RunInterruptedBySigkillRestartsCleanly) {
   EXPECT_EQ(run.dossiers_checked(), 40);
   EXPECT_EQ(run.consistency_ratio(), 1.0);
   EXPECT_EQ(run.holder(), "replica-b");
+}
+
+// Regression (issue 19): a replica with the default identity (HOSTNAME-PID) killed mid-run left
+// its lease behind, and on-demand runs were refused for the lease's 30 s although no run was
+// alive. Its restart (same host, a new PID) sees the holder's process gone and runs at once.
+TEST_F(ReconciliationE2ETest, KilledDefaultIdentityReplicaIsTakenOverAtOnce) {
+  SubmitSynced(1, 40);
+  Faults({{"latency_ms", 100}});
+  const std::vector<std::string> flags = {"--concurrency=2", "--lease_ttl=30s"};
+  std::string first, second;
+  {
+    Replica a = StartReplica(kDefaultIdentity, "recon-default.db", flags);
+    ASSERT_TRUE(StartRun(a, &first).ok());
+    ASSERT_TRUE(testing::WaitFor([&] { return GetRun(a, first).dossiers_checked() > 0; }));
+    a.process->Kill(SIGKILL);
+    a.process->Wait();
+  }
+  Faults({{"latency_ms", 0}});
+  Replica b = StartReplica(kDefaultIdentity, "recon-default.db", flags);
+  const absl::Time asked = absl::Now();
+  grpc::Status st = StartRun(b, &second);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_LT(absl::Now() - asked, absl::Seconds(5));
+  EXPECT_EQ(GetRun(b, first).state(), "INTERRUPTED");
 }
 
 TEST_F(ReconciliationE2ETest, TwoReplicasNeverRunAtOnce) {

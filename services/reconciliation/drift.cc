@@ -117,13 +117,18 @@ std::vector<Finding> Classify(const std::optional<Dossier>& provincial,
                      false});
     }
   } else if (want != have) {
+    // No history to compare with (intake could not answer): the stages guess, and say so.
     if (Stage(have) >= 0 && Stage(have) < Stage(want) && national_dates_agree && !has_later_dates &&
         identity_differ.empty()) {
       out.push_back({dossiersync::v1::DRIFT_KIND_STALE_NATIONALLY,
-                     absl::StrCat("DVCQG at status ", have, ", province at ", want), false});
+                     absl::StrCat("DVCQG at status ", have, ", province at ", want,
+                                  history == nullptr ? " (by stage: no provincial history)" : ""),
+                     false});
     } else {
       out.push_back({dossiersync::v1::DRIFT_KIND_STATUS_MISMATCH,
-                     absl::StrCat("DVCQG says ", have, ", province says ", want), false});
+                     absl::StrCat("DVCQG says ", have, ", province says ", want,
+                                  history == nullptr ? " (by stage: no provincial history)" : ""),
+                     false});
     }
   } else if (!dates_differ.empty() || !identity_differ.empty() || !scored_differ.empty()) {
     std::vector<std::string> fields = dates_differ;
