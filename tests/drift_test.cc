@@ -15,7 +15,7 @@ namespace {
 using dossiersync::v1::Dossier;
 using dossiersync::v1::DriftKind;
 
-const std::array<int, 11> kIdentity = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+const dvcqg::StatusMap kIdentity = dvcqg::kIdentityStatusMap;
 
 // The final provincial state of a generated dossier, with every step.
 Dossier Provincial(int i, int change = -1) {
@@ -106,7 +106,7 @@ TEST(DriftTest, StepsMissing) {
 TEST(DriftTest, StatusMappingIsHonoured) {
   Dossier p = Provincial(3);
   Dossier n = National(p);
-  std::array<int, 11> map = kIdentity;
+  dvcqg::StatusMap map = kIdentity;
   map[p.status()] = 4;  // we send this status as 4
   n.set_status(dossiersync::v1::DOSSIER_STATUS_PROCESSING);
   for (auto& s : *n.mutable_steps()) {

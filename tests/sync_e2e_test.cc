@@ -16,6 +16,7 @@
 #include "common/dvcqg/mapping.h"
 #include "common/grpc_client.h"
 #include "dossiersync/v1/sync.grpc.pb.h"
+#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "services/dvcqg_sim/simulator.h"
 #include "services/sync/app.h"
@@ -27,6 +28,7 @@
 namespace dossiersync {
 namespace {
 
+using google::protobuf::util::TimeUtil;
 using nlohmann::json;
 
 // The first progress of a fresh consumer waits for its group join, which can take tens of seconds
@@ -123,6 +125,23 @@ TEST_F(SyncE2ETest, TwoHundredDossiersThroughFullLifecycles) {
   Submit(200);
   WaitConverged();
   CheckHistories();
+  // Every attempt's result says how long it took and which national service it ended with
+  // (regression, issue 14: latency was never filled and service was always DongBoHoSoMC).
+  std::map<std::string, int> by_service;
+  for (const InMessage& m : testing::CollectAll(broker_->bootstrap(), kTopicSyncResults)) {
+    dossiersync::v1::SyncResult r;
+    ASSERT_TRUE(r.ParseFromString(m.value));
+    ++by_service[r.service()];
+    EXPECT_GT(TimeUtil::DurationToMicroseconds(r.latency()), 0) << r.ShortDebugString();
+    EXPECT_LT(TimeUtil::DurationToSeconds(r.latency()), 120) << r.ShortDebugString();
+  }
+  // Every dossier here has steps: an accepted attempt ends with its progress rows.
+  EXPECT_GT(by_service["CapNhatTienDoHoSoMC"], 0);
+  for (const auto& [service, n] : by_service) {
+    EXPECT_TRUE(service == "DongBoHoSoMC" || service == "CapNhatTienDoHoSoMC" ||
+                service == "TraCuuHoSo" || service.empty())
+        << service;
+  }
 }
 
 TEST_F(SyncE2ETest, ConvergesUnder503And429AndHangingResponses) {
@@ -538,7 +557,7 @@ TEST_F(SyncE2ETest, OperatorPauseResumeResyncAndResults) {
 
 TEST_F(SyncE2ETest, StatusMappingIsApplied) {
   sync::SyncConfig c = SyncTestConfig();
-  auto map = sync::ParseStatusMap("5:4");  // "supplement requested" sent as "in processing"
+  auto map = dvcqg::ParseStatusMap("5:4");  // "supplement requested" sent as "in processing"
   ASSERT_TRUE(map.ok());
   c.engine.status_map = *map;
   auto sync = StartSync(c);
@@ -607,13 +626,13 @@ TEST_F(SyncE2ETest, GarbageBytesGetInvalidArgumentNamingTheRequestType) {
 }
 
 TEST(StatusMapTest, ParsesAndRejects) {
-  auto m = sync::ParseStatusMap("5:4, 6:4");
+  auto m = dvcqg::ParseStatusMap("5:4, 6:4");
   ASSERT_TRUE(m.ok());
   EXPECT_EQ((*m)[5], 4);
   EXPECT_EQ((*m)[6], 4);
   EXPECT_EQ((*m)[9], 9);
   for (const char* bad : {"5", "5:11", "0:1", "x:y", "5:4:3"}) {
-    EXPECT_EQ(sync::ParseStatusMap(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(dvcqg::ParseStatusMap(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
 }
 

@@ -348,10 +348,10 @@ CallResult Client::SyncDossiers(const std::vector<DossierItem>& items, bool is_u
     codes.push_back(d->code());
   }
   json body = {{"madonvi", config_.agency_code},
-               {"service", "DongBoHoSoMC"},
+               {"service", kServiceSync},
                {"isUpdating", is_update ? "True" : "False"},
                {"data", std::move(data)}};
-  return Call("DongBoHoSoMC", std::move(body), codes);
+  return Call(kServiceSync, std::move(body), codes);
 }
 
 std::vector<CallResult> Client::UpdateProgress(const std::string& code,
@@ -363,9 +363,9 @@ std::vector<CallResult> Client::UpdateProgress(const std::string& code,
       data.push_back(StepToJson(code, *steps[k].first, steps[k].second, config_.limits));
     }
     json body = {{"madonvi", config_.agency_code},
-                 {"service", "CapNhatTienDoHoSoMC"},
+                 {"service", kServiceProgress},
                  {"data", std::move(data)}};
-    out.push_back(Call("CapNhatTienDoHoSoMC", std::move(body), {code}));
+    out.push_back(Call(kServiceProgress, std::move(body), {code}));
     if (out.back().outcome != Outcome::kAccepted) break;
   }
   return out;
@@ -373,8 +373,8 @@ std::vector<CallResult> Client::UpdateProgress(const std::string& code,
 
 LookupResult Client::Lookup(const std::string& code) {
   LookupResult out;
-  json body = {{"madonvi", config_.agency_code}, {"service", "TraCuuHoSo"}, {"mahoso", code}};
-  out.call = Call("TraCuuHoSo", std::move(body), {});
+  json body = {{"madonvi", config_.agency_code}, {"service", kServiceLookup}, {"mahoso", code}};
+  out.call = Call(kServiceLookup, std::move(body), {});
   if (out.call.outcome != Outcome::kAccepted) return out;
   auto it = out.call.response.find("result");
   if (it == out.call.response.end() || !it->is_array()) {

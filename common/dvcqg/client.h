@@ -57,6 +57,11 @@ struct ItemResult {
   std::string field;
 };
 
+// The national services the client speaks.
+inline constexpr char kServiceSync[] = "DongBoHoSoMC";
+inline constexpr char kServiceProgress[] = "CapNhatTienDoHoSoMC";
+inline constexpr char kServiceLookup[] = "TraCuuHoSo";
+
 struct CallResult {
   Outcome outcome = Outcome::kAccepted;  // of the call; per-item outcomes in `items`
   int http_status = 0;

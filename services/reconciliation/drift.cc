@@ -15,11 +15,9 @@ using dossiersync::v1::Dossier;
 using dossiersync::v1::DriftKind;
 using nlohmann::json;
 
-int Mapped(const std::array<int, 11>& m, int s) { return MappedStatus(m, s); }
+int Mapped(const dvcqg::StatusMap& m, int s) { return dvcqg::MapStatus(m, s); }
 
 }  // namespace
-
-int MappedStatus(const std::array<int, 11>& m, int s) { return s >= 1 && s <= 10 ? m[s] : s; }
 
 int Stage(int status) {
   switch (status) {
@@ -45,7 +43,7 @@ int Stage(int status) {
 
 const Dossier* HeldRevision(const Dossier& national, const Dossier& provincial,
                            const std::vector<Dossier>& history,
-                           const std::array<int, 11>& status_map) {
+                           const dvcqg::StatusMap& status_map) {
   const dvcqg::ComparedFields n = dvcqg::CompareFieldsOf(national);
   for (auto it = history.rbegin(); it != history.rend(); ++it) {
     if (it->revision() >= provincial.revision()) continue;
@@ -58,7 +56,7 @@ const Dossier* HeldRevision(const Dossier& national, const Dossier& provincial,
 
 std::vector<Finding> Classify(const std::optional<Dossier>& provincial,
                               const std::optional<Dossier>& national,
-                              const std::array<int, 11>& status_map,
+                              const dvcqg::StatusMap& status_map,
                               const std::vector<Dossier>* history) {
   std::vector<Finding> out;
   if (!provincial && !national) return out;

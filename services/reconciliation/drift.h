@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "common/dvcqg/status_map.h"
 #include "dossiersync/v1/dossier.pb.h"
 #include "dossiersync/v1/events.pb.h"
 
@@ -40,7 +41,7 @@ struct Finding {
 // before intake kept one) the stage table decides as described above.
 std::vector<Finding> Classify(const std::optional<dossiersync::v1::Dossier>& provincial,
                               const std::optional<dossiersync::v1::Dossier>& national,
-                              const std::array<int, 11>& status_map,
+                              const dvcqg::StatusMap& status_map,
                               const std::vector<dossiersync::v1::Dossier>* history = nullptr);
 
 // The older provincial revision a national snapshot equals (its mapped status and every compared
@@ -48,10 +49,8 @@ std::vector<Finding> Classify(const std::optional<dossiersync::v1::Dossier>& pro
 const dossiersync::v1::Dossier* HeldRevision(const dossiersync::v1::Dossier& national,
                                              const dossiersync::v1::Dossier& provincial,
                                              const std::vector<dossiersync::v1::Dossier>& history,
-                                             const std::array<int, 11>& status_map);
+                                             const dvcqg::StatusMap& status_map);
 
-// The DVCQG status `status_map` sends for our status `s` (codes outside 1-10 unchanged).
-int MappedStatus(const std::array<int, 11>& status_map, int s);
 
 // Stage of a status along the flow 1 → 2 → 4 → 5|6|8 → 9 → 10 (3 and 7 end it).
 int Stage(int status);

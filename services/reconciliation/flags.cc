@@ -4,7 +4,6 @@
 #include "absl/flags/flag.h"
 #include "common/grpc_client.h"
 #include "services/reconciliation/app.h"
-#include "services/sync/engine.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50053", "gRPC listen address HOST:PORT");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9103", "Prometheus /metrics HOST:PORT");
@@ -58,7 +57,7 @@ absl::StatusOr<ReconciliationConfig> ReconciliationConfig::FromFlags() {
   c.dvcqg = *d;
   c.runner.concurrency = absl::GetFlag(FLAGS_concurrency);
   c.runner.lookups_per_second = absl::GetFlag(FLAGS_lookup_rate);
-  auto m = sync::ParseStatusMap(absl::GetFlag(FLAGS_status_map));
+  auto m = dvcqg::ParseStatusMap(absl::GetFlag(FLAGS_status_map));
   if (!m.ok()) return m.status();
   c.runner.status_map = *m;
   c.runner.repairs_per_second = absl::GetFlag(FLAGS_repair_rate);

@@ -362,7 +362,7 @@ void Runner::Check(const Item& item, const StartRunRequest& req, const std::stri
   // When the statuses differ, intake's revisions tell whether DVCQG holds an older one.
   std::optional<std::vector<dossiersync::v1::Dossier>> history;
   if (item.provincial && l.dossier &&
-      l.dossier->status() != MappedStatus(options_.status_map, item.provincial->status())) {
+      l.dossier->status() != dvcqg::MapStatus(options_.status_map, item.provincial->status())) {
     history = History(code);
   }
   auto findings =

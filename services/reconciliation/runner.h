@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/dvcqg/client.h"
+#include "common/dvcqg/status_map.h"
 #include "common/grpc_client.h"
 #include "common/kafka.h"
 #include "common/token_bucket.h"
@@ -38,7 +39,7 @@ struct RunnerOptions {
   int concurrency = 8;             // TraCuuHoSo calls in flight
   double lookups_per_second = 0;   // 0 = unlimited
   double repairs_per_second = 50;  // SyncRequests published per second; 0 = unlimited
-  std::array<int, 11> status_map = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  dvcqg::StatusMap status_map = dvcqg::kIdentityStatusMap;
   std::string holder;  // this replica's lease identity; stable across restarts of one replica
   absl::Duration lease_ttl = absl::Seconds(30);  // renewed every ttl/3 while a run executes
   int queue_capacity = 512;                      // provincial dossiers read ahead of the lookups

@@ -2,9 +2,7 @@
 
 #include <random>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/clock.h"
 #include "common/ids.h"
@@ -16,21 +14,6 @@ namespace dossiersync::sync {
 
 using dossiersync::v1::DossierChange;
 using google::protobuf::util::TimeUtil;
-
-absl::StatusOr<std::array<int, 11>> ParseStatusMap(const std::string& spec) {
-  std::array<int, 11> m = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
-  for (absl::string_view kv : absl::StrSplit(spec, ',', absl::SkipWhitespace())) {
-    std::vector<absl::string_view> p = absl::StrSplit(kv, ':');
-    int from = 0, to = 0;
-    if (p.size() != 2 || !absl::SimpleAtoi(p[0], &from) || !absl::SimpleAtoi(p[1], &to) ||
-        from < 1 || from > 10 || to < 1 || to > 10) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--status_map: '", kv, "' must be OURS:DVCQG with codes 1-10"));
-    }
-    m[from] = to;
-  }
-  return m;
-}
 
 Engine::Engine(EngineOptions options, dvcqg::Client* client, Ledger* ledger,
                KafkaProducer* producer, prometheus::Registry& registry, DoneFn on_done)
@@ -93,7 +76,7 @@ void Engine::Stop() {
   workers_.clear();
 }
 
-int Engine::MapStatus(int s) const { return s >= 1 && s <= 10 ? options_.status_map[s] : s; }
+int Engine::MapStatus(int s) const { return dvcqg::MapStatus(options_.status_map, s); }
 
 void Engine::MakeReady(const std::string& code, Queue& q) {
   if (q.queued || q.active || q.pending.empty()) return;
@@ -195,7 +178,7 @@ std::vector<Engine::Taken> Engine::TakeBatch() {
     q.queued = false;
     if (q.active || q.pending.empty()) continue;
     q.active = true;
-    Taken t{code, {}};
+    Taken t{code, {}, now};
     for (auto& w : q.pending) {
       if (!w.tp.first.empty()) active_tps_.insert(w.tp);
       t.works.push_back(std::move(w));

@@ -39,6 +39,7 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "common/dvcqg/status_map.h"
 #include "services/sync/ledger.h"
 #include "services/sync/offsets.h"
 #include "services/sync/retry_policy.h"
@@ -63,7 +64,7 @@ struct EngineOptions {
   double retry_budget_ratio = 0.2;
   double retry_budget_max = 100;
   double retry_budget_min_per_second = 10;
-  std::array<int, 11> status_map = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};  // ours -> DVCQG
+  dvcqg::StatusMap status_map = dvcqg::kIdentityStatusMap;  // ours -> DVCQG
   std::string service_name = "dossier-sync";
 };
 
@@ -94,6 +95,7 @@ class Engine {
     std::string error_code;
     absl::Duration retry_after = absl::ZeroDuration();
     dvcqg::Outcome dvcqg = dvcqg::Outcome::kAccepted;
+    const char* service = "";  // the last DVCQG service this attempt called ("" = none needed)
   };
   // Consumption should pause: breaker open, operator pause or too much pending work.
   bool ShouldPause() const;
@@ -119,6 +121,7 @@ class Engine {
   struct Taken {
     std::string code;
     std::vector<Work> works;
+    absl::Time taken_at;  // the attempt's start: SyncResult.latency runs from here
   };
   void WorkerLoop();
   std::vector<Taken> TakeBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -182,9 +185,6 @@ class Engine {
   prometheus::Gauge* breaker_gauge_;
   prometheus::Gauge* pending_gauge_;
 };
-
-// "1:1,2:2,..." (ours:DVCQG); missing codes map to themselves.
-absl::StatusOr<std::array<int, 11>> ParseStatusMap(const std::string& spec);
 
 }  // namespace dossiersync::sync
 

@@ -166,6 +166,7 @@ void Engine::PushSnapshots(std::vector<Taken*>& items, std::map<std::string, Out
         const dvcqg::ItemResult& ir = i < r.items.size() ? r.items[i] : dvcqg::ItemResult{};
         dvcqg::Outcome oc = i < r.items.size() ? ir.outcome : r.outcome;
         Outcome& o = outcomes[it->t->code];
+        o.service = dvcqg::kServiceSync;
         o.dvcqg = oc;
         o.error_code = ir.error_code;
         o.error = ir.message.empty() ? r.message : ir.message;
@@ -224,6 +225,7 @@ Engine::Outcome Engine::PushSteps(const std::string& code, std::vector<StoredSte
     RecordCall(l.call);
     if (l.call.outcome != dvcqg::Outcome::kAccepted) {
       Outcome o = RetryOutcome(absl::StrCat("verify steps: ", l.call.message));
+      o.service = dvcqg::kServiceLookup;
       o.retry_after = l.call.retry_after;
       o.dvcqg = l.call.outcome;
       return o;
@@ -268,6 +270,7 @@ Engine::Outcome Engine::PushSteps(const std::string& code, std::vector<StoredSte
       continue;
     }
     Outcome o = RetryOutcome(r.message);
+    o.service = dvcqg::kServiceProgress;
     o.error_code = r.error_code;
     o.retry_after = r.retry_after;
     o.dvcqg = r.outcome;
@@ -283,7 +286,11 @@ Engine::Outcome Engine::PushSteps(const std::string& code, std::vector<StoredSte
     }
     return o;
   }
-  return Outcome{};
+  Outcome done;
+  done.service = !to_send.empty() ? dvcqg::kServiceProgress
+                 : uncertain      ? dvcqg::kServiceLookup
+                                  : "";
+  return done;
 }
 
 void Engine::Finish(Taken& t, const Outcome& o, int64_t revision) {
@@ -299,7 +306,6 @@ void Engine::Finish(Taken& t, const Outcome& o, int64_t revision) {
     absl::MutexLock l(&mu_);
     failures = queues_[t.code].failures + (o.result == Result::kRetry ? 1 : 0);
   }
-  const char* service = "DongBoHoSoMC";
   // The lag evidence: the oldest change from Kafka this push carried.
   const google::protobuf::Timestamp* oldest = nullptr;
   std::string agency;
@@ -311,8 +317,8 @@ void Engine::Finish(Taken& t, const Outcome& o, int64_t revision) {
     }
     agency = w.change.dossier().agency_code();
   }
-  PublishResult(t.code, revision, o, failures + 1, absl::ZeroDuration(), service, oldest, agency,
-                child);
+  PublishResult(t.code, revision, o, failures + 1, absl::Now() - t.taken_at, o.service, oldest,
+                agency, child);
   pushes_
       ->Add({{"outcome", o.result == Result::kDone    ? "accepted"
                          : o.result == Result::kRetry ? "retrying"

@@ -46,7 +46,7 @@ absl::StatusOr<SyncConfig> SyncConfig::FromFlags() {
   c.engine.backoff_cap = absl::GetFlag(FLAGS_backoff_cap);
   c.engine.max_pending =
       static_cast<size_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_max_pending)));
-  auto m = ParseStatusMap(absl::GetFlag(FLAGS_status_map));
+  auto m = dvcqg::ParseStatusMap(absl::GetFlag(FLAGS_status_map));
   if (!m.ok()) return m.status();
   c.engine.status_map = *m;
   c.consumer.group_id = absl::GetFlag(FLAGS_group_id);
