@@ -1,6 +1,7 @@
-// The sync's retry policy alone: backoff with full jitter and Retry-After, and the retry budget
+// The sync's policies alone: the circuit breaker's transitions and its probe; backoff with full jitter and Retry-After, and the retry budget
 // that slows retries down gradually (regression, issue 19: beyond the budget every retry waited
 // the full 30 s cap, so under 15 % faults the sync lag reached tens of seconds).
+#include "services/sync/breaker.h"
 #include "services/sync/retry_policy.h"
 
 #include <random>
@@ -92,6 +93,66 @@ TEST(RetryBudgetTest, AStormIsSpreadAtTheBudgetsRateWithWaitsInSeconds) {
   EXPECT_LE(p99, absl::Seconds(11)) << "p99 " << p99;  // the debt bound / the refill rate
   EXPECT_LT(p99, kCap);
   EXPECT_GT(p50, absl::ZeroDuration()) << "the budget is doing its work";
+}
+
+Breaker::Options BreakerOptions() { return {3, absl::Seconds(2), absl::Seconds(5)}; }
+
+TEST(BreakerTest, OpensAfterTheThresholdAndLetsOneProbeThroughAfterTheCooldown) {
+  Breaker b(BreakerOptions());
+  EXPECT_EQ(b.Admits(kT0), Breaker::Admit::kAll);
+  EXPECT_EQ(b.OnFailure(kT0), Breaker::Change::kNone);
+  EXPECT_EQ(b.OnFailure(kT0), Breaker::Change::kNone);
+  EXPECT_EQ(b.OnFailure(kT0), Breaker::Change::kOpened);
+  EXPECT_TRUE(b.held(kT0));
+  EXPECT_EQ(b.Admits(kT0 + absl::Seconds(1)), Breaker::Admit::kNothing) << "cooling down";
+  EXPECT_EQ(b.Admits(kT0 + absl::Seconds(2)), Breaker::Admit::kProbe);
+  b.ProbeTaken("A");
+  EXPECT_EQ(b.Admits(kT0 + absl::Seconds(2)), Breaker::Admit::kNothing) << "one probe at a time";
+  EXPECT_TRUE(b.held(kT0 + absl::Seconds(2)));
+}
+
+TEST(BreakerTest, AFailedProbeReopensWithTheCooldownDoubledUpToItsMaximum) {
+  Breaker b(BreakerOptions());
+  for (int i = 0; i < 3; ++i) b.OnFailure(kT0);
+  absl::Time t = kT0;
+  std::vector<absl::Duration> cooldowns;
+  for (int i = 0; i < 4; ++i) {
+    t = b.open_until();
+    ASSERT_EQ(b.Admits(t), Breaker::Admit::kProbe);
+    b.ProbeTaken("A");
+    EXPECT_EQ(b.OnFailure(t), Breaker::Change::kReopened);
+    cooldowns.push_back(b.open_until() - t);
+  }
+  EXPECT_EQ(cooldowns, (std::vector<absl::Duration>{absl::Seconds(4), absl::Seconds(5),
+                                                    absl::Seconds(5), absl::Seconds(5)}));
+}
+
+TEST(BreakerTest, ASuccessClosesItAndResetsTheCooldown) {
+  Breaker b(BreakerOptions());
+  for (int i = 0; i < 3; ++i) b.OnFailure(kT0);
+  b.ProbeTaken("A");
+  b.OnFailure(kT0 + absl::Seconds(2));  // cooldown 4 s
+  EXPECT_EQ(b.OnSuccess(), Breaker::Change::kClosed);
+  EXPECT_FALSE(b.held(kT0 + absl::Seconds(2)));
+  EXPECT_EQ(b.Admits(kT0 + absl::Seconds(2)), Breaker::Admit::kAll);
+  EXPECT_EQ(b.OnSuccess(), Breaker::Change::kNone);
+  for (int i = 0; i < 3; ++i) b.OnFailure(kT0 + absl::Seconds(10));
+  EXPECT_EQ(b.open_until(), kT0 + absl::Seconds(12)) << "the cooldown starts over";
+}
+
+// Regression (issue 19): a probe whose dossier ends without a call (nothing left to push, a
+// ledger error) must not hold the breaker forever; another dossier probes next.
+TEST(BreakerTest, AProbeEndingWithoutAVerdictIsNotLost) {
+  Breaker b(BreakerOptions());
+  for (int i = 0; i < 3; ++i) b.OnFailure(kT0);
+  const absl::Time later = kT0 + absl::Seconds(3);
+  ASSERT_EQ(b.Admits(later), Breaker::Admit::kProbe);
+  b.ProbeTaken("A");
+  b.Finished("B");  // another dossier's attempt does not end the probe
+  EXPECT_EQ(b.Admits(later), Breaker::Admit::kNothing);
+  b.Finished("A");
+  EXPECT_EQ(b.Admits(later), Breaker::Admit::kProbe);
+  EXPECT_FALSE(b.held(later));
 }
 
 }  // namespace

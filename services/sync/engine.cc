@@ -24,7 +24,8 @@ Engine::Engine(EngineOptions options, dvcqg::Client* client, Ledger* ledger,
       on_done_(std::move(on_done)),
       retry_budget_(options_.retry_budget_ratio, options_.retry_budget_max,
                     options_.retry_budget_min_per_second),
-      cooldown_(options_.breaker_cooldown) {
+      breaker_({options_.breaker_threshold, options_.breaker_cooldown,
+                options_.breaker_cooldown_max}) {
   pushes_ = &prometheus::BuildCounter()
                  .Name("dossiersync_sync_pushes_total")
                  .Help("Dossier sync attempts by outcome")
@@ -101,7 +102,7 @@ void Engine::Enqueue(Work w) {
 
 bool Engine::ShouldPause() const {
   absl::MutexLock l(&mu_);
-  return operator_paused_ || absl::Now() < open_until_ || pending_ >= options_.max_pending;
+  return operator_paused_ || breaker_.cooling(absl::Now()) || pending_ >= options_.max_pending;
 }
 
 void Engine::SetOperatorPause(bool paused) {
@@ -116,7 +117,7 @@ bool Engine::operator_paused() const {
 
 bool Engine::breaker_open() const {
   absl::MutexLock l(&mu_);
-  return absl::Now() < open_until_ || probing_;
+  return breaker_.held(absl::Now());
 }
 
 size_t Engine::pending() const {
@@ -162,13 +163,10 @@ std::vector<Engine::Taken> Engine::TakeBatch() {
   // Breaker: closed, or open past its cool-down with no probe in flight (the probe: one dossier).
   // The probe is marked only once a dossier is taken for it, and its dossier's Finish clears the
   // mark when no call gave a verdict (nothing to push, a ledger error): a probe cannot be lost.
-  size_t limit = static_cast<size_t>(client_->config().batch_size);
-  if (now < open_until_) return out;
-  const bool probe = consecutive_failures_ >= options_.breaker_threshold;
-  if (probe) {
-    if (probing_) return out;
-    limit = 1;
-  }
+  const Breaker::Admit admit = breaker_.Admits(now);
+  if (admit == Breaker::Admit::kNothing) return out;
+  const bool probe = admit == Breaker::Admit::kProbe;
+  const size_t limit = probe ? 1 : static_cast<size_t>(client_->config().batch_size);
   while (!ready_.empty() && out.size() < limit) {
     std::string code = std::move(ready_.front());
     ready_.pop_front();
@@ -186,10 +184,7 @@ std::vector<Engine::Taken> Engine::TakeBatch() {
     q.pending.clear();
     out.push_back(std::move(t));
   }
-  if (probe && !out.empty()) {
-    probing_ = true;
-    probe_code_ = out.front().code;
-  }
+  if (probe && !out.empty()) breaker_.ProbeTaken(out.front().code);
   return out;
 }
 
@@ -204,10 +199,12 @@ void Engine::WorkerLoop() {
         if (!batch.empty()) break;
         // Nothing to take. While the breaker holds work back, ready dossiers are no reason to
         // wake up: sleep until the cool-down ends (or the next timer), never spin.
-        bool held = absl::Now() < open_until_ || probing_;
+        bool held = breaker_.held(absl::Now());
         absl::Duration wait = absl::Milliseconds(100);
         if (!timers_.empty()) wait = std::min(wait, timers_.top().first - absl::Now());
-        if (absl::Now() < open_until_) wait = std::min(wait, open_until_ - absl::Now());
+        if (breaker_.cooling(absl::Now())) {
+          wait = std::min(wait, breaker_.open_until() - absl::Now());
+        }
         wait = std::max(wait, absl::Milliseconds(1));
         if (held) {
           mu_.AwaitWithTimeout(absl::Condition(&stop_), wait);
@@ -230,26 +227,14 @@ void Engine::AcquireRate() { rate_.Acquire(); }
 void Engine::RecordCall(const dvcqg::CallResult& r) {
   bool failed = dvcqg::IsRetryable(r.outcome) && r.outcome != dvcqg::Outcome::kRateLimited;
   absl::MutexLock l(&mu_);
-  if (failed) {
-    if (++consecutive_failures_ >= options_.breaker_threshold) {
-      bool was_probe = probing_;
-      probing_ = false;
-      if (was_probe) cooldown_ = std::min(cooldown_ * 2, options_.breaker_cooldown_max);
-      open_until_ = absl::Now() + cooldown_;
-      breaker_gauge_->Set(1);
-      if (consecutive_failures_ == options_.breaker_threshold || was_probe) {
-        LogWarn("DVCQG circuit breaker open",
-                {{"cooldown", absl::FormatDuration(cooldown_)}, {"last_error", r.message}});
-      }
-    }
-  } else {
-    if (consecutive_failures_ >= options_.breaker_threshold)
-      LogInfo("DVCQG circuit breaker closed");
-    consecutive_failures_ = 0;
-    probing_ = false;
-    cooldown_ = options_.breaker_cooldown;
-    open_until_ = absl::InfinitePast();
+  Breaker::Change change = failed ? breaker_.OnFailure(absl::Now()) : breaker_.OnSuccess();
+  if (change == Breaker::Change::kOpened || change == Breaker::Change::kReopened) {
+    breaker_gauge_->Set(1);
+    LogWarn("DVCQG circuit breaker open",
+            {{"cooldown", absl::FormatDuration(breaker_.cooldown())}, {"last_error", r.message}});
+  } else if (change == Breaker::Change::kClosed) {
     breaker_gauge_->Set(0);
+    LogInfo("DVCQG circuit breaker closed");
   }
 }
 

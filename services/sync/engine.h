@@ -12,7 +12,14 @@
 // probe through after a cool-down; a token bucket limits the call rate. Every attempt's outcome
 // is published to sync-results.
 //
-// Thread safety: all public methods are thread-safe. `on_done` runs on worker threads.
+// The policies are parts of their own, tested alone: services/sync/breaker.h (the breaker and its
+// probe) and services/sync/retry_policy.h (backoff and the retry budget).
+//
+// Thread safety: all public methods are thread-safe. `on_done` runs on worker threads while the
+// engine's lock is held: the one lock order is Engine::mu_ → OffsetTracker's lock (on_done marks
+// the offset done there), so that Release cannot return while a finished offset of a released
+// partition is still to be marked. OffsetTracker calls nothing back; on_done must not call the
+// engine.
 #ifndef DOSSIERSYNC_SERVICES_SYNC_ENGINE_H_
 #define DOSSIERSYNC_SERVICES_SYNC_ENGINE_H_
 
@@ -40,6 +47,7 @@
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "common/dvcqg/status_map.h"
+#include "services/sync/breaker.h"
 #include "services/sync/ledger.h"
 #include "services/sync/offsets.h"
 #include "services/sync/retry_policy.h"
@@ -163,11 +171,7 @@ class Engine {
   bool operator_paused_ ABSL_GUARDED_BY(mu_) = false;
   RetryBudget retry_budget_ ABSL_GUARDED_BY(mu_);
   // Circuit breaker.
-  int consecutive_failures_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Time open_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  bool probing_ ABSL_GUARDED_BY(mu_) = false;
-  std::string probe_code_ ABSL_GUARDED_BY(mu_);  // the dossier the probe in flight pushes
-  absl::Duration cooldown_ ABSL_GUARDED_BY(mu_);
+  Breaker breaker_ ABSL_GUARDED_BY(mu_);
   // Rate limit.
   TokenBucket rate_{options_.rate_limit_per_second, static_cast<double>(options_.rate_limit_burst)};
   // Delivery reports awaited by workers.

@@ -354,7 +354,7 @@ void Engine::Finish(Taken& t, const Outcome& o, int64_t revision) {
   absl::MutexLock l(&mu_);
   Queue& q = queues_[t.code];
   q.active = false;
-  if (probing_ && probe_code_ == t.code) probing_ = false;  // ended without a call's verdict
+  breaker_.Finished(t.code);  // a probe without a call's verdict ends with its dossier
   for (const Work& w : t.works) {
     if (!w.tp.first.empty()) {
       auto it = active_tps_.find(w.tp);
