@@ -96,10 +96,8 @@ Health::Report Health::Get() const {
   for (const auto& [name, st] : results_) {
     checks[name] = st.ok() ? std::string("ok") : std::string(st.message());
   }
-  r.detail = {{"ready", r.ready},
-              {"live", r.live},
-              {"shutting_down", shutting_down_},
-              {"checks", checks}};
+  r.detail = {
+      {"ready", r.ready}, {"live", r.live}, {"shutting_down", shutting_down_}, {"checks", checks}};
   return r;
 }
 

@@ -20,7 +20,8 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
                   });
   auto probe = [health](bool ready) {
     return [health, ready](const httplib::Request&, httplib::Response& res) {
-      if (health == nullptr) return res.set_content("{\"ready\":true,\"live\":true}\n", "application/json");
+      if (health == nullptr)
+        return res.set_content("{\"ready\":true,\"live\":true}\n", "application/json");
       Health::Report r = health->Get();
       res.status = (ready ? r.ready : r.live) ? 200 : 503;
       res.set_content(r.detail.dump() + "\n", "application/json");

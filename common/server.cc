@@ -151,8 +151,7 @@ absl::StatusOr<std::unique_ptr<Authenticator>> MakeAuthenticator(const ServerOpt
 }
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
-    const ServerOptions& options, const std::vector<grpc::Service*>& services,
-    HealthSpec health) {
+    const ServerOptions& options, const std::vector<grpc::Service*>& services, HealthSpec health) {
   if (auto st = options.Validate(); !st.ok()) return st;
   std::shared_ptr<grpc::ServerCredentials> creds;
   if (!options.tls_cert_file.empty()) {

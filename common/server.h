@@ -32,7 +32,7 @@ struct ServerOptions {
   std::string tls_client_ca_file;  // set: clients must present a certificate signed by it
   std::string auth_tokens_file;
   int max_receive_bytes = 16 * 1024 * 1024;  // services enforce their own, smaller, limits
-  Health::Options health;                     // how often readiness is checked
+  Health::Options health;                    // how often readiness is checked
 
   // Fails with a clear message: TLS files missing without --allow_insecure, and so on.
   absl::Status Validate() const;

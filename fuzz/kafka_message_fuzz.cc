@@ -11,8 +11,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const char* kTopics[] = {
-      dossiersync::kTopicDossierChanges, dossiersync::kTopicSyncRequests,
-      dossiersync::kTopicSyncResults,    dossiersync::kTopicDeadLetters,
+      dossiersync::kTopicDossierChanges,     dossiersync::kTopicSyncRequests,
+      dossiersync::kTopicSyncResults,        dossiersync::kTopicDeadLetters,
       dossiersync::kTopicReconciliationRuns, dossiersync::kTopicDrift};
   if (size == 0) return 0;
   dossiersync::InMessage m;

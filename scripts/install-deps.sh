@@ -7,7 +7,7 @@ PACKAGES=(
   librdkafka-dev libabsl-dev libsqlite3-dev libssl-dev
   nlohmann-json3-dev libcpp-httplib-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libpq-dev postgresql
-  python3 python3-yaml openssl clang libclang-rt-14-dev
+  python3 python3-yaml openssl clang clang-format libclang-rt-14-dev
   kcat sqlite3
 )
 missing=()

@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+bash scripts/format.sh --check
 bash scripts/build.sh
 (cd "${BUILD_DIR:-build}" && ctest -j "${TEST_JOBS:-2}" --output-on-failure --timeout 600 "$@")
 if [ "${SKIP_FUZZ:-0}" != "1" ]; then

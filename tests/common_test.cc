@@ -43,7 +43,8 @@ TEST(MaskUriTest, PasswordsInUserinfoQueryAndConninfo) {
   EXPECT_EQ(MaskUri("postgresql://db/x?user=u&password=pw&sslmode=require"),
             "postgresql://db/x?user=u&password=***&sslmode=require");
   EXPECT_EQ(MaskUri("host=db user=u password=pw dbname=x"), "host=db user=u password=*** dbname=x");
-  EXPECT_EQ(MaskUri("https://adapter:secret@dvcqg.example/mapi"), "https://adapter:***@dvcqg.example/mapi");
+  EXPECT_EQ(MaskUri("https://adapter:secret@dvcqg.example/mapi"),
+            "https://adapter:***@dvcqg.example/mapi");
   EXPECT_EQ(MaskUri("https://u@h/p?Token=t&x=1"), "https://u@h/p?Token=***&x=1");
   EXPECT_EQ(MaskUri("sqlite:/var/lib/intake.db"), "sqlite:/var/lib/intake.db");
   EXPECT_EQ(MaskUri("postgresql://u@db/x"), "postgresql://u@db/x");

@@ -102,16 +102,16 @@ TEST(ConfigTest, NoBinaryPrintsASecret) {
   std::ofstream(dir.File("creds")) << "username=langson\npassword=SECRET-creds\n";
   std::ofstream(dir.File("pw")) << "SECRET-simpw\n";
   // Port 1: nothing listens, so each service logs its configuration and fails to start.
-  const std::string db = "--database=postgresql://dbuser:SECRET-uri@127.0.0.1:1/db?sslmode=disable"
-                         "&password=SECRET-query";
+  const std::string db =
+      "--database=postgresql://dbuser:SECRET-uri@127.0.0.1:1/db?sslmode=disable"
+      "&password=SECRET-query";
   const std::string url = "--dvcqg_url=http://adapter:SECRET-url@127.0.0.1:1";
   const std::string creds = "--dvcqg_credentials_file=" + dir.File("creds");
   const std::vector<std::vector<std::string>> runs = {
       {"dossier-intake", "--allow_insecure", "--kafka_brokers=127.0.0.1:1", db,
        "--kafka_config=sasl.password=SECRET-kafka,ssl.key.password=SECRET-sslkey"},
       {"dossier-sync", "--allow_insecure", "--kafka_brokers=127.0.0.1:1", db, url, creds},
-      {"dossier-reconciliation", "--allow_insecure", "--kafka_brokers=127.0.0.1:1", db, url,
-       creds},
+      {"dossier-reconciliation", "--allow_insecure", "--kafka_brokers=127.0.0.1:1", db, url, creds},
       {"dvcqg-sim", "--listen=127.0.0.1:0", db, "--password_file=" + dir.File("pw")},
   };
   for (const auto& run : runs) {
@@ -140,10 +140,10 @@ TEST(ConfigTest, UnknownDatabaseSchemeAndMissingSecretFilesNameTheFlag) {
   EXPECT_NE(out.find(R"(--database: unknown scheme \"mysql\")"), std::string::npos) << out;
   EXPECT_NE(out.find("postgresql://"), std::string::npos) << out;
   EXPECT_FALSE(std::ifstream("x").good()) << "no SQLite file named after the URI";
-  testing::Process q({testing::BinaryPath("dossier-sync"), "--allow_insecure",
-                      "--kafka_brokers=127.0.0.1:1", "--dvcqg_url=http://127.0.0.1:1",
-                      "--dvcqg_credentials_file=" + dir.File("nope")},
-                     dir.File("creds.log"));
+  testing::Process q(
+      {testing::BinaryPath("dossier-sync"), "--allow_insecure", "--kafka_brokers=127.0.0.1:1",
+       "--dvcqg_url=http://127.0.0.1:1", "--dvcqg_credentials_file=" + dir.File("nope")},
+      dir.File("creds.log"));
   EXPECT_EQ(q.Wait(), 2);
   out = Slurp(dir.File("creds.log"));
   EXPECT_NE(out.find("--dvcqg_credentials_file: cannot read secret file " + dir.File("nope")),
@@ -165,11 +165,10 @@ TEST(ConfigTest, LibraryMessagesAreJsonLines) {
   auto broker = testing::StartBroker();
   auto start = [&](const std::string& name, std::vector<std::string> extra) {
     int port = testing::FreePort();
-    std::vector<std::string> args = {testing::BinaryPath("dossier-intake"),
-                                     absl::StrCat("--listen=127.0.0.1:", port),
-                                     "--metrics_listen=127.0.0.1:0",
-                                     "--kafka_brokers=" + broker->bootstrap(),
-                                     "--database=sqlite:" + dir.File(name + ".db")};
+    std::vector<std::string> args = {
+        testing::BinaryPath("dossier-intake"), absl::StrCat("--listen=127.0.0.1:", port),
+        "--metrics_listen=127.0.0.1:0", "--kafka_brokers=" + broker->bootstrap(),
+        "--database=sqlite:" + dir.File(name + ".db")};
     args.insert(args.end(), extra.begin(), extra.end());
     auto p = std::make_unique<testing::Process>(args, dir.File(name + ".log"));
     EXPECT_TRUE(testing::WaitFor([&] {
@@ -177,9 +176,9 @@ TEST(ConfigTest, LibraryMessagesAreJsonLines) {
     }));
     return std::make_pair(std::move(p), port);
   };
-  auto [tls, tls_port] = start("tls", {"--tls_cert_file=" + dir.File("c.pem"),
-                                       "--tls_key_file=" + dir.File("k.pem"),
-                                       "--auth_tokens_file=" + dir.File("tokens")});
+  auto [tls, tls_port] =
+      start("tls", {"--tls_cert_file=" + dir.File("c.pem"), "--tls_key_file=" + dir.File("k.pem"),
+                    "--auth_tokens_file=" + dir.File("tokens")});
   auto [plain, plain_port] = start("plain", {"--allow_insecure"});
   // Plaintext to the TLS port: the server's handshake fails.
   auto stub = testing::IntakeStub(tls_port);
@@ -192,9 +191,9 @@ TEST(ConfigTest, LibraryMessagesAreJsonLines) {
   auto bad = testing::ValidRequest(1, 1, 1);
   bad.mutable_dossier()->set_summary(std::string("\xC3\x28", 2));
   auto plain_stub = testing::IntakeStub(plain_port);
-  EXPECT_EQ(plain_stub->SubmitChange(MakeContext({}, absl::Seconds(5)).get(), bad, &resp)
-                .error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      plain_stub->SubmitChange(MakeContext({}, absl::Seconds(5)).get(), bad, &resp).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
   auto has = [&](const std::string& name, const std::string& what) {
     return Slurp(dir.File(name + ".log")).find(what) != std::string::npos;
   };
@@ -225,11 +224,11 @@ TEST(ConfigTest, RejectionsAreLoggedWithTheCallersTraceAndBoundedFields) {
   testing::TempDir dir;
   auto broker = testing::StartBroker();
   int port = testing::FreePort();
-  testing::Process p({testing::BinaryPath("dossier-intake"), "--allow_insecure",
-                      absl::StrCat("--listen=127.0.0.1:", port), "--metrics_listen=127.0.0.1:0",
-                      "--kafka_brokers=" + broker->bootstrap(),
-                      "--database=sqlite:" + dir.File("i.db")},
-                     dir.File("log"));
+  testing::Process p(
+      {testing::BinaryPath("dossier-intake"), "--allow_insecure",
+       absl::StrCat("--listen=127.0.0.1:", port), "--metrics_listen=127.0.0.1:0",
+       "--kafka_brokers=" + broker->bootstrap(), "--database=sqlite:" + dir.File("i.db")},
+      dir.File("log"));
   ASSERT_TRUE(testing::WaitFor(
       [&] { return Slurp(dir.File("log")).find("\"msg\":\"serving\"") != std::string::npos; }));
   const std::string trace = "4bf92f3577b34da6a3ce929d0e0e4736";

@@ -5,8 +5,8 @@
 
 #include <fstream>
 
-#include "common/dvcqg/mapping.h"
 #include "absl/strings/str_cat.h"
+#include "common/dvcqg/mapping.h"
 #include "gtest/gtest.h"
 #include "services/dvcqg_sim/simulator.h"
 #include "tests/test_util.h"
@@ -318,11 +318,14 @@ TEST(SimSuccessCodeTest, EveryAnswerCarriesTheConfiguredCode) {
     EXPECT_EQ(login["error_code"], code);
     std::string session = login["session"];
     auto d = testing::ValidRequest(1, 2, 1);
-    json w = post({{"session", session}, {"service", "DongBoHoSoMC"}, {"isUpdating", "False"},
+    json w = post({{"session", session},
+                   {"service", "DongBoHoSoMC"},
+                   {"isUpdating", "False"},
                    {"data", json::array({dvcqg::DossierToJson(d.dossier(), 2)})}});
     EXPECT_EQ(w["error_code"], code) << w;
     EXPECT_EQ(w["result"][0]["error_code"], code) << w;
-    json l = post({{"session", session}, {"service", "TraCuuHoSo"}, {"mahoso", d.dossier().code()}});
+    json l =
+        post({{"session", session}, {"service", "TraCuuHoSo"}, {"mahoso", d.dossier().code()}});
     EXPECT_EQ(l["error_code"], code) << l;
     json missing = post({{"session", session}, {"service", "TraCuuHoSo"}, {"mahoso", ""}});
     EXPECT_EQ(missing["error_code"], "2");

@@ -2,6 +2,8 @@
 // service's full name (grpc_health_probe, meshes) and the metrics port's /readyz and /livez, for
 // intake, sync and reconciliation; NOT_SERVING while PostgreSQL is down and serving again when it
 // returns; NOT_SERVING from the first moment of a shutdown while a call is still in flight.
+#include "common/health.h"
+
 #include <httplib.h>
 
 #include <thread>
@@ -9,7 +11,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/grpc_client.h"
-#include "common/health.h"
 #include "dossiersync/v1/reconciliation.grpc.pb.h"
 #include "dossiersync/v1/sync.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -116,8 +117,9 @@ TEST_F(HealthTest, NotServingWhilePostgresIsDownAndServingWhenItReturns) {
   auto stub = testing::IntakeStub(intake->grpc_port());
   dossiersync::v1::SubmitChangeResponse resp;
   EXPECT_TRUE(testing::WaitFor([&] {
-    return stub->SubmitChange(MakeContext({}, absl::Seconds(5)).get(),
-                              testing::ValidRequest(1, 1, 1), &resp)
+    return stub
+        ->SubmitChange(MakeContext({}, absl::Seconds(5)).get(), testing::ValidRequest(1, 1, 1),
+                       &resp)
         .ok();
   }));
 }
@@ -156,9 +158,8 @@ TEST_F(HealthTest, NotServingFromTheFirstMomentOfAShutdownWhileCallsDrain) {
 TEST(HealthUnitTest, ReadyOnlyWhenEveryCheckPassesAndNeverAgainAfterShutdown) {
   std::atomic<bool> storage_ok{true};
   Health h({"x.Service"}, {.interval = absl::Milliseconds(10)});
-  h.AddCheck("storage", [&] {
-    return storage_ok ? absl::OkStatus() : absl::UnavailableError("disk gone");
-  });
+  h.AddCheck("storage",
+             [&] { return storage_ok ? absl::OkStatus() : absl::UnavailableError("disk gone"); });
   h.Start(nullptr);
   EXPECT_TRUE(h.Get().ready);  // the first answer is already true
   storage_ok = false;

@@ -1,10 +1,10 @@
 // IntakeService over a real gRPC socket (in-process server, SQLite, devbroker): the revision error
 // kinds, transition rules, authentication and agency limits, reads, streams with bad items, and
 // hostile input.
-#include <httplib.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/proto_buffer_reader.h>
+#include <httplib.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -121,10 +121,12 @@ TEST_F(IntakeGrpcTest, EveryViolationAtOnceAndRejectionsByField) {
   ASSERT_TRUE(res);
   const std::string& m = res->body;
   EXPECT_TRUE(absl::StrContains(
-      m, R"(dossiersync_intake_rejected_total{field="dossier.procedure_code",reason="INVALID_FIELD"} 1)"))
+      m,
+      R"(dossiersync_intake_rejected_total{field="dossier.procedure_code",reason="INVALID_FIELD"} 1)"))
       << m;
   EXPECT_TRUE(absl::StrContains(
-      m, R"(dossiersync_intake_rejected_total{field="new_steps[].officer",reason="INVALID_FIELD"} 1)"))
+      m,
+      R"(dossiersync_intake_rejected_total{field="new_steps[].officer",reason="INVALID_FIELD"} 1)"))
       << m;
   EXPECT_TRUE(absl::StrContains(
       m, R"(dossiersync_intake_field_violations_total{field="new_steps[].officer"} 2)"))
@@ -350,8 +352,8 @@ TEST_F(IntakeGrpcTest, GarbageBytesGetAClearErrorAndTheServerKeepsServing) {
   // A raw call with bytes that are not a SubmitChangeRequest.
   for (const std::string& garbage :
        {std::string("\xff\xff\xff\xff\xff\xff", 6), std::string("\x0a\x05\x01", 3)}) {
-    grpc::Status result = testing::CallRaw(app_->grpc_port(),
-                                           "/dossiersync.v1.IntakeService/SubmitChange", garbage);
+    grpc::Status result =
+        testing::CallRaw(app_->grpc_port(), "/dossiersync.v1.IntakeService/SubmitChange", garbage);
     EXPECT_EQ(result.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << result.error_message();
     EXPECT_EQ(FieldOf(DetailsOf(result)), "request");
     EXPECT_NE(result.error_message().find("dossiersync.v1.SubmitChangeRequest"), std::string::npos);

@@ -4,8 +4,8 @@
 #include <signal.h>
 
 #include <cmath>
-#include <set>
 #include <fstream>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -680,7 +680,8 @@ TEST_F(ReconciliationE2ETest, DroppedWritesCostTheExpectedPointsAndARepairRestor
     auto* fee = r.mutable_dossier()->add_fees();
     fee->set_code("LP01");
     fee->set_amount_vnd(8000);
-    if (paid) r.mutable_dossier()->set_online_payment(dossiersync::v1::ONLINE_PAYMENT_NATIONAL_PLATFORM);
+    if (paid)
+      r.mutable_dossier()->set_online_payment(dossiersync::v1::ONLINE_PAYMENT_NATIONAL_PLATFORM);
     if (revision > 100) r.mutable_new_steps(0)->set_step_id(absl::StrCat("paid", i));
     return r;
   };
@@ -791,17 +792,17 @@ TEST_F(ReconciliationE2ETest, GarbageBytesGetInvalidArgumentNamingTheRequestType
   auto app = reconciliation::App::Start(AppConfig());
   ASSERT_TRUE(app.ok()) << app.status();
   const std::string garbage("\xff\xff\xff\xff\xff\xff", 6);
-  for (const auto& [method, type] : std::vector<std::pair<std::string, std::string>>{
-           {"StartRun", "StartRunRequest"},
-           {"GetRun", "GetRunRequest"},
-           {"ListDrift", "ListDriftRequest"},
-           {"GetKpis", "GetKpisRequest"},
-           {"GetScore", "GetScoreRequest"}}) {
+  for (const auto& [method, type] :
+       std::vector<std::pair<std::string, std::string>>{{"StartRun", "StartRunRequest"},
+                                                        {"GetRun", "GetRunRequest"},
+                                                        {"ListDrift", "ListDriftRequest"},
+                                                        {"GetKpis", "GetKpisRequest"},
+                                                        {"GetScore", "GetScoreRequest"}}) {
     grpc::Status st =
         testing::CallRaw((*app)->grpc_port(), "/dossiersync.v1.ReconciliationService/" + method,
                          garbage, method == "ListDrift");
-    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method << ": "
-                                                                   << st.error_message();
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << method << ": " << st.error_message();
     EXPECT_NE(st.error_message().find("dossiersync.v1." + type), std::string::npos)
         << st.error_message();
     EXPECT_EQ(FieldOf(DetailsOf(st)), "request");

@@ -70,7 +70,8 @@ class ScoreTest : public ::testing::Test {
   }
 
   ScoreFormula formula_ = ScoreFormula::Default();
-  ScorePeriod period_ = *ParsePeriod("2024-07", absl::FromCivil(absl::CivilDay(2024, 9, 1), kHanoi));
+  ScorePeriod period_ =
+      *ParsePeriod("2024-07", absl::FromCivil(absl::CivilDay(2024, 9, 1), kHanoi));
 };
 
 TEST_F(ScoreTest, CommittedFormulaParsesAndNamesItsSource) {

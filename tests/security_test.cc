@@ -209,14 +209,17 @@ TEST_F(SecurityTest, ReconciliationRunsAgainstAMutualTlsIntake) {
   std::ofstream(work_.File("intake-token")) << "tok-operator-0123456789\n";
   auto run = [&](const std::string& name, std::vector<std::string> extra) {
     int port = testing::FreePort();
-    std::vector<std::string> args = {
-        testing::BinaryPath("dossier-reconciliation"), "--allow_insecure",
-        absl::StrCat("--listen=127.0.0.1:", port), "--metrics_listen=127.0.0.1:0",
-        "--kafka_brokers=" + broker_->bootstrap(),
-        "--database=sqlite:" + work_.File(name + ".db"),
-        absl::StrCat("--intake_addr=127.0.0.1:", intake_->grpc_port()),
-        "--intake_ca_file=" + File("ca.crt"), "--intake_token_file=" + work_.File("intake-token"),
-        "--dvcqg_url=" + sim->url(), "--dvcqg_credentials_file=" + work_.File("creds")};
+    std::vector<std::string> args = {testing::BinaryPath("dossier-reconciliation"),
+                                     "--allow_insecure",
+                                     absl::StrCat("--listen=127.0.0.1:", port),
+                                     "--metrics_listen=127.0.0.1:0",
+                                     "--kafka_brokers=" + broker_->bootstrap(),
+                                     "--database=sqlite:" + work_.File(name + ".db"),
+                                     absl::StrCat("--intake_addr=127.0.0.1:", intake_->grpc_port()),
+                                     "--intake_ca_file=" + File("ca.crt"),
+                                     "--intake_token_file=" + work_.File("intake-token"),
+                                     "--dvcqg_url=" + sim->url(),
+                                     "--dvcqg_credentials_file=" + work_.File("creds")};
     args.insert(args.end(), extra.begin(), extra.end());
     testing::Process p(args, work_.File(name + ".log"));
     auto stub = dossiersync::v1::ReconciliationService::NewStub(
@@ -236,19 +239,19 @@ TEST_F(SecurityTest, ReconciliationRunsAgainstAMutualTlsIntake) {
     p.Wait();
     return r;
   };
-  auto with = run("with-cert", {"--intake_cert_file=" + File("client.crt"),
-                                "--intake_key_file=" + File("client.key"),
-                                "--intake_server_name=localhost"});
+  auto with = run("with-cert",
+                  {"--intake_cert_file=" + File("client.crt"),
+                   "--intake_key_file=" + File("client.key"), "--intake_server_name=localhost"});
   EXPECT_EQ(with.state(), "FINISHED") << Slurp(work_.File("with-cert.log"));
   EXPECT_EQ(with.dossiers_checked(), 1);
   auto without = run("without-cert", {});
   EXPECT_NE(without.state(), "FINISHED") << "intake refuses a client without a certificate";
   // A certificate without its key is refused at start, naming both flags.
-  testing::Process bad({testing::BinaryPath("dossier-reconciliation"), "--allow_insecure",
-                        "--kafka_brokers=127.0.0.1:1", "--intake_cert_file=" + File("client.crt"),
-                        "--dvcqg_url=http://127.0.0.1:1",
-                        "--dvcqg_credentials_file=" + work_.File("creds")},
-                       work_.File("bad.log"));
+  testing::Process bad(
+      {testing::BinaryPath("dossier-reconciliation"), "--allow_insecure",
+       "--kafka_brokers=127.0.0.1:1", "--intake_cert_file=" + File("client.crt"),
+       "--dvcqg_url=http://127.0.0.1:1", "--dvcqg_credentials_file=" + work_.File("creds")},
+      work_.File("bad.log"));
   EXPECT_EQ(bad.Wait(), 2);
   EXPECT_NE(Slurp(work_.File("bad.log")).find("--intake_cert_file and --intake_key_file"),
             std::string::npos)

@@ -12,8 +12,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/dvcqg/client.h"
-#include "common/errors.h"
 #include "common/dvcqg/mapping.h"
+#include "common/errors.h"
 #include "common/grpc_client.h"
 #include "dossiersync/v1/sync.grpc.pb.h"
 #include "google/protobuf/util/time_util.h"
@@ -474,7 +474,8 @@ TEST_P(BreakerRecoveryTest, ResumesAfterEveryOutage) {
 
 INSTANTIATE_TEST_SUITE_P(RateLimit, BreakerRecoveryTest, ::testing::Values(0.0, 40.0),
                          [](const auto& info) {
-                           return info.param > 0 ? std::string("Limited") : std::string("Unlimited");
+                           return info.param > 0 ? std::string("Limited")
+                                                 : std::string("Unlimited");
                          });
 
 TEST_F(SyncE2ETest, OperatorPauseResumeResyncAndResults) {
@@ -610,8 +611,8 @@ TEST_F(SyncE2ETest, GarbageBytesGetInvalidArgumentNamingTheRequestType) {
            {"ReplayDeadLetters", "ReplayDeadLettersRequest"}}) {
     grpc::Status st =
         testing::CallRaw(sync->grpc_port(), "/dossiersync.v1.SyncService/" + method, garbage);
-    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method << ": "
-                                                                   << st.error_message();
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << method << ": " << st.error_message();
     EXPECT_NE(st.error_message().find("dossiersync.v1." + type), std::string::npos)
         << st.error_message();
     EXPECT_EQ(FieldOf(DetailsOf(st)), "request");
@@ -632,7 +633,8 @@ TEST(StatusMapTest, ParsesAndRejects) {
   EXPECT_EQ((*m)[6], 4);
   EXPECT_EQ((*m)[9], 9);
   for (const char* bad : {"5", "5:11", "0:1", "x:y", "5:4:3"}) {
-    EXPECT_EQ(dvcqg::ParseStatusMap(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(dvcqg::ParseStatusMap(bad).status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
   }
 }
 

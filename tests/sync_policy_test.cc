@@ -1,12 +1,12 @@
-// The sync's policies alone: the circuit breaker's transitions and its probe; backoff with full jitter and Retry-After, and the retry budget
-// that slows retries down gradually (regression, issue 19: beyond the budget every retry waited
-// the full 30 s cap, so under 15 % faults the sync lag reached tens of seconds).
-#include "services/sync/breaker.h"
-#include "services/sync/retry_policy.h"
-
+// The sync's policies alone: the circuit breaker's transitions and its probe; backoff with full
+// jitter and Retry-After, and the retry budget that slows retries down gradually (regression, issue
+// 19: beyond the budget every retry waited the full 30 s cap, so under 15 % faults the sync lag
+// reached tens of seconds).
 #include <random>
 
 #include "gtest/gtest.h"
+#include "services/sync/breaker.h"
+#include "services/sync/retry_policy.h"
 
 namespace dossiersync::sync {
 namespace {
@@ -56,7 +56,7 @@ TEST(RetryBudgetTest, BeyondTheBudgetRetriesAreSpreadStepByStepNotSentToTheCap) 
   // Successes and time pay the debt back.
   RetryBudget c(0.2, 100, 10, 0);
   for (int i = 0; i < 10; ++i) c.Take(kT0, kCap);  // debt 10: the next would wait 1.1 s
-  for (int i = 0; i < 5; ++i) c.OnSuccess();        // one token back
+  for (int i = 0; i < 5; ++i) c.OnSuccess();       // one token back
   EXPECT_NEAR(absl::ToDoubleSeconds(RetryBudget(c).Take(kT0, kCap).floor), 1.0, 1e-9);
   EXPECT_NEAR(c.tokens(kT0 + absl::Milliseconds(500)), -4, 1e-9);  // 5 more by time
   EXPECT_TRUE(c.Take(kT0 + absl::Seconds(2), kCap).within_budget);

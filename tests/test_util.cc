@@ -377,7 +377,8 @@ grpc::Status CallRaw(int port, const std::string& method, const std::string& byt
     std::vector<grpc::Slice> slices;
     if (resp.Dump(&slices).ok()) {
       response->clear();
-      for (const auto& sl : slices) response->append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+      for (const auto& sl : slices)
+        response->append(reinterpret_cast<const char*>(sl.begin()), sl.size());
     }
   }
   return result;

@@ -86,18 +86,19 @@ TEST_F(ValidatorTest, EveryViolationInOneBadRequest) {
   absl::Status st = Check(r);
   ASSERT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
   google::rpc::Status details = ToRpcStatus(st);
-  EXPECT_EQ(FieldsOf(details),
-            (std::vector<std::string>{"dossier.procedure_code", "dossier.revision",
-                                      "dossier.agency_name", "dossier.applicant.email",
-                                      "dossier.returned_at", "new_steps[0].step_id",
-                                      "new_steps[0].officer"}));
+  EXPECT_EQ(
+      FieldsOf(details),
+      (std::vector<std::string>{"dossier.procedure_code", "dossier.revision", "dossier.agency_name",
+                                "dossier.applicant.email", "dossier.returned_at",
+                                "new_steps[0].step_id", "new_steps[0].officer"}));
   EXPECT_EQ(MetadataOf(details, "violations"), "7");
   EXPECT_NE(st.message().find("and 4 more"), absl::string_view::npos) << st;
 }
 
 TEST_F(ValidatorTest, ViolationsAreBoundedAndCounted) {
   auto r = ValidRequest(1, 2, 1);
-  for (int i = 0; i < 300; ++i) r.mutable_dossier()->add_attachments()->set_name(std::string(4001, 'a'));
+  for (int i = 0; i < 300; ++i)
+    r.mutable_dossier()->add_attachments()->set_name(std::string(4001, 'a'));
   absl::Status st = Check(r);
   google::rpc::Status details = ToRpcStatus(st);
   EXPECT_EQ(FieldsOf(details).size(), FieldViolations::kMax);

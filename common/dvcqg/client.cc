@@ -230,8 +230,8 @@ CallResult Client::Post(const std::string& path, const std::string& body) {
   if (r.outcome == Outcome::kAccepted && !config_.success_message.empty() &&
       !ContainsFolded(r.message, config_.success_message)) {
     r.outcome = Outcome::kBadResponse;
-    r.message = absl::StrCat("success code ", r.error_code, " without \"",
-                             config_.success_message, "\" in the message: ", r.message);
+    r.message = absl::StrCat("success code ", r.error_code, " without \"", config_.success_message,
+                             "\" in the message: ", r.message);
   }
   return r;
 }
@@ -362,9 +362,8 @@ std::vector<CallResult> Client::UpdateProgress(const std::string& code,
     for (size_t k = i; k < std::min(steps.size(), i + config_.progress_chunk); ++k) {
       data.push_back(StepToJson(code, *steps[k].first, steps[k].second, config_.limits));
     }
-    json body = {{"madonvi", config_.agency_code},
-                 {"service", kServiceProgress},
-                 {"data", std::move(data)}};
+    json body = {
+        {"madonvi", config_.agency_code}, {"service", kServiceProgress}, {"data", std::move(data)}};
     out.push_back(Call(kServiceProgress, std::move(body), {code}));
     if (out.back().outcome != Outcome::kAccepted) break;
   }

@@ -292,8 +292,8 @@ json DossierToJson(const Dossier& d, int status, const MappingOptions& lim, Mapp
   };
 }
 
-json StepToJson(const std::string& code, const ProgressStep& s, int status, const MappingOptions& lim,
-                MappingStats* st) {
+json StepToJson(const std::string& code, const ProgressStep& s, int status,
+                const MappingOptions& lim, MappingStats* st) {
   return json{{"MaHoSo", code},
               {"NguoiXuLy", TruncateChars(s.officer(), lim.officer, st)},
               {"ChucDanh", TruncateChars(s.officer_title(), lim.text, st)},
@@ -317,25 +317,25 @@ ComparedFields CompareFieldsOf(const Dossier& d, const MappingOptions& lim) {
     for (const auto& x : items) absl::StrAppend(&out, out.empty() ? "" : ";", value(x));
     return out;
   };
-  f.scored = {
-      d.channel() == 0 ? "" : Str(d.channel()),
-      Flag(d.has_digitised_components()),
-      Str(d.online_payment()),
-      Flag(d.applicant().vneid_verified()),
-      join(d.national_databases(), [](const std::string& c) { return c; }),
-      join(d.attachments(),
-           [](const dossiersync::v1::Attachment& x) {
-             return absl::StrCat(Flag(x.digitised()), "|", Flag(x.reused()), "|",
-                                 Flag(x.from_national_warehouse()));
-           }),
-      join(d.result_documents(),
-           [](const dossiersync::v1::ResultDocument& x) {
-             return absl::StrCat(x.url(), "|", x.result_code());
-           }),
-      join(d.fees(), [](const dossiersync::v1::Fee& x) { return Str(x.amount_vnd()); }),
-      join(d.supplements(), [](const dossiersync::v1::Supplement& x) {
-        return absl::StrCat(FormatDate(x.requested_at()), "|", FormatDate(x.completed_at()));
-      })};
+  f.scored = {d.channel() == 0 ? "" : Str(d.channel()),
+              Flag(d.has_digitised_components()),
+              Str(d.online_payment()),
+              Flag(d.applicant().vneid_verified()),
+              join(d.national_databases(), [](const std::string& c) { return c; }),
+              join(d.attachments(),
+                   [](const dossiersync::v1::Attachment& x) {
+                     return absl::StrCat(Flag(x.digitised()), "|", Flag(x.reused()), "|",
+                                         Flag(x.from_national_warehouse()));
+                   }),
+              join(d.result_documents(),
+                   [](const dossiersync::v1::ResultDocument& x) {
+                     return absl::StrCat(x.url(), "|", x.result_code());
+                   }),
+              join(d.fees(), [](const dossiersync::v1::Fee& x) { return Str(x.amount_vnd()); }),
+              join(d.supplements(), [](const dossiersync::v1::Supplement& x) {
+                return absl::StrCat(FormatDate(x.requested_at()), "|",
+                                    FormatDate(x.completed_at()));
+              })};
   return f;
 }
 
@@ -424,9 +424,9 @@ absl::StatusOr<Dossier> DossierFromJson(const json& j, const MappingOptions& opt
     } else if (!code.empty() && code == options.enterprise_id_kind) {
       idk = dossiersync::v1::ID_KIND_ENTERPRISE;
     } else if (!code.empty()) {
-      return FieldError("LoaiDinhDanh", absl::StrCat("must be 1 (CCCD), 2 (CMND) or ",
-                                                     options.enterprise_id_kind,
-                                                     " (enterprise / tax code)"));
+      return FieldError("LoaiDinhDanh",
+                        absl::StrCat("must be 1 (CCCD), 2 (CMND) or ", options.enterprise_id_kind,
+                                     " (enterprise / tax code)"));
     }
     // The number may come only in DinhDanhCHS; a kind without any number means nothing (and
     // would not survive being sent back: the mapping writes DinhDanhCHS only with a number).
@@ -461,8 +461,8 @@ absl::StatusOr<Dossier> DossierFromJson(const json& j, const MappingOptions& opt
   for (const Date& dt : dates) {
     if (auto e = SetDate(j, dt.key, &d, dt.set); !e.ok()) return e;
   }
-  DS_RETURN_IF_ERROR(
-      ForEach(j, "TaiLieuNop", [&](const json& i) { return ReadAttachment(i, d.add_attachments()); }));
+  DS_RETURN_IF_ERROR(ForEach(
+      j, "TaiLieuNop", [&](const json& i) { return ReadAttachment(i, d.add_attachments()); }));
   DS_RETURN_IF_ERROR(ForEach(j, "DanhSachGiayToKetQua", [&](const json& i) -> absl::Status {
     auto* x = d.add_result_documents();
     DS_ASSIGN_OR_RETURN(*x->mutable_id(), Get(i, "GiayToId"));

@@ -57,7 +57,8 @@ nlohmann::json DossierToJson(const dossiersync::v1::Dossier& d, int status,
                              const MappingOptions& limits = {}, MappingStats* stats = nullptr);
 // One CapNhatTienDoHoSoMC data[] item.
 nlohmann::json StepToJson(const std::string& code, const dossiersync::v1::ProgressStep& s,
-                          int status, const MappingOptions& limits = {}, MappingStats* stats = nullptr);
+                          int status, const MappingOptions& limits = {},
+                          MappingStats* stats = nullptr);
 
 // What reconciliation compares, exactly as DossierToJson / StepToJson write it (same formatting
 // and truncation) without building JSON documents (a profile of a 100,000-dossier run had a third
@@ -80,10 +81,13 @@ inline constexpr std::array<const char*, 4> kComparedIdentity = {"MaTTHC", "TenT
 // DanhSachGiayToKetQua DuongDanTepTinKetQua|MaGiayToKetQua; DanhSachLePhi Gia;
 // DanhSachHoSoBoSung NgayBoSung|NgayTiepNhanBoSung.
 inline constexpr std::array<const char*, 9> kComparedScored = {
-    "KenhThucHien", "HoSoCoThanhPhanSoHoa", "DuocThanhToanTrucTuyen",
-    "TaiKhoanDuocXacThucVoiVNeID", "DSKetNoiCSDL", "TaiLieuNop", "DanhSachGiayToKetQua",
-    "DanhSachLePhi", "DanhSachHoSoBoSung"};
-ComparedFields CompareFieldsOf(const dossiersync::v1::Dossier& d, const MappingOptions& limits = {});
+    "KenhThucHien",           "HoSoCoThanhPhanSoHoa",
+    "DuocThanhToanTrucTuyen", "TaiKhoanDuocXacThucVoiVNeID",
+    "DSKetNoiCSDL",           "TaiLieuNop",
+    "DanhSachGiayToKetQua",   "DanhSachLePhi",
+    "DanhSachHoSoBoSung"};
+ComparedFields CompareFieldsOf(const dossiersync::v1::Dossier& d,
+                               const MappingOptions& limits = {});
 // A progress row's identity as DVCQG stores it (it has no step id):
 // "ThoiDiemXuLy|NguoiXuLy|NoiDungXuLy|TrangThai".
 std::string StepRowKey(const dossiersync::v1::ProgressStep& s, int status,

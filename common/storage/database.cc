@@ -52,8 +52,8 @@ absl::Status Database::Probe() {
   }
   auto tx = Begin();
   if (!tx.ok()) return tx.status();
-  for (absl::string_view stmt : {"CREATE TABLE IF NOT EXISTS ds_health_probe (at BIGINT)",
-                                 "DELETE FROM ds_health_probe"}) {
+  for (absl::string_view stmt :
+       {"CREATE TABLE IF NOT EXISTS ds_health_probe (at BIGINT)", "DELETE FROM ds_health_probe"}) {
     if (auto r = (*tx)->Exec(stmt); !r.ok()) return r.status();
   }
   auto r = (*tx)->Exec("INSERT INTO ds_health_probe (at) VALUES ($1)",
@@ -119,8 +119,8 @@ absl::StatusOr<std::unique_ptr<Database>> Open(absl::string_view uri, const Open
   absl::string_view path = uri;
   if (absl::StartsWith(path, "sqlite:")) {
     path.remove_prefix(7);
-  } else if (size_t colon = path.find(':'); colon != absl::string_view::npos && colon > 1 &&
-                                              path.find('/') > colon) {
+  } else if (size_t colon = path.find(':');
+             colon != absl::string_view::npos && colon > 1 && path.find('/') > colon) {
     // A scheme we do not speak (mysql://x, sqlite3:..., postgresq://...) is not a file name.
     absl::string_view scheme = path.substr(0, colon);
     bool word = std::all_of(scheme.begin(), scheme.end(), [](char c) {

@@ -1,7 +1,5 @@
 #include "common/storage/postgres_database.h"
 
-#include "common/log.h"
-
 #include <libpq-fe.h>
 
 #include <cstdio>
@@ -11,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/log.h"
 #include "common/storage/connection_transaction.h"
 
 namespace dossiersync::storage {

@@ -31,8 +31,6 @@ struct RenumberedSql {
 };
 RenumberedSql RenumberPlaceholders(absl::string_view sql);
 
-
-
 }  // namespace dossiersync::storage
 
 #endif  // DOSSIERSYNC_COMMON_STORAGE_POSTGRES_DATABASE_H_

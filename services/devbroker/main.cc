@@ -36,10 +36,11 @@ int main(int argc, char** argv) {
   // librdkafka's mock cluster keeps at most 5 MiB or 100,000 message sets per partition and
   // discards older ones silently (compiled in, no setting): beyond that a slow consumer's offsets
   // fall off the log. Spread big runs over more partitions, or use real Kafka (deploy/).
-  dossiersync::LogWarn("devbroker retains at most 5 MiB (lz4-compressed batches) or 100,000 "
-                       "message sets per partition; older messages are discarded",
-                       {{"partitions", absl::GetFlag(FLAGS_partitions)},
-                        {"capacity_mib_per_topic", 5 * absl::GetFlag(FLAGS_partitions)}});
+  dossiersync::LogWarn(
+      "devbroker retains at most 5 MiB (lz4-compressed batches) or 100,000 "
+      "message sets per partition; older messages are discarded",
+      {{"partitions", absl::GetFlag(FLAGS_partitions)},
+       {"capacity_mib_per_topic", 5 * absl::GetFlag(FLAGS_partitions)}});
   dossiersync::LogInfo("devbroker ready", {{"bootstrap", (*b)->bootstrap()},
                                            {"control", (*b)->control_url()},
                                            {"brokers", o.brokers},

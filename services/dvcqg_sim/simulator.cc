@@ -144,9 +144,10 @@ void Simulator::HandleLogin(const httplib::Request& req, httplib::Response& res)
     sessions_[token] = absl::Now() + config_.session_ttl;
     ++logins_;
   }
-  Reply(res, 200, {{"error_code", config_.success_code},
-                   {"message", "Đăng nhập thành công"},
-                   {"session", token}});
+  Reply(res, 200,
+        {{"error_code", config_.success_code},
+         {"message", "Đăng nhập thành công"},
+         {"session", token}});
 }
 
 json Simulator::WriteResponse(const std::vector<ItemResult>& results) {
@@ -205,7 +206,8 @@ json Simulator::Dispatch(const json& body, bool drop) {
   for (size_t i = 0; i < data->size(); ++i) {
     const json& item = (*data)[i];
     results[i].code = item.is_object() ? Str(item, "MaHoSo") : "";
-    auto bad = sync ? ValidateDossierItem(item, config_.enterprise_id_kind) : ValidateProgressItem(item);
+    auto bad =
+        sync ? ValidateDossierItem(item, config_.enterprise_id_kind) : ValidateProgressItem(item);
     if (!bad && sync) {
       const auto& rejected = faults_.Get().reject_procedure_codes;
       std::string procedure = Str(item, "MaTTHC");
@@ -284,10 +286,10 @@ void Simulator::HandleService(const httplib::Request& req, httplib::Response& re
       Count(service, "0");
       hang_after();
       res.status = 200;
-      res.set_content(absl::StrCat(R"({"error_code":)", config_.success_code.dump(),
-                                   R"(,"message":"Thành công","result":[)", found->value_or(""),
-                                   "]}\n"),
-                      "application/json");
+      res.set_content(
+          absl::StrCat(R"({"error_code":)", config_.success_code.dump(),
+                       R"(,"message":"Thành công","result":[)", found->value_or(""), "]}\n"),
+          "application/json");
       return;
     }
   }

@@ -11,8 +11,8 @@
 //   POST /admin/reset                 empty store, sessions, stats and faults
 //   GET  /health
 // Write responses carry one result per item: {"MaHoSo","error_code","message"[,"field"]}; the
-// call's error_code is the success code (SimConfig::success_code) when every item was accepted, else the first failing item's code
-// [assumed: the national per-item format is unknown].
+// call's error_code is the success code (SimConfig::success_code) when every item was accepted,
+// else the first failing item's code [assumed: the national per-item format is unknown].
 //
 // Thread safety: Simulator is thread-safe; handlers run on cpp-httplib's thread pool.
 #ifndef DOSSIERSYNC_SERVICES_DVCQG_SIM_SIMULATOR_H_

@@ -115,7 +115,8 @@ std::optional<Violation> ScoredFields(const json& item) {
     return bad;
   }
   return each("DanhSachHoSoBoSung", [&](const json& e) -> std::optional<Violation> {
-    for (const char* key : {"NgayBoSung", "NgayTiepNhanBoSung", "NgayHenTraTruoc", "NgayHenTraMoi"}) {
+    for (const char* key :
+         {"NgayBoSung", "NgayTiepNhanBoSung", "NgayHenTraTruoc", "NgayHenTraMoi"}) {
       if (!dvcqg::ParseDate(Str(e, key)).ok()) {
         return Bad(absl::StrCat("DanhSachHoSoBoSung.", key), "ngày phải có dạng yyyyMMddHHmmss");
       }
@@ -142,10 +143,10 @@ std::optional<Violation> Identity(const json& item, const std::string& enterpris
               (kind == "2" && number.size() == 9 && Digits(number, 0, 9)) ||
               (kind == enterprise_kind && dvcqg::IsEnterpriseCode(number));
     if (!ok) {
-      return Bad("DinhDanhCHS",
-                 absl::StrCat("LoaiDinhDanh 1: CCCD 12 số, 2: CMND 9 số, ", enterprise_kind,
-                              ": mã số doanh nghiệp 10 số hoặc dddddddddd-ddd (got kind '", kind,
-                              "')"));
+      return Bad(
+          "DinhDanhCHS",
+          absl::StrCat("LoaiDinhDanh 1: CCCD 12 số, 2: CMND 9 số, ", enterprise_kind,
+                       ": mã số doanh nghiệp 10 số hoặc dddddddddd-ddd (got kind '", kind, "')"));
     }
   }
   return std::nullopt;

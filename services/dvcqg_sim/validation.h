@@ -1,7 +1,8 @@
 // What the simulated DVCQG accepts (reference/dvcqg.md §4-§7, the [assumed] rules included):
 // mandatory fields, strings only, yyyyMMddHHmmss dates, code tables, dates required by status and
 // text limits, the scored flags ("0"/"1"; DuocThanhToanTrucTuyen "0"-"3"), identity documents
-// (DinhDanhCHS kind and number) and supplement dates. A violation is error_code "2" with a message naming the field.
+// (DinhDanhCHS kind and number) and supplement dates. A violation is error_code "2" with a message
+// naming the field.
 //
 // Thread safety: pure functions.
 #ifndef DOSSIERSYNC_SERVICES_DVCQG_SIM_VALIDATION_H_

@@ -78,18 +78,20 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const IntakeConfig& config) {
   if (auto st = app->relay_->Start(); !st.ok()) return st;
   app->service_ = std::make_unique<IntakeServiceImpl>(app->store_.get(), app->auth_.get(),
                                                       config.validator, *app->registry_);
-  DS_ASSIGN_OR_RETURN(app->server_, GrpcServer::Start(config.server, {app->service_.get()},
-                                        {{dossiersync::v1::IntakeService::service_full_name()},
-                                         {{"storage", [db = app->db_.get()] { return db->Probe(); }}}}));
+  DS_ASSIGN_OR_RETURN(
+      app->server_,
+      GrpcServer::Start(config.server, {app->service_.get()},
+                        {{dossiersync::v1::IntakeService::service_full_name()},
+                         {{"storage", [db = app->db_.get()] { return db->Probe(); }}}}));
   DS_ASSIGN_OR_RETURN(app->metrics_, MetricsServer::Start(config.metrics_listen, app->registry_,
-                                                         app->server_->health()));
+                                                          app->server_->health()));
   return app;
 }
 
 void App::Stop() {
   if (stopped_) return;
   stopped_ = true;
-  if (server_) server_->BeginShutdown();  // NOT_SERVING from the first moment
+  if (server_) server_->BeginShutdown();      // NOT_SERVING from the first moment
   server_->Shutdown(config_.shutdown_grace);  // in-flight calls complete through the store
   store_->Stop();
   relay_->Stop(config_.shutdown_grace);

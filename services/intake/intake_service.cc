@@ -47,9 +47,7 @@ std::string FieldLabel(absl::string_view field) {
   return out;
 }
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 IntakeServiceImpl::IntakeServiceImpl(IntakeStore* store, const Authenticator* auth,
                                      ValidatorConfig config, prometheus::Registry& registry)
@@ -60,8 +58,9 @@ IntakeServiceImpl::IntakeServiceImpl(IntakeStore* store, const Authenticator* au
                    .Register(registry);
   rejected_ = &prometheus::BuildCounter()
                    .Name("dossiersync_intake_rejected_total")
-                   .Help("Changes rejected, by reason and (for INVALID_FIELD) the first field "
-                         "violated, indices dropped")
+                   .Help(
+                       "Changes rejected, by reason and (for INVALID_FIELD) the first field "
+                       "violated, indices dropped")
                    .Register(registry);
   violations_ = &prometheus::BuildCounter()
                      .Name("dossiersync_intake_field_violations_total")
@@ -102,7 +101,8 @@ void IntakeServiceImpl::Count(const absl::Status& st, const ApplyResult& r, absl
         .Increment();
     std::set<std::string> seen;
     for (const auto& f : fields) {
-      if (seen.insert(FieldLabel(f)).second) violations_->Add({{"field", FieldLabel(f)}}).Increment();
+      if (seen.insert(FieldLabel(f)).second)
+        violations_->Add({{"field", FieldLabel(f)}}).Increment();
     }
   }
 }
@@ -128,13 +128,13 @@ void IntakeServiceImpl::Process(const grpc::CallbackServerContext* ctx,
                                          req->dossier().agency_code()),
                             {{"agency_code", req->dossier().agency_code()}}));
   }
-  store_->Submit(req, traceparent,
-                 [this, start, traceparent, code, done = std::move(done)](
-                     absl::StatusOr<ApplyResult> r) {
-                   ApplyResult res = r.ok() ? *r : ApplyResult{};
-                   Count(r.status(), res, start, traceparent, code);
-                   done(r.status(), res);
-                 });
+  store_->Submit(
+      req, traceparent,
+      [this, start, traceparent, code, done = std::move(done)](absl::StatusOr<ApplyResult> r) {
+        ApplyResult res = r.ok() ? *r : ApplyResult{};
+        Count(r.status(), res, start, traceparent, code);
+        done(r.status(), res);
+      });
 }
 
 grpc::ServerUnaryReactor* IntakeServiceImpl::SubmitChange(grpc::CallbackServerContext* ctx,

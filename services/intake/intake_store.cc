@@ -108,8 +108,7 @@ absl::StatusOr<std::unique_ptr<IntakeStore>> IntakeStore::Open(storage::Database
   auto store = std::unique_ptr<IntakeStore>(new IntakeStore(db, std::move(options)));
   auto tx = db->BeginRead();
   if (!tx.ok()) return tx.status();
-  auto row = (*tx)->QueryOne(
-      kTopOfLogQuery);
+  auto row = (*tx)->QueryOne(kTopOfLogQuery);
   if (!row.ok()) return row.status();
   store->next_seq_ = (*row)->Int(0) + 1;
   store->last_now_us_ = (*row)->Int(1);
@@ -186,8 +185,7 @@ absl::Status IntakeStore::ApplyBatch(std::vector<Pending>& batch,
   if (!tx.ok()) return tx.status();
   // Other intake replicas may share the database: under the write lock, continue from what is
   // committed (change_seq strictly increasing, changed_at never going back).
-  auto top = (*tx)->QueryOne(
-      kTopOfLogQuery);
+  auto top = (*tx)->QueryOne(kTopOfLogQuery);
   if (!top.ok()) return top.status();
   next_seq_ = std::max(next_seq_, (*top)->Int(0) + 1);
   last_now_us_ = std::max(last_now_us_, (*top)->Int(1));

@@ -81,11 +81,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& conf
                                               a->store_.get(), a->registry_.get()));
   a->service_ = std::make_unique<ServiceImpl>(a->runner_.get(), a->store_.get(), a->intake_.get(),
                                               config.intake_client, a->auth_.get());
-  DS_ASSIGN_OR_RETURN(a->server_, GrpcServer::Start(config.server, {a->service_.get()},
-                                        {{dossiersync::v1::ReconciliationService::service_full_name()},
-                                         {{"storage", [db = a->db_.get()] { return db->Probe(); }}}}));
-  DS_ASSIGN_OR_RETURN(a->metrics_, MetricsServer::Start(config.metrics_listen, a->registry_,
-                                                         a->server_->health()));
+  DS_ASSIGN_OR_RETURN(
+      a->server_, GrpcServer::Start(config.server, {a->service_.get()},
+                                    {{dossiersync::v1::ReconciliationService::service_full_name()},
+                                     {{"storage", [db = a->db_.get()] { return db->Probe(); }}}}));
+  DS_ASSIGN_OR_RETURN(
+      a->metrics_, MetricsServer::Start(config.metrics_listen, a->registry_, a->server_->health()));
   if (config.incremental_every > absl::ZeroDuration() ||
       config.full_sweep_every > absl::ZeroDuration()) {
     a->scheduler_ = std::thread([a] { a->Schedule(); });

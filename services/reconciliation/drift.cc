@@ -42,8 +42,8 @@ int Stage(int status) {
 }
 
 const Dossier* HeldRevision(const Dossier& national, const Dossier& provincial,
-                           const std::vector<Dossier>& history,
-                           const dvcqg::StatusMap& status_map) {
+                            const std::vector<Dossier>& history,
+                            const dvcqg::StatusMap& status_map) {
   const dvcqg::ComparedFields n = dvcqg::CompareFieldsOf(national);
   for (auto it = history.rbegin(); it != history.rend(); ++it) {
     if (it->revision() >= provincial.revision()) continue;
@@ -97,9 +97,9 @@ std::vector<Finding> Classify(const std::optional<Dossier>& provincial,
   bool has_later_dates =
       (!n.dates[3].empty() && have != 9 && have != 10) || (!n.dates[4].empty() && have != 10);
   const bool evidence =
-      history != nullptr &&
-      std::any_of(history->begin(), history->end(),
-                  [&](const Dossier& r) { return r.revision() == provincial->revision(); });
+      history != nullptr && std::any_of(history->begin(), history->end(), [&](const Dossier& r) {
+        return r.revision() == provincial->revision();
+      });
   if (want != have && evidence) {
     // Which provincial revision DVCQG holds decides, not the stages.
     if (const Dossier* held = HeldRevision(*national, *provincial, *history, status_map)) {

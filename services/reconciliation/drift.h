@@ -51,7 +51,6 @@ const dossiersync::v1::Dossier* HeldRevision(const dossiersync::v1::Dossier& nat
                                              const std::vector<dossiersync::v1::Dossier>& history,
                                              const dvcqg::StatusMap& status_map);
 
-
 // Stage of a status along the flow 1 → 2 → 4 → 5|6|8 → 9 → 10 (3 and 7 end it).
 int Stage(int status);
 

@@ -2,8 +2,7 @@
 
 namespace dossiersync::reconciliation {
 
-NationalView NationalViewOf(const dossiersync::v1::Dossier& provincial,
-                            const DossierEvidence* e) {
+NationalView NationalViewOf(const dossiersync::v1::Dossier& provincial, const DossierEvidence* e) {
   NationalView v;
   if (e == nullptr) return v;
   const bool accepted_now = e->last_sync_accepted &&

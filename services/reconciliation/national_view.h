@@ -20,8 +20,8 @@
 namespace dossiersync::reconciliation {
 
 struct NationalView {
-  bool known = false;     // any evidence at all
-  bool in_sync = false;   // DVCQG holds the current provincial revision
+  bool known = false;    // any evidence at all
+  bool in_sync = false;  // DVCQG holds the current provincial revision
   // What DVCQG holds: the provincial snapshot, the checked national one, or nullptr (absent or
   // unknown).
   const dossiersync::v1::Dossier* snapshot = nullptr;

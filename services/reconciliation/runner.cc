@@ -95,9 +95,9 @@ struct Runner::Tally {
     run->set_consistency_ratio(checked > 0  ? static_cast<double>(checked - drifted) / checked
                                : failed > 0 ? 0.0
                                             : 1.0);
-    run->set_not_checked_share(checked + failed > 0
-                                   ? static_cast<double>(failed) / static_cast<double>(checked + failed)
-                                   : 0.0);
+    run->set_not_checked_share(checked + failed > 0 ? static_cast<double>(failed) /
+                                                          static_cast<double>(checked + failed)
+                                                    : 0.0);
     run->set_repairs_requested(repairs);
     run->set_escalated(escalated);
     run->set_not_checked(failed);
@@ -150,11 +150,12 @@ Runner::Runner(RunnerOptions options, dvcqg::Client* dvcqg,
                       .Register(r)
                       .Add({});
   not_checked_share_ = &prometheus::BuildGauge()
-                           .Name("dossiersync_reconciliation_not_checked_share")
-                           .Help("Share of the last ended run's dossiers that could not be checked "
-                                 "(TraCuuHoSo failed after retries)")
-                           .Register(r)
-                           .Add({});
+                            .Name("dossiersync_reconciliation_not_checked_share")
+                            .Help(
+                                "Share of the last ended run's dossiers that could not be checked "
+                                "(TraCuuHoSo failed after retries)")
+                            .Register(r)
+                            .Add({});
   running_gauge_ = &prometheus::BuildGauge()
                         .Name("dossiersync_reconciliation_run_in_progress")
                         .Help("1 while this replica executes a run")
@@ -369,8 +370,9 @@ void Runner::Check(const Item& item, const StartRunRequest& req, const std::stri
       Classify(item.provincial, l.dossier, options_.status_map, history ? &*history : nullptr);
   if (item.provincial) {
     // The dossier's latest evidence, which KPIs and the score read (not the last run's ratio).
-    DossierCheck c{code,          agency, item.provincial->revision(), absl::Now(), run_id,
-                   findings.empty(), l.dossier};
+    DossierCheck c{code,        agency, item.provincial->revision(),
+                   absl::Now(), run_id, findings.empty(),
+                   l.dossier};
     if (auto st = store_->RecordCheck(c); !st.ok()) {
       LogWarn("check not recorded", {{"code", code}, {"error", std::string(st.message())}});
     }
@@ -493,11 +495,10 @@ void Runner::Execute(ReconciliationRun run, const StartRunRequest& req, const st
     run.set_state(absl::StrCat("FAILED: ", feed_status.message()));
   } else {
     // A run that could not check part of its scope is never called consistent.
-    run.set_state(run.not_checked() > 0
-                      ? absl::StrCat("INCOMPLETE: ", run.not_checked(), " of ",
-                                     run.not_checked() + run.dossiers_checked(),
-                                     " dossiers not checked (TraCuuHoSo failed)")
-                      : "FINISHED");
+    run.set_state(run.not_checked() > 0 ? absl::StrCat("INCOMPLETE: ", run.not_checked(), " of ",
+                                                       run.not_checked() + run.dossiers_checked(),
+                                                       " dossiers not checked (TraCuuHoSo failed)")
+                                        : "FINISHED");
     consistency_->Set(run.consistency_ratio());
     not_checked_share_->Set(run.not_checked_share());
     duration_->Observe(absl::ToDoubleSeconds(absl::Now() - started));

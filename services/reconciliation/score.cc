@@ -45,8 +45,8 @@ std::optional<absl::Time> StepAt(const Dossier& d, int status) {
 bool OnTime(const Dossier& d, const ScorePeriod& p, const ScoreFormula& f) {
   if (d.supplements_size() >= 2) return false;  // a second supplement request counts as overdue
   const absl::Time received = At(d.received_at());
-  const absl::Time due = Set(d.due_at()) ? At(d.due_at())
-                                         : received + absl::Hours(24 * f.default_max_duration_days);
+  const absl::Time due =
+      Set(d.due_at()) ? At(d.due_at()) : received + absl::Hours(24 * f.default_max_duration_days);
   // The end of processing: the first of 9 > 10 > 8/3, else the evaluation time.
   absl::Time end = p.evaluated_at;
   if (Set(d.finished_at())) {
@@ -223,8 +223,7 @@ absl::StatusOr<ScorePeriod> ParsePeriod(const std::string& period, absl::Time no
     until = absl::CivilMonth(year, n + 1);
   } else {
     return absl::InvalidArgumentError(absl::StrCat(
-        "period: expected yyyy-MM (month), yyyy-Qn (quarter) or yyyy (year), got '", period,
-        "'"));
+        "period: expected yyyy-MM (month), yyyy-Qn (quarter) or yyyy (year), got '", period, "'"));
   }
   p.label = label;
   p.from = absl::FromCivil(from, Hanoi());

@@ -57,7 +57,7 @@ struct ScoreFormula {
 };
 
 inline constexpr const char* kScoreIndicators[] = {"1.4", "2.1", "3.3", "3.5/3.6", "4.1",
-                                                   "4.2", "4.3", "4.4",  "4.5"};
+                                                   "4.2", "4.3", "4.4", "4.5"};
 
 struct ScorePeriod {
   std::string label;

@@ -81,11 +81,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const SyncConfig& config) {
   if (auto st = a->consumer_->Start(); !st.ok()) return st;
   a->service_ = std::make_unique<SyncServiceImpl>(a->engine_.get(), a->ledger_.get(),
                                                   a->producer_.get(), a->auth_.get());
-  DS_ASSIGN_OR_RETURN(a->server_, GrpcServer::Start(config.server, {a->service_.get()},
-                                        {{dossiersync::v1::SyncService::service_full_name()},
-                                         {{"storage", [db = a->db_.get()] { return db->Probe(); }}}}));
-  DS_ASSIGN_OR_RETURN(a->metrics_, MetricsServer::Start(config.metrics_listen, a->registry_,
-                                                         a->server_->health()));
+  DS_ASSIGN_OR_RETURN(
+      a->server_, GrpcServer::Start(config.server, {a->service_.get()},
+                                    {{dossiersync::v1::SyncService::service_full_name()},
+                                     {{"storage", [db = a->db_.get()] { return db->Probe(); }}}}));
+  DS_ASSIGN_OR_RETURN(
+      a->metrics_, MetricsServer::Start(config.metrics_listen, a->registry_, a->server_->health()));
   return app;
 }
 

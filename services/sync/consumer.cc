@@ -242,14 +242,13 @@ void Consumer::UpdateLag() {
     const char* topic = list->elems[i].topic;
     const int32_t partition = list->elems[i].partition;
     int64_t low = -1, high = -1;
-    if (rd_kafka_get_watermark_offsets(rk_, topic, partition, &low, &high) ||
-        low < 0 || high < 0) {
+    if (rd_kafka_get_watermark_offsets(rk_, topic, partition, &low, &high) || low < 0 || high < 0) {
       if (rd_kafka_query_watermark_offsets(rk_, topic, partition, &low, &high, 1000)) continue;
     }
     int64_t pos = list->elems[i].offset;
     if (pos < 0) {
       auto c = committed.find(i);
-      if (c == committed.end()) continue;  // not known yet: no figure rather than a wrong one
+      if (c == committed.end()) continue;      // not known yet: no figure rather than a wrong one
       pos = c->second >= 0 ? c->second : low;  // nothing committed: consumption starts at low
     }
     lag_->Add({{"topic", topic}, {"partition", absl::StrCat(partition)}})

@@ -24,8 +24,8 @@ Engine::Engine(EngineOptions options, dvcqg::Client* client, Ledger* ledger,
       on_done_(std::move(on_done)),
       retry_budget_(options_.retry_budget_ratio, options_.retry_budget_max,
                     options_.retry_budget_min_per_second),
-      breaker_({options_.breaker_threshold, options_.breaker_cooldown,
-                options_.breaker_cooldown_max}) {
+      breaker_(
+          {options_.breaker_threshold, options_.breaker_cooldown, options_.breaker_cooldown_max}) {
   pushes_ = &prometheus::BuildCounter()
                  .Name("dossiersync_sync_pushes_total")
                  .Help("Dossier sync attempts by outcome")
@@ -284,9 +284,13 @@ void Engine::PublishResult(const std::string& code, int64_t revision, const Outc
   r.set_service(service);
   if (change_accepted_at != nullptr) *r.mutable_change_accepted_at() = *change_accepted_at;
   r.set_agency_code(agency_code);
-  OutMessage m{
-      kTopicSyncResults, code, r.SerializeAsString(), "dossiersync.v1.SyncResult", NewEventId(),
-      traceparent.empty() ? NewTraceparent() : traceparent, 0};
+  OutMessage m{kTopicSyncResults,
+               code,
+               r.SerializeAsString(),
+               "dossiersync.v1.SyncResult",
+               NewEventId(),
+               traceparent.empty() ? NewTraceparent() : traceparent,
+               0};
   if (!producer_->Produce(m).ok()) LogWarn("sync-results produce failed", {{"code", code}});
 }
 

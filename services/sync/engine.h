@@ -39,6 +39,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/dvcqg/client.h"
+#include "common/dvcqg/status_map.h"
 #include "common/kafka.h"
 #include "common/token_bucket.h"
 #include "dossiersync/v1/events.pb.h"
@@ -46,7 +47,6 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
-#include "common/dvcqg/status_map.h"
 #include "services/sync/breaker.h"
 #include "services/sync/ledger.h"
 #include "services/sync/offsets.h"
@@ -81,7 +81,7 @@ struct Work {
   dossiersync::v1::DossierChange change;
   TopicPartition tp;  // empty topic: not from Kafka (replay)
   int64_t offset = -1;
-  bool force = false;  // push the snapshot even if DVCQG has this revision (resync)
+  bool force = false;       // push the snapshot even if DVCQG has this revision (resync)
   std::string traceparent;  // the message's: logs about it and what is produced carry its trace
 };
 
@@ -146,8 +146,7 @@ class Engine {
   void PublishResult(const std::string& code, int64_t revision, const Outcome& o, int attempts,
                      absl::Duration latency, const char* service,
                      const google::protobuf::Timestamp* change_accepted_at = nullptr,
-                     const std::string& agency_code = "",
-                     const std::string& traceparent = "");
+                     const std::string& agency_code = "", const std::string& traceparent = "");
   void RecordCall(const dvcqg::CallResult& r);
   void AcquireRate();
   int MapStatus(int s) const;

@@ -67,7 +67,8 @@ constexpr char kUsage[] =
     "  dvcqg lookup CODE                    TraCuuHoSo against --dvcqg_url (exit 3: not found)\n"
     "  reconcile [--repair]                 run a reconciliation and print its report\n"
     "  kpis [--agency=CODE]                 the province's figures (GetKpis), per agency\n"
-    "  score [--period=P] [--agency=CODE]   the national score forecast and what the sync gap costs";
+    "  score [--period=P] [--agency=CODE]   the national score forecast and what the sync gap "
+    "costs";
 
 dossiersync::ClientOptions Client() {
   auto c = dossiersync::ClientOptionsFrom(

@@ -30,10 +30,9 @@ void PrintScore(const dossiersync::v1::Score& s, const std::string& agency, std:
     const auto& n = t.national().indicators(i);
     double lost = p.points() - n.points();
     if (std::abs(lost) < 0.0005) lost = 0;  // no "-0.000"
-    out << absl::StrFormat(
-        "  %-8s %7d/%-7d %5.2f  %7d/%-7d %5.2f  %6.3f of %4.1f  %s\n", p.id(), p.numerator(),
-        p.denominator(), p.points(), n.numerator(), n.denominator(), n.points(), lost,
-        p.max_points(), p.name());
+    out << absl::StrFormat("  %-8s %7d/%-7d %5.2f  %7d/%-7d %5.2f  %6.3f of %4.1f  %s\n", p.id(),
+                           p.numerator(), p.denominator(), p.points(), n.numerator(),
+                           n.denominator(), n.points(), lost, p.max_points(), p.name());
   }
   for (const auto& g : t.gaps()) {
     out << absl::StrFormat("  gap %s: %.3f points, %d dossiers: %s%s\n", g.indicator(), g.points(),

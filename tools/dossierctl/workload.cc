@@ -189,7 +189,7 @@ std::vector<SubmitChangeRequest> Workload::Lifecycle(int64_t index) const {
   d.set_has_digitised_components(att->digitised());
   if (online && pr.fee_vnd > 0 && v(scored) < 0.6) {
     d.set_online_payment(v(scored) < 2.0 / 3 ? dossiersync::v1::ONLINE_PAYMENT_NATIONAL_PLATFORM
-                                            : dossiersync::v1::ONLINE_PAYMENT_PROVINCIAL_GATEWAY);
+                                             : dossiersync::v1::ONLINE_PAYMENT_PROVINCIAL_GATEWAY);
   }
   if (pr.fee_vnd > 0) {
     auto* fee = d.add_fees();
