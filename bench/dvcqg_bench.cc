@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/dvcqg/client.h"
+#include "common/dvcqg/config_flags.h"
 #include "common/flags.h"
 #include "nlohmann/json.hpp"
 #include "tools/dossierctl/workload.h"

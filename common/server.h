@@ -3,8 +3,7 @@
 // driven by common/health.h) and reflection; graceful shutdown that is NOT_SERVING from its first
 // moment. Also the shared server flags and termination-signal handling.
 //
-// Shared flags (defined in server.cc): --allow_insecure, --tls_cert_file, --tls_key_file,
-// --tls_client_ca_file, --auth_tokens_file, --log_level.
+// The shared flags that fill ServerOptions live in common/server_flags.h (binaries only).
 //
 // Thread safety: GrpcServer is thread-safe; signal helpers are for main().
 #ifndef DOSSIERSYNC_COMMON_SERVER_H_
@@ -38,11 +37,6 @@ struct ServerOptions {
   absl::Status Validate() const;
   nlohmann::json ToJson() const;
 };
-
-// Reads the shared server flags (listen is per service and passed in).
-ServerOptions ServerOptionsFromFlags(const std::string& listen);
-// Applies --log_level.
-void ApplyLogFlags(const std::string& service);
 
 // What the health service tells: the full names of the services (besides ""), and the checks
 // that decide readiness (e.g. {"storage", Database::Probe}).

@@ -49,8 +49,6 @@ struct ClientConfig {
 
 // `username=` / `password=` lines; blank lines and `#` comments ignored.
 absl::StatusOr<Credentials> ReadCredentialsFile(const std::string& path);
-// From the dvcqg_* flags (and the credentials file or environment).
-absl::StatusOr<ClientConfig> ClientConfigFromFlags();
 
 }  // namespace dossiersync::dvcqg
 

@@ -6,6 +6,7 @@
 #include "common/flags.h"
 #include "common/log.h"
 #include "common/server.h"
+#include "common/server_flags.h"
 #include "services/devbroker/devbroker.h"
 
 ABSL_FLAG(int, brokers, 1, "Number of mock brokers");

@@ -6,6 +6,7 @@
 #include "common/flags.h"
 #include "common/log.h"
 #include "common/server.h"
+#include "common/server_flags.h"
 #include "services/dvcqg_sim/simulator.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:8580", "HTTP listen address HOST:PORT (port 0: any)");

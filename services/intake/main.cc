@@ -1,5 +1,6 @@
 // dossier-intake: wires flags to the intake App and serves until SIGTERM.
 #include "common/flags.h"
+#include "common/server_flags.h"
 #include "common/service_main.h"
 #include "services/intake/app.h"
 

@@ -2,7 +2,9 @@
 #include "common/flags.h"
 
 #include "absl/flags/flag.h"
+#include "common/dvcqg/config_flags.h"
 #include "common/grpc_client.h"
+#include "common/server_flags.h"
 #include "services/reconciliation/app.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50053", "gRPC listen address HOST:PORT");

@@ -1,5 +1,6 @@
 // dossier-reconciliation: wires flags to the reconciliation App and serves until SIGTERM.
 #include "common/flags.h"
+#include "common/server_flags.h"
 #include "common/service_main.h"
 #include "services/reconciliation/app.h"
 

@@ -2,6 +2,8 @@
 // that tests can link several services' libraries together.
 #include "absl/flags/flag.h"
 #include "absl/strings/str_split.h"
+#include "common/dvcqg/config_flags.h"
+#include "common/server_flags.h"
 #include "services/sync/app.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50052", "gRPC listen address HOST:PORT");

@@ -1,5 +1,6 @@
 // dossier-sync: wires flags to the sync App and serves until SIGTERM.
 #include "common/flags.h"
+#include "common/server_flags.h"
 #include "common/service_main.h"
 #include "services/sync/app.h"
 

@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/dvcqg/client.h"
+#include "common/dvcqg/config_flags.h"
 #include "common/errors.h"
 #include "common/flags.h"
 #include "common/grpc_client.h"
