@@ -243,9 +243,21 @@ absl::StatusOr<absl::StatusOr<ApplyResult>> IntakeStore::ApplyOne(storage::Trans
           {{"from", absl::StrCat(from)}, {"to", absl::StrCat(d.status())}, {"code", d.code()}}));
     }
   }
-  // Steps: new ones are stored; a step id already stored must carry the same content.
-  std::vector<int> fresh;
-  std::vector<std::string> fresh_hashes;
+  std::vector<FreshStep> fresh;
+  auto steps_ok = FreshSteps(tx, req, &fresh);
+  if (!steps_ok.ok()) return steps_ok.status();
+  if (!steps_ok->ok()) return absl::StatusOr<ApplyResult>(*steps_ok);
+  auto seq = Write(tx, p, hash, fresh, now_us);
+  if (!seq.ok()) return seq.status();
+  *wrote = true;
+  return absl::StatusOr<ApplyResult>(ApplyResult{d.revision(), false, *seq});
+}
+
+absl::StatusOr<absl::Status> IntakeStore::FreshSteps(storage::Transaction& tx,
+                                                     const SubmitChangeRequest& req,
+                                                     std::vector<FreshStep>* fresh) {
+  // New steps are stored; a step id already stored must carry the same content.
+  const std::string& code = req.dossier().code();
   absl::flat_hash_set<std::string> ids_in_request;
   for (int i = 0; i < req.new_steps_size(); ++i) {
     const ProgressStep& s = req.new_steps(i);
@@ -253,19 +265,26 @@ absl::StatusOr<absl::StatusOr<ApplyResult>> IntakeStore::ApplyOne(storage::Trans
     if (!ids_in_request.insert(s.step_id()).second) continue;
     std::string h = Sha256(Deterministic(s));
     auto existing = tx.QueryOne("SELECT step_hash FROM steps WHERE code = $1 AND step_id = $2",
-                                {d.code(), s.step_id()});
+                                {code, s.step_id()});
     if (!existing.ok()) return existing.status();
     if (existing->has_value()) {
       if ((*existing)->Str(0) != h) {
-        return absl::StatusOr<ApplyResult>(FieldError(
+        return FieldError(
             absl::StrCat("new_steps[", i, "].step_id"),
-            absl::StrCat("step id '", s.step_id(), "' already stored with different content")));
+            absl::StrCat("step id '", s.step_id(), "' already stored with different content"));
       }
       continue;
     }
-    fresh.push_back(i);
-    fresh_hashes.push_back(std::move(h));
+    fresh->push_back({i, std::move(h)});
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> IntakeStore::Write(storage::Transaction& tx, const Pending& p,
+                                           const std::string& hash,
+                                           const std::vector<FreshStep>& fresh, int64_t now_us) {
+  const SubmitChangeRequest& req = *p.req;
+  const Dossier& d = req.dossier();
   const int64_t seq = next_seq_++;
   Dossier snap = StoredSnapshot(d);
   std::string snap_bytes = snap.SerializeAsString();
@@ -287,11 +306,11 @@ absl::StatusOr<absl::StatusOr<ApplyResult>> IntakeStore::ApplyOne(storage::Trans
   DossierChange change;
   *change.mutable_dossier() = std::move(snap);
   for (size_t k = 0; k < fresh.size(); ++k) {
-    const ProgressStep& s = req.new_steps(fresh[k]);
+    const ProgressStep& s = req.new_steps(fresh[k].index);
     auto ins = tx.Exec(
         "INSERT INTO steps (code, step_id, step_hash, change_seq, idx, step) "
         "VALUES ($1, $2, $3, $4, $5, $6)",
-        {d.code(), s.step_id(), Blob{fresh_hashes[k]}, seq, static_cast<int64_t>(k),
+        {d.code(), s.step_id(), Blob{fresh[k].hash}, seq, static_cast<int64_t>(k),
          Blob{s.SerializeAsString()}});
     if (!ins.ok()) return ins.status();
     *change.add_new_steps() = s;
@@ -306,8 +325,7 @@ absl::StatusOr<absl::StatusOr<ApplyResult>> IntakeStore::ApplyOne(storage::Trans
       "VALUES ($1, $2, $3, $4, $5)",
       {d.code(), change.change_id(), p.traceparent, Blob{change.SerializeAsString()}, now_us});
   if (!ob.ok()) return ob.status();
-  *wrote = true;
-  return absl::StatusOr<ApplyResult>(ApplyResult{d.revision(), false, seq});
+  return seq;
 }
 
 absl::Status IntakeStore::FillSteps(storage::Transaction& tx, Dossier* d) {

@@ -94,6 +94,18 @@ class IntakeStore {
                           std::vector<absl::StatusOr<ApplyResult>>& results, int* outbox_rows);
   absl::StatusOr<absl::StatusOr<ApplyResult>> ApplyOne(storage::Transaction& tx, const Pending& p,
                                                        int64_t now_us, bool* wrote);
+  // ApplyOne's parts. The outer status is storage's (the whole group fails UNAVAILABLE); the
+  // inner one this change's rejection.
+  struct FreshStep {
+    int index;         // in the request's new_steps
+    std::string hash;  // of its deterministic serialization
+  };
+  absl::StatusOr<absl::Status> FreshSteps(storage::Transaction& tx,
+                                          const dossiersync::v1::SubmitChangeRequest& req,
+                                          std::vector<FreshStep>* fresh);
+  // Stores the accepted change (snapshot, revision, new steps, outbox row); its change_seq.
+  absl::StatusOr<int64_t> Write(storage::Transaction& tx, const Pending& p, const std::string& hash,
+                                const std::vector<FreshStep>& fresh, int64_t now_us);
   absl::Status FillSteps(storage::Transaction& tx, dossiersync::v1::Dossier* d);
 
   storage::Database* db_;

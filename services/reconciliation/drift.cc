@@ -54,28 +54,18 @@ const Dossier* HeldRevision(const Dossier& national, const Dossier& provincial,
   return nullptr;
 }
 
-std::vector<Finding> Classify(const std::optional<Dossier>& provincial,
-                              const std::optional<Dossier>& national,
-                              const dvcqg::StatusMap& status_map,
-                              const std::vector<Dossier>* history) {
-  std::vector<Finding> out;
-  if (!provincial && !national) return out;
-  if (!provincial) {
-    out.push_back({dossiersync::v1::DRIFT_KIND_UNKNOWN_PROVINCIALLY,
-                   absl::StrCat("DVCQG has ", national->code(), "; the province does not"), false});
-    return out;
-  }
-  if (!national) {
-    out.push_back({dossiersync::v1::DRIFT_KIND_MISSING_NATIONALLY,
-                   absl::StrCat("status ", provincial->status(), " provincially, absent at DVCQG"),
-                   true});
-    return out;
-  }
-  const int want = Mapped(status_map, provincial->status());
-  const int have = national->status();
+// Status, dates, identity and scored fields: which provincial revision DVCQG's snapshot equals
+// decides between stale and a mismatch (with intake's history); without it, the stages guess.
+static void CompareStatusAndFields(const Dossier& provincial, const Dossier& national,
+                                   const dvcqg::StatusMap& status_map,
+                                   const std::vector<Dossier>* history,
+                                   std::vector<Finding>* findings) {
+  std::vector<Finding>& out = *findings;
+  const int want = Mapped(status_map, provincial.status());
+  const int have = national.status();
   // The fields as DVCQG gets them (dvcqg::CompareFieldsOf writes them as DossierToJson does).
-  const dvcqg::ComparedFields p = dvcqg::CompareFieldsOf(*provincial);
-  const dvcqg::ComparedFields n = dvcqg::CompareFieldsOf(*national);
+  const dvcqg::ComparedFields p = dvcqg::CompareFieldsOf(provincial);
+  const dvcqg::ComparedFields n = dvcqg::CompareFieldsOf(national);
   std::vector<std::string> dates_differ, identity_differ;
   bool national_dates_agree = true;  // every date DVCQG has equals ours
   for (size_t i = 0; i < p.dates.size(); ++i) {
@@ -98,14 +88,14 @@ std::vector<Finding> Classify(const std::optional<Dossier>& provincial,
       (!n.dates[3].empty() && have != 9 && have != 10) || (!n.dates[4].empty() && have != 10);
   const bool evidence =
       history != nullptr && std::any_of(history->begin(), history->end(), [&](const Dossier& r) {
-        return r.revision() == provincial->revision();
+        return r.revision() == provincial.revision();
       });
   if (want != have && evidence) {
     // Which provincial revision DVCQG holds decides, not the stages.
-    if (const Dossier* held = HeldRevision(*national, *provincial, *history, status_map)) {
+    if (const Dossier* held = HeldRevision(national, provincial, *history, status_map)) {
       out.push_back({dossiersync::v1::DRIFT_KIND_STALE_NATIONALLY,
                      absl::StrCat("DVCQG holds provincial revision ", held->revision(), " (status ",
-                                  have, "), the province is at revision ", provincial->revision(),
+                                  have, "), the province is at revision ", provincial.revision(),
                                   " (status ", want, ")"),
                      false});
     } else {
@@ -135,13 +125,18 @@ std::vector<Finding> Classify(const std::optional<Dossier>& provincial,
     out.push_back({dossiersync::v1::DRIFT_KIND_FIELD_MISMATCH,
                    absl::StrCat("differs: ", absl::StrJoin(fields, ", ")), false});
   }
-  // Steps: every provincial step must be among DVCQG's progress rows.
+}
+
+// Steps: every provincial step must be among DVCQG's progress rows.
+static void CompareSteps(const Dossier& provincial, const Dossier& national,
+                         const dvcqg::StatusMap& status_map, std::vector<Finding>* findings) {
+  std::vector<Finding>& out = *findings;
   std::multiset<std::string> national_rows;
-  for (const auto& s : national->steps()) {
+  for (const auto& s : national.steps()) {
     national_rows.insert(dvcqg::StepRowKey(s, s.status()));
   }
   int missing = 0;
-  for (const auto& s : provincial->steps()) {
+  for (const auto& s : provincial.steps()) {
     auto it = national_rows.find(dvcqg::StepRowKey(s, Mapped(status_map, s.status())));
     if (it == national_rows.end()) {
       ++missing;
@@ -152,8 +147,29 @@ std::vector<Finding> Classify(const std::optional<Dossier>& provincial,
   if (missing > 0) {
     out.push_back(
         {dossiersync::v1::DRIFT_KIND_STEPS_MISSING,
-         absl::StrCat(missing, " of ", provincial->steps_size(), " steps missing at DVCQG"), true});
+         absl::StrCat(missing, " of ", provincial.steps_size(), " steps missing at DVCQG"), true});
   }
+}
+
+std::vector<Finding> Classify(const std::optional<Dossier>& provincial,
+                              const std::optional<Dossier>& national,
+                              const dvcqg::StatusMap& status_map,
+                              const std::vector<Dossier>* history) {
+  std::vector<Finding> out;
+  if (!provincial && !national) return out;
+  if (!provincial) {
+    out.push_back({dossiersync::v1::DRIFT_KIND_UNKNOWN_PROVINCIALLY,
+                   absl::StrCat("DVCQG has ", national->code(), "; the province does not"), false});
+    return out;
+  }
+  if (!national) {
+    out.push_back({dossiersync::v1::DRIFT_KIND_MISSING_NATIONALLY,
+                   absl::StrCat("status ", provincial->status(), " provincially, absent at DVCQG"),
+                   true});
+    return out;
+  }
+  CompareStatusAndFields(*provincial, *national, status_map, history, &out);
+  CompareSteps(*provincial, *national, status_map, &out);
   return out;
 }
 

@@ -453,39 +453,50 @@ void Runner::Execute(ReconciliationRun run, const StartRunRequest& req, const st
         while (auto item = q.Pop()) Check(*item, req, run_id, *pending, tally);
       });
     }
-    // The heartbeat: progress saved every second (GetRun shows it), the lease renewed every
-    // ttl/3, the queue stopped on cancel or a lost lease.
     absl::Notification workers_done;
-    std::thread heartbeat([&] {
-      ScopedTrace t(trace);
-      absl::Time renewed = absl::Now();
-      absl::Time saved = absl::Now();
-      while (!workers_done.WaitForNotificationWithTimeout(absl::Milliseconds(250))) {
-        if (Stopping()) q.Abort();
-        if (absl::Now() - renewed >= options_.lease_ttl / 3) {
-          renewed = absl::Now();
-          auto held = store_->AcquireLease(kLease, options_.holder, options_.lease_ttl);
-          if (held.ok() && !*held) {
-            LogError("reconciliation lease taken by another replica; stopping the run",
-                     {{"run_id", run_id}});
-            lease_lost_ = true;
-            q.Abort();
-          }
-        }
-        if (absl::Now() - saved >= absl::Seconds(1)) {
-          saved = absl::Now();
-          ReconciliationRun progress = run;
-          tally.Into(&progress);
-          (void)store_->SaveRun(progress);
-        }
-      }
-    });
+    std::thread heartbeat([&] { Heartbeat(run, tally, q, workers_done, trace); });
     for (auto& t : workers) t.join();
     workers_done.Notify();
     q.Abort();  // a feeder still pushing (workers stopped early) gives up
     feeder.join();
     heartbeat.join();
   }
+  Conclude(run, tally, feed_status, started);
+}
+
+// Progress saved every second (GetRun shows it), the lease renewed every ttl/3, the queue stopped
+// on cancel or a lost lease; until the workers are done.
+void Runner::Heartbeat(const ReconciliationRun& run, Tally& tally, Queue& q,
+                       absl::Notification& workers_done, const std::string& trace) {
+  ScopedTrace t(trace);
+  const std::string& run_id = run.run_id();
+  absl::Time renewed = absl::Now();
+  absl::Time saved = absl::Now();
+  while (!workers_done.WaitForNotificationWithTimeout(absl::Milliseconds(250))) {
+    if (Stopping()) q.Abort();
+    if (absl::Now() - renewed >= options_.lease_ttl / 3) {
+      renewed = absl::Now();
+      auto held = store_->AcquireLease(kLease, options_.holder, options_.lease_ttl);
+      if (held.ok() && !*held) {
+        LogError("reconciliation lease taken by another replica; stopping the run",
+                 {{"run_id", run_id}});
+        lease_lost_ = true;
+        q.Abort();
+      }
+    }
+    if (absl::Now() - saved >= absl::Seconds(1)) {
+      saved = absl::Now();
+      ReconciliationRun progress = run;
+      tally.Into(&progress);
+      (void)store_->SaveRun(progress);  // progress only: the next second or the end saves again
+    }
+  }
+}
+
+// The run's end: its state, metrics, record, message and the lease released.
+void Runner::Conclude(ReconciliationRun& run, Tally& tally, const absl::Status& feed_status,
+                      absl::Time started) {
+  const std::string run_id = run.run_id();
   tally.Into(&run);
   if (lease_lost_) {
     run.set_state("ABORTED: LEASE_LOST");

@@ -20,6 +20,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "common/dvcqg/client.h"
 #include "common/dvcqg/status_map.h"
 #include "common/grpc_client.h"
@@ -79,6 +80,10 @@ class Runner {
 
   void Execute(dossiersync::v1::ReconciliationRun run, const dossiersync::v1::StartRunRequest& req,
                const std::string& trace);
+  void Heartbeat(const dossiersync::v1::ReconciliationRun& run, Tally& tally, Queue& q,
+                 absl::Notification& workers_done, const std::string& trace);
+  void Conclude(dossiersync::v1::ReconciliationRun& run, Tally& tally,
+                const absl::Status& feed_status, absl::Time started);
   // Streams the provincial dossiers in scope into `q` (ListDossiers resumed from the last
   // change_seq after a broken stream, or GetDossier for explicit codes).
   absl::Status Feed(const dossiersync::v1::StartRunRequest& req, Queue& q);

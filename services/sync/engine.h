@@ -141,7 +141,34 @@ class Engine {
   Outcome PushSteps(const std::string& code, std::vector<StoredStep> steps,
                     std::vector<std::string>* pushed);
   static absl::Status CommitScope(absl::StatusOr<std::unique_ptr<Ledger::Scope>>& scope);
+  // A dossier whose snapshot goes to DVCQG: its newest change and whether we created it there.
+  struct SnapshotItem {
+    Taken* t;
+    dossiersync::v1::DossierChange latest;
+    bool created;
+  };
+  // Records one DongBoHoSoMC answer for its items: accepted, flipped (create <-> update, into
+  // `again`), dead-lettered or to retry; one ledger transaction.
+  void RecordSyncAnswer(const std::vector<SnapshotItem*>& group, const dvcqg::CallResult& r,
+                        bool update, std::map<std::string, Outcome>& outcomes,
+                        std::vector<SnapshotItem>& again);
+  // Process's phases (each one ledger transaction): record what arrived and pick the dossiers
+  // whose snapshot must go; claim each pushed dossier's unsent steps; record the steps DVCQG took.
+  std::vector<Taken*> RecordArrivals(std::vector<Taken>& batch,
+                                     std::map<std::string, Outcome>& outcomes,
+                                     std::map<std::string, int64_t>& newest_rev);
+  std::map<std::string, std::vector<StoredStep>> ClaimUnsentSteps(
+      std::vector<Taken>& batch, std::map<std::string, Outcome>& outcomes);
+  void RecordSentSteps(const std::map<std::string, std::vector<std::string>>& sent);
+  // An attempt ended: report it (sync-results, metrics), dead-letter it when DVCQG refused it for
+  // good, record it in the ledger and settle the dossier's queue (done: offsets; else: back off).
   void Finish(Taken& t, const Outcome& o, int64_t revision);
+  void ReportAttempt(const Taken& t, const Outcome& o, int64_t revision, int attempts,
+                     const std::string& traceparent);
+  // True once the dead letter is on Kafka and in the ledger.
+  bool DeadLetter(const std::string& code, const dossiersync::v1::DossierChange& newest,
+                  const Outcome& o, int attempts, const std::string& traceparent);
+  void Settle(Taken& t, const Outcome& o, bool done) ABSL_LOCKS_EXCLUDED(mu_);
   bool PublishWait(const OutMessage& m);
   void PublishResult(const std::string& code, int64_t revision, const Outcome& o, int attempts,
                      absl::Duration latency, const char* service,

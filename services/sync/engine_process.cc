@@ -31,87 +31,99 @@ void Engine::Process(std::vector<Taken>& batch) {
   // The ledger's writes for the whole batch go in one transaction per phase (one commit instead
   // of one per dossier and step; the profile of a backfill showed the commits as the sync's
   // largest cost). No scope is open during a DVCQG call.
-  // 1. Record what arrived; find each dossier's newest change.
   std::map<std::string, Outcome> outcomes;
-  std::vector<Taken*> need_snapshot;
   std::map<std::string, int64_t> newest_rev;
-  {
-    auto scope = ledger_->BeginScope();
-    for (Taken& t : batch) {
-      Outcome& o = outcomes[t.code];
-      bool force = false;
-      int64_t newest = 0;
-      for (const Work& w : t.works) {
-        absl::Status st = ledger_->RecordSeen(w.change);
-        if (!st.ok()) {
-          o = RetryOutcome(absl::StrCat("ledger: ", st.message()));
-          break;
-        }
-        force |= w.force;
-        newest = std::max(newest, w.change.revision());
-      }
-      newest_rev[t.code] = newest;
-      if (o.result != Result::kDone) continue;
-      auto row = ledger_->Get(t.code);
-      if (!row.ok() || !row->has_value()) {
-        o = RetryOutcome("ledger read failed");
-        continue;
-      }
-      if (force || newest > (*row)->revision_pushed) need_snapshot.push_back(&t);
-    }
-    if (absl::Status st = CommitScope(scope); !st.ok()) {
-      for (Taken& t : batch)
-        outcomes[t.code] = RetryOutcome(absl::StrCat("ledger: ", st.message()));
-      need_snapshot.clear();
-    }
-  }
+  // 1. Record what arrived; find each dossier's newest change.
+  std::vector<Taken*> need_snapshot = RecordArrivals(batch, outcomes, newest_rev);
   // 2. Snapshots, batched by create / update.
   if (!need_snapshot.empty()) PushSnapshots(need_snapshot, outcomes);
-  // 3. Steps, for dossiers whose snapshot is at DVCQG: read the unsent ones and mark them
-  // uncertain (a crash or a timeout during the call is verified before a resend), send, then
-  // mark what DVCQG took.
-  std::map<std::string, std::vector<StoredStep>> steps;
-  {
-    auto scope = ledger_->BeginScope();
-    for (Taken& t : batch) {
-      Outcome& o = outcomes[t.code];
-      if (o.result != Result::kDone) continue;
-      auto unsent = ledger_->UnpushedSteps(t.code);
-      if (!unsent.ok()) {
-        o = RetryOutcome(absl::StrCat("ledger: ", unsent.status().message()));
-        continue;
-      }
-      if (unsent->empty()) continue;
-      std::vector<std::string> ids;
-      for (const auto& st : *unsent) ids.push_back(st.step_id);
-      if (auto st = ledger_->MarkStepsUncertain(t.code, ids); !st.ok()) {
-        o = RetryOutcome(absl::StrCat("ledger: ", st.message()));
-        continue;
-      }
-      steps[t.code] = std::move(*unsent);
-    }
-    if (absl::Status st = CommitScope(scope); !st.ok()) {
-      for (auto& [code, unused] : steps) {
-        outcomes[code] = RetryOutcome(absl::StrCat("ledger: ", st.message()));
-      }
-      steps.clear();
-    }
-  }
+  // 3. Steps, for dossiers whose snapshot is at DVCQG: claim the unsent ones (marked uncertain:
+  // a crash or a timeout during the call is verified before a resend), send, then mark what
+  // DVCQG took.
+  std::map<std::string, std::vector<StoredStep>> steps = ClaimUnsentSteps(batch, outcomes);
   std::map<std::string, std::vector<std::string>> sent;
-  for (auto& [code, unsent] : steps)
+  for (auto& [code, unsent] : steps) {
     outcomes[code] = PushSteps(code, std::move(unsent), &sent[code]);
-  {
-    auto scope = ledger_->BeginScope();
-    for (const auto& [code, ids] : sent) {
-      if (!ids.empty()) (void)ledger_->MarkStepsPushed(code, ids);
-    }
-    if (absl::Status st = CommitScope(scope); !st.ok()) {
-      // They stay marked uncertain: the next push of these dossiers verifies them first.
-      LogWarn("ledger: steps sent but not recorded", {{"error", std::string(st.message())}});
-    }
   }
+  RecordSentSteps(sent);
   // 4. Finish.
   for (Taken& t : batch) Finish(t, outcomes[t.code], newest_rev[t.code]);
+}
+
+std::vector<Engine::Taken*> Engine::RecordArrivals(std::vector<Taken>& batch,
+                                                   std::map<std::string, Outcome>& outcomes,
+                                                   std::map<std::string, int64_t>& newest_rev) {
+  std::vector<Taken*> need_snapshot;
+  auto scope = ledger_->BeginScope();
+  for (Taken& t : batch) {
+    Outcome& o = outcomes[t.code];
+    bool force = false;
+    int64_t newest = 0;
+    for (const Work& w : t.works) {
+      absl::Status st = ledger_->RecordSeen(w.change);
+      if (!st.ok()) {
+        o = RetryOutcome(absl::StrCat("ledger: ", st.message()));
+        break;
+      }
+      force |= w.force;
+      newest = std::max(newest, w.change.revision());
+    }
+    newest_rev[t.code] = newest;
+    if (o.result != Result::kDone) continue;
+    auto row = ledger_->Get(t.code);
+    if (!row.ok() || !row->has_value()) {
+      o = RetryOutcome("ledger read failed");
+      continue;
+    }
+    if (force || newest > (*row)->revision_pushed) need_snapshot.push_back(&t);
+  }
+  if (absl::Status st = CommitScope(scope); !st.ok()) {
+    for (Taken& t : batch) outcomes[t.code] = RetryOutcome(absl::StrCat("ledger: ", st.message()));
+    need_snapshot.clear();
+  }
+  return need_snapshot;
+}
+
+std::map<std::string, std::vector<StoredStep>> Engine::ClaimUnsentSteps(
+    std::vector<Taken>& batch, std::map<std::string, Outcome>& outcomes) {
+  std::map<std::string, std::vector<StoredStep>> steps;
+  auto scope = ledger_->BeginScope();
+  for (Taken& t : batch) {
+    Outcome& o = outcomes[t.code];
+    if (o.result != Result::kDone) continue;
+    auto unsent = ledger_->UnpushedSteps(t.code);
+    if (!unsent.ok()) {
+      o = RetryOutcome(absl::StrCat("ledger: ", unsent.status().message()));
+      continue;
+    }
+    if (unsent->empty()) continue;
+    std::vector<std::string> ids;
+    for (const auto& st : *unsent) ids.push_back(st.step_id);
+    if (auto st = ledger_->MarkStepsUncertain(t.code, ids); !st.ok()) {
+      o = RetryOutcome(absl::StrCat("ledger: ", st.message()));
+      continue;
+    }
+    steps[t.code] = std::move(*unsent);
+  }
+  if (absl::Status st = CommitScope(scope); !st.ok()) {
+    for (auto& [code, unused] : steps) {
+      outcomes[code] = RetryOutcome(absl::StrCat("ledger: ", st.message()));
+    }
+    steps.clear();
+  }
+  return steps;
+}
+
+void Engine::RecordSentSteps(const std::map<std::string, std::vector<std::string>>& sent) {
+  auto scope = ledger_->BeginScope();
+  for (const auto& [code, ids] : sent) {
+    // Safe to ignore one: its steps stay marked uncertain and are verified before a resend.
+    if (!ids.empty()) (void)ledger_->MarkStepsPushed(code, ids);
+  }
+  if (absl::Status st = CommitScope(scope); !st.ok()) {
+    // They stay marked uncertain: the next push of these dossiers verifies them first.
+    LogWarn("ledger: steps sent but not recorded", {{"error", std::string(st.message())}});
+  }
 }
 
 absl::Status Engine::CommitScope(absl::StatusOr<std::unique_ptr<Ledger::Scope>>& scope) {
@@ -121,12 +133,7 @@ absl::Status Engine::CommitScope(absl::StatusOr<std::unique_ptr<Ledger::Scope>>&
 
 void Engine::PushSnapshots(std::vector<Taken*>& items, std::map<std::string, Outcome>& outcomes) {
   // The newest snapshot per dossier, with the ledger's create/update decision.
-  struct Item {
-    Taken* t;
-    DossierChange latest;
-    bool created;
-  };
-  std::vector<Item> todo;
+  std::vector<SnapshotItem> todo;
   {
     auto scope = ledger_->BeginScope();  // reads only: one transaction instead of two per item
     for (Taken* t : items) {
@@ -138,78 +145,85 @@ void Engine::PushSnapshots(std::vector<Taken*>& items, std::map<std::string, Out
       }
       todo.push_back({t, std::move(**latest), (*row)->created});
     }
-    (void)CommitScope(scope);
+    (void)CommitScope(scope);  // reads only: nothing to lose
   }
   // Two rounds: a create answered "đã tồn tại" becomes an update, an update answered
   // "không tồn tại" a create.
   for (int round = 0; round < 2 && !todo.empty(); ++round) {
-    std::vector<Item> again;
+    std::vector<SnapshotItem> again;
     // The groups are fixed before the calls: an item flipped by the create call goes to the next
     // round, not to this round's update call as well (regression: each "đã tồn tại" was followed
     // by two identical updates).
-    std::vector<Item*> groups[2];
-    for (Item& it : todo) groups[it.created ? 1 : 0].push_back(&it);
+    std::vector<SnapshotItem*> groups[2];
+    for (SnapshotItem& it : todo) groups[it.created ? 1 : 0].push_back(&it);
     for (bool update : {false, true}) {
-      std::vector<Item*>& group = groups[update ? 1 : 0];
+      std::vector<SnapshotItem*>& group = groups[update ? 1 : 0];
       if (group.empty()) continue;
       std::vector<dvcqg::DossierItem> call_items;
-      for (Item* it : group) {
+      for (SnapshotItem* it : group) {
         call_items.push_back({&it->latest.dossier(), MapStatus(it->latest.dossier().status())});
       }
       AcquireRate();
       dvcqg::CallResult r = client_->SyncDossiers(call_items, update);
       RecordCall(r);
-      auto scope = ledger_->BeginScope();  // the ledger's record of this call: one commit
-      const size_t again_before = again.size();
-      for (size_t i = 0; i < group.size(); ++i) {
-        Item* it = group[i];
-        const dvcqg::ItemResult& ir = i < r.items.size() ? r.items[i] : dvcqg::ItemResult{};
-        dvcqg::Outcome oc = i < r.items.size() ? ir.outcome : r.outcome;
-        Outcome& o = outcomes[it->t->code];
-        o.service = dvcqg::kServiceSync;
-        o.dvcqg = oc;
-        o.error_code = ir.error_code;
-        o.error = ir.message.empty() ? r.message : ir.message;
-        if (oc == dvcqg::Outcome::kAccepted) {
-          o.result = Result::kDone;
-          if (auto st = ledger_->MarkPushed(it->t->code, it->latest.revision()); !st.ok()) {
-            o = RetryOutcome(absl::StrCat("ledger: ", st.message()));
-            continue;
-          }
-          absl::Duration lag =
-              absl::Now() -
-              absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(it->latest.accepted_at()));
-          push_latency_->Observe(absl::ToDoubleSeconds(lag));
-        } else if ((oc == dvcqg::Outcome::kAlreadyExists && !update) ||
-                   (oc == dvcqg::Outcome::kNotFound && update)) {
-          it->created = !update;
-          (void)ledger_->SetCreated(it->t->code, it->created);
-          // A dossier DVCQG does not have has none of its steps either: send them all again.
-          // One it has that we did not create may hold some already (SPEC §6: only the steps
-          // DVCQG does not have): they are looked up before the first step push.
-          (void)(update ? ledger_->ResetNational(it->t->code) : ledger_->RecheckSteps(it->t->code));
-          again.push_back(*it);
-        } else if (oc == dvcqg::Outcome::kInvalidItem) {
-          o.result = Result::kDeadLetter;
-          if (!ir.field.empty()) o.error = absl::StrCat(ir.field, ": ", o.error);
-        } else {
-          o.result = Result::kRetry;
-          o.retry_after = r.retry_after;
-        }
-      }
-      if (absl::Status st = CommitScope(scope); !st.ok()) {
-        // None of it recorded: every item of the call is tried again (a create DVCQG already
-        // took comes back "đã tồn tại" and becomes an update).
-        for (Item* it : group) {
-          outcomes[it->t->code] = RetryOutcome(absl::StrCat("ledger: ", st.message()));
-        }
-        again.resize(again_before);
-      }
+      RecordSyncAnswer(group, r, update, outcomes, again);
     }
     todo = std::move(again);
   }
-  for (Item& it : todo) {  // flipped twice: give up for now
+  for (SnapshotItem& it : todo) {  // flipped twice: give up for now
     outcomes[it.t->code] = RetryOutcome("create/update flipped twice");
+  }
+}
+
+void Engine::RecordSyncAnswer(const std::vector<SnapshotItem*>& group, const dvcqg::CallResult& r,
+                              bool update, std::map<std::string, Outcome>& outcomes,
+                              std::vector<SnapshotItem>& again) {
+  auto scope = ledger_->BeginScope();  // the ledger's record of this call: one commit
+  const size_t again_before = again.size();
+  for (size_t i = 0; i < group.size(); ++i) {
+    SnapshotItem* it = group[i];
+    const dvcqg::ItemResult& ir = i < r.items.size() ? r.items[i] : dvcqg::ItemResult{};
+    dvcqg::Outcome oc = i < r.items.size() ? ir.outcome : r.outcome;
+    Outcome& o = outcomes[it->t->code];
+    o.service = dvcqg::kServiceSync;
+    o.dvcqg = oc;
+    o.error_code = ir.error_code;
+    o.error = ir.message.empty() ? r.message : ir.message;
+    if (oc == dvcqg::Outcome::kAccepted) {
+      o.result = Result::kDone;
+      if (auto st = ledger_->MarkPushed(it->t->code, it->latest.revision()); !st.ok()) {
+        o = RetryOutcome(absl::StrCat("ledger: ", st.message()));
+        continue;
+      }
+      absl::Duration lag =
+          absl::Now() -
+          absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(it->latest.accepted_at()));
+      push_latency_->Observe(absl::ToDoubleSeconds(lag));
+    } else if ((oc == dvcqg::Outcome::kAlreadyExists && !update) ||
+               (oc == dvcqg::Outcome::kNotFound && update)) {
+      it->created = !update;
+      // Both ledger writes below commit with the scope; a failed commit retries the whole call.
+      (void)ledger_->SetCreated(it->t->code, it->created);
+      // A dossier DVCQG does not have has none of its steps either: send them all again.
+      // One it has that we did not create may hold some already (SPEC §6: only the steps
+      // DVCQG does not have): they are looked up before the first step push.
+      (void)(update ? ledger_->ResetNational(it->t->code) : ledger_->RecheckSteps(it->t->code));
+      again.push_back(*it);
+    } else if (oc == dvcqg::Outcome::kInvalidItem) {
+      o.result = Result::kDeadLetter;
+      if (!ir.field.empty()) o.error = absl::StrCat(ir.field, ": ", o.error);
+    } else {
+      o.result = Result::kRetry;
+      o.retry_after = r.retry_after;
+    }
+  }
+  if (absl::Status st = CommitScope(scope); !st.ok()) {
+    // None of it recorded: every item of the call is tried again (a create DVCQG already
+    // took comes back "đã tồn tại" and becomes an update).
+    for (SnapshotItem* it : group) {
+      outcomes[it->t->code] = RetryOutcome(absl::StrCat("ledger: ", st.message()));
+    }
+    again.resize(again_before);
   }
 }
 
@@ -301,11 +315,24 @@ void Engine::Finish(Taken& t, const Outcome& o, int64_t revision) {
   }
   ScopedTrace trace(newest->traceparent);
   const std::string child = ChildTraceparent(newest->traceparent);
-  int failures = 0;
+  int attempts = 1;
   {
     absl::MutexLock l(&mu_);
-    failures = queues_[t.code].failures + (o.result == Result::kRetry ? 1 : 0);
+    attempts += queues_[t.code].failures + (o.result == Result::kRetry ? 1 : 0);
   }
+  ReportAttempt(t, o, revision, attempts, child);
+  bool done = o.result == Result::kDone;
+  if (o.result == Result::kDeadLetter)
+    done = DeadLetter(t.code, newest->change, o, attempts, child);
+  if (done && o.result == Result::kDone) (void)ledger_->MarkInSync(t.code);
+  if (!done && o.result == Result::kRetry) {
+    (void)ledger_->RecordFailure(t.code, o.error, dossiersync::v1::SYNC_STATE_KIND_RETRYING);
+  }
+  Settle(t, o, done);
+}
+
+void Engine::ReportAttempt(const Taken& t, const Outcome& o, int64_t revision, int attempts,
+                           const std::string& traceparent) {
   // The lag evidence: the oldest change from Kafka this push carried.
   const google::protobuf::Timestamp* oldest = nullptr;
   std::string agency;
@@ -317,40 +344,35 @@ void Engine::Finish(Taken& t, const Outcome& o, int64_t revision) {
     }
     agency = w.change.dossier().agency_code();
   }
-  PublishResult(t.code, revision, o, failures + 1, absl::Now() - t.taken_at, o.service, oldest,
-                agency, child);
+  PublishResult(t.code, revision, o, attempts, absl::Now() - t.taken_at, o.service, oldest, agency,
+                traceparent);
   pushes_
       ->Add({{"outcome", o.result == Result::kDone    ? "accepted"
                          : o.result == Result::kRetry ? "retrying"
                                                       : "dead_lettered"}})
       .Increment();
-  bool done = o.result == Result::kDone;
-  if (o.result == Result::kDeadLetter) {
-    // The newest change goes to the dead-letter topic; offsets advance only once Kafka has it.
-    dossiersync::v1::DeadLetter dl;
-    *dl.mutable_change() = newest->change;
-    dl.set_reason(o.error);
-    dl.set_attempts(failures + 1);
-    dl.set_last_error(absl::StrCat(dvcqg::OutcomeName(o.dvcqg), " ", o.error_code, ": ", o.error));
-    *dl.mutable_at() = NowTimestamp();
-    OutMessage m{kTopicDeadLetters,
-                 t.code,
-                 dl.SerializeAsString(),
-                 "dossiersync.v1.DeadLetter",
-                 NewEventId(),
-                 child,
-                 0};
-    if (PublishWait(m) && ledger_->AddDeadLetter(newest->change, o.error).ok()) {
-      dead_letters_->Increment();
-      LogWarn("change dead-lettered",
-              {{"code", t.code}, {"revision", newest->change.revision()}, {"reason", o.error}});
-      done = true;
-    }
-  }
-  if (done && o.result == Result::kDone) (void)ledger_->MarkInSync(t.code);
-  if (!done && o.result == Result::kRetry) {
-    (void)ledger_->RecordFailure(t.code, o.error, dossiersync::v1::SYNC_STATE_KIND_RETRYING);
-  }
+}
+
+bool Engine::DeadLetter(const std::string& code, const DossierChange& newest, const Outcome& o,
+                        int attempts, const std::string& traceparent) {
+  // The newest change goes to the dead-letter topic; offsets advance only once Kafka has it.
+  dossiersync::v1::DeadLetter dl;
+  *dl.mutable_change() = newest;
+  dl.set_reason(o.error);
+  dl.set_attempts(attempts);
+  dl.set_last_error(absl::StrCat(dvcqg::OutcomeName(o.dvcqg), " ", o.error_code, ": ", o.error));
+  *dl.mutable_at() = NowTimestamp();
+  OutMessage m{
+      kTopicDeadLetters, code, dl.SerializeAsString(), "dossiersync.v1.DeadLetter", NewEventId(),
+      traceparent,       0};
+  if (!PublishWait(m) || !ledger_->AddDeadLetter(newest, o.error).ok()) return false;
+  dead_letters_->Increment();
+  LogWarn("change dead-lettered",
+          {{"code", code}, {"revision", newest.revision()}, {"reason", o.error}});
+  return true;
+}
+
+void Engine::Settle(Taken& t, const Outcome& o, bool done) {
   absl::MutexLock l(&mu_);
   Queue& q = queues_[t.code];
   q.active = false;
