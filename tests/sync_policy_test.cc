@@ -1,4 +1,5 @@
-// The sync's policies alone: the circuit breaker's transitions and its probe; backoff with full
+// The sync's parts alone: the offset tracker (at-least-once commits with out-of-order
+// completion), the circuit breaker's transitions and its probe; backoff with full
 // jitter and Retry-After, and the retry budget that slows retries down gradually (regression, issue
 // 19: beyond the budget every retry waited the full 30 s cap, so under 15 % faults the sync lag
 // reached tens of seconds).
@@ -6,6 +7,7 @@
 
 #include "gtest/gtest.h"
 #include "services/sync/breaker.h"
+#include "services/sync/offsets.h"
 #include "services/sync/retry_policy.h"
 
 namespace dossiersync::sync {
@@ -153,6 +155,39 @@ TEST(BreakerTest, AProbeEndingWithoutAVerdictIsNotLost) {
   b.Finished("A");
   EXPECT_EQ(b.Admits(later), Breaker::Admit::kProbe);
   EXPECT_FALSE(b.held(later));
+}
+
+using Commits = std::vector<std::pair<TopicPartition, int64_t>>;
+
+TEST(OffsetTrackerTest, CommitsNeverSkipUnfinishedWork) {
+  OffsetTracker t;
+  const TopicPartition p0{"changes", 0};
+  for (int64_t o = 10; o < 15; ++o) t.Add(p0, o);
+  EXPECT_EQ(t.TakeCommittable(), (Commits{{p0, 10}})) << "nothing done: the first outstanding";
+  EXPECT_EQ(t.TakeCommittable(), Commits{}) << "only what changed";
+  t.Done(p0, 12);  // out of order: 10 and 11 still in progress
+  t.Done(p0, 13);
+  EXPECT_EQ(t.TakeCommittable(), Commits{});
+  t.Done(p0, 10);
+  EXPECT_EQ(t.TakeCommittable(), (Commits{{p0, 11}}));
+  t.Done(p0, 11);
+  t.Done(p0, 14);
+  EXPECT_EQ(t.TakeCommittable(), (Commits{{p0, 15}})) << "all done: one past the highest seen";
+  EXPECT_EQ(t.Outstanding(), 0u);
+}
+
+TEST(OffsetTrackerTest, PartitionsAreIndependentAndARevokedOneIsForgotten) {
+  OffsetTracker t;
+  const TopicPartition p0{"changes", 0}, p1{"changes", 1};
+  t.Add(p0, 5);
+  t.Add(p1, 100);
+  t.Add(p1, 101);
+  t.Done(p1, 100);
+  EXPECT_EQ(t.TakeCommittable(), (Commits{{p0, 5}, {p1, 101}}));
+  t.Remove(p1);
+  t.Done(p1, 101);  // a late completion of a revoked partition commits nothing
+  EXPECT_EQ(t.TakeCommittable(), Commits{});
+  EXPECT_EQ(t.Outstanding(), 1u);
 }
 
 }  // namespace
