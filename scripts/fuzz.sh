@@ -17,8 +17,9 @@ fi
 # (-Wthread-safety as errors, CMakeLists.txt's ds_warnings); a guarded field touched without its
 # mutex fails here.
 echo "== clang build of every library (thread-safety analysis) and the fuzz targets"
-cmake --build "$BUILD_DIR" -j "${BUILD_JOBS:-2}" --target ds_common ds_dvcqg ds_intake ds_sync \
-  ds_reconciliation ds_devbroker ds_dvcqg_sim $(printf '%s_fuzz ' "${TARGETS[@]}") \
+cmake --build "$BUILD_DIR" -j "${BUILD_JOBS:-2}" --target ds_log ds_observability ds_grpc \
+  ds_storage ds_kafka ds_dvcqg ds_intake_rules ds_intake ds_sync ds_reconciliation ds_devbroker \
+  ds_dvcqg_sim $(printf '%s_fuzz ' "${TARGETS[@]}") \
   >"$BUILD_DIR/build.log" 2>&1 || { grep -E 'error|warning' -A3 "$BUILD_DIR/build.log" | head -60 >&2; exit 1; }
 for t in "${TARGETS[@]}"; do
   mkdir -p "$BUILD_DIR/corpus/$t" "$BUILD_DIR/artifacts"
