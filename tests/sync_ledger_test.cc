@@ -2,10 +2,9 @@
 // each dossier decides what the engine sends, so each rule here is one the engine relies on.
 // Coalescing: the newest revision seen wins the snapshot, an older one arriving late never
 // replaces it, and no step is ever skipped; steps pushed, uncertain and reset.
-#include "services/sync/ledger.h"
-
 #include "common/storage/database.h"
 #include "gtest/gtest.h"
+#include "services/sync/ledger.h"
 #include "tests/postgres_server.h"
 #include "tests/test_util.h"
 

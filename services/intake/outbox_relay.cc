@@ -234,6 +234,7 @@ void OutboxRelay::Run() {
   // Graceful stop: hand the lease over at once (a standby replica takes it on its next check),
   // wait for what is in flight, record it.
   if (active_) {
+    // Safe to ignore: a lease not released runs out by itself (and a restart here takes it over).
     (void)leases_->Release("intake-outbox-relay",
                            options_.holder.empty() ? storage::DefaultHolder() : options_.holder);
   }

@@ -226,6 +226,7 @@ absl::StatusOr<std::string> Runner::Start(const StartRunRequest& req, const std:
   if (req.has_changed_since()) *run.mutable_changed_since() = req.changed_since();
   *run.mutable_started_at() = NowTimestamp();
   if (auto st = store_->SaveRun(run); !st.ok()) {
+    // Safe to ignore: an unreleased lease runs out by itself, and this replica takes it back.
     (void)store_->ReleaseLease(kLease, options_.holder);
     release_local();
     return st;
@@ -423,6 +424,8 @@ void Runner::Check(const Item& item, const StartRunRequest& req, const std::stri
   sr.set_full(full);
   *sr.mutable_requested_at() = NowTimestamp();
   Publish(kTopicSyncRequests, code, sr);
+  // Safe to ignore: an unrecorded repair is only not re-checked by the next run, which finds the
+  // drift again if the repair did not land.
   (void)store_->SetRepair(code, run_id);
   repairs_requested_->Increment();
   absl::MutexLock lock(&tally.mu);
@@ -524,8 +527,11 @@ void Runner::Conclude(ReconciliationRun& run, Tally& tally, const absl::Status& 
             {{"run_id", run_id}, {"failed", failed}});
   }
   *run.mutable_finished_at() = NowTimestamp();
+  // Safe to ignore: the run's record also goes to the runs topic below; a run left RUNNING is
+  // marked INTERRUPTED by the next one.
   (void)store_->SaveRun(run);
   Publish(kTopicReconciliationRuns, run_id, run);
+  // Safe to ignore: an unreleased lease runs out by itself.
   if (!lease_lost_) (void)store_->ReleaseLease(kLease, options_.holder);
   runs_->Add({{"state", run.state().substr(0, run.state().find(':'))}}).Increment();
   running_gauge_->Set(0);

@@ -165,6 +165,8 @@ void Consumer::Handle(rd_kafka_message_t* m) {
     offsets_->Done(tp, m->offset);
     return;
   }
+  // Safe to ignore: without the recheck a full resync still sends the snapshot; the steps are
+  // verified on the next uncertain push or reconciliation.
   if (req.full()) (void)ledger_->RecheckSteps(req.code());
   Work w;
   w.change = std::move(**latest);

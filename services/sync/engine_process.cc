@@ -290,6 +290,7 @@ Engine::Outcome Engine::PushSteps(const std::string& code, std::vector<StoredSte
     o.dvcqg = r.outcome;
     if (r.outcome == dvcqg::Outcome::kNotFound) {
       // DVCQG does not have the dossier: create it again first, then every step.
+      // Safe to ignore: if not recorded, the next attempt meets "không tồn tại" again.
       (void)ledger_->ResetNational(code);
       pushed->clear();
     } else if (r.outcome == dvcqg::Outcome::kInvalidItem) {
@@ -324,6 +325,8 @@ void Engine::Finish(Taken& t, const Outcome& o, int64_t revision) {
   bool done = o.result == Result::kDone;
   if (o.result == Result::kDeadLetter)
     done = DeadLetter(t.code, newest->change, o, attempts, child);
+  // Both safe to ignore: they are the state GetSyncState shows, not what decides a push (the
+  // revisions and steps pushed, recorded earlier, do).
   if (done && o.result == Result::kDone) (void)ledger_->MarkInSync(t.code);
   if (!done && o.result == Result::kRetry) {
     (void)ledger_->RecordFailure(t.code, o.error, dossiersync::v1::SYNC_STATE_KIND_RETRYING);
