@@ -5,6 +5,8 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/kafka.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
 
@@ -68,6 +70,58 @@ TEST_F(ControlTest, BadRequestsGetClearErrors) {
   EXPECT_EQ(Post("/errors?api=0&codes=x")->status, 400);
   EXPECT_EQ(Post("/leader?topic=dossiersync.drift.v1")->status, 400);
   EXPECT_EQ(Post("/brokers/99/down")->status, 400);
+}
+
+// Issue 15: a devbroker killed with SIGKILL and restarted (empty) comes back on the same ports,
+// and a producer that was connected before reconnects by itself: what it sends after the restart
+// is delivered and readable.
+TEST(DevBrokerTest, RestartsOnItsFixedPortsAndClientsReconnect) {
+  testing::TempDir dir;
+  const int port = testing::FreePort();
+  const std::string listen = absl::StrCat("127.0.0.1:", port);
+  auto start = [&](const std::string& log) {
+    auto p = std::make_unique<testing::Process>(
+        std::vector<std::string>{testing::BinaryPath("devbroker"), "--listen=" + listen,
+                                 "--partitions=2", "--bootstrap_file=" + dir.File("bs")},
+        dir.File(log));
+    EXPECT_TRUE(testing::WaitFor([&] { return std::ifstream(dir.File("bs")).good(); }));
+    std::string bootstrap;
+    std::getline(std::ifstream(dir.File("bs")), bootstrap);
+    EXPECT_EQ(bootstrap, listen);
+    return p;
+  };
+  auto first = start("first.log");
+  std::atomic<int> delivered{0};
+  auto producer = KafkaProducer::Create(listen, [&](int64_t, const absl::Status& st) {
+    if (st.ok()) ++delivered;
+  });
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  OutMessage m{kTopicDossierChanges, "k", "before", "", "e1", "", 1};
+  ASSERT_TRUE((*producer)->Produce(m).ok());
+  ASSERT_TRUE(testing::WaitFor([&] {
+    (*producer)->Poll(50);
+    return delivered == 1;
+  }));
+  first->Kill(SIGKILL);
+  first->Wait();
+  std::remove(dir.File("bs").c_str());
+  auto second = start("second.log");
+  m.value = "after";
+  m.event_id = "e2";
+  m.opaque = 2;
+  ASSERT_TRUE((*producer)->Produce(m).ok());
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        (*producer)->Poll(50);
+        return delivered == 2;
+      },
+      absl::Seconds(60)))
+      << "the producer did not reconnect to the restarted broker";
+  auto msgs = testing::CollectTopic(listen, kTopicDossierChanges, 1, absl::Seconds(30));
+  ASSERT_EQ(msgs.size(), 1u) << "the restarted broker is empty but for what came after";
+  EXPECT_EQ(msgs[0].value, "after");
+  second->Kill(SIGTERM);
+  EXPECT_EQ(second->Wait(), 0);
 }
 
 TEST(DevBrokerOptionsTest, RejectsBadOptions) {

@@ -8,6 +8,7 @@
 #include "common/http_server.h"
 #include "common/kafka.h"
 #include "nlohmann/json.hpp"
+#include "services/devbroker/fixed_ports.h"
 
 namespace dossiersync::devbroker {
 namespace {
@@ -52,8 +53,33 @@ absl::StatusOr<std::unique_ptr<DevBroker>> DevBroker::Start(const DevBrokerOptio
   rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err));
   b->rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
   if (!b->rk_) return absl::InternalError(absl::StrCat("devbroker: ", err));
-  b->mcluster_ = rd_kafka_mock_cluster_new(b->rk_, o.brokers);
-  if (!b->mcluster_) return absl::InternalError("devbroker: cannot create the mock cluster");
+  std::vector<int> fixed;
+  if (!o.listen.empty()) {
+    std::vector<std::string> lp = absl::StrSplit(o.listen, absl::MaxSplits(':', 1));
+    int first = 0;
+    if (lp.size() != 2 || lp[0] != "127.0.0.1" || !absl::SimpleAtoi(lp[1], &first) || first < 1 ||
+        first + o.brokers - 1 > 65535) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--listen: expected 127.0.0.1:PORT (the mock listens on loopback only), "
+                       "got '",
+                       o.listen, "'"));
+    }
+    for (int i = 0; i < o.brokers; ++i) fixed.push_back(first + i);
+  }
+  {
+    FixedPortScope scope(fixed);
+    b->mcluster_ = rd_kafka_mock_cluster_new(b->rk_, o.brokers);
+    if (!b->mcluster_) {
+      return absl::UnavailableError(
+          fixed.empty() ? std::string("devbroker: cannot create the mock cluster")
+                        : absl::StrCat("--listen: cannot listen on 127.0.0.1:", fixed.front(),
+                                       fixed.size() > 1 ? absl::StrCat("-", fixed.back()) : "",
+                                       " (in use?)"));
+    }
+    if (scope.unused() > 0) {
+      return absl::InternalError("--listen: the mock cluster did not take every fixed port");
+    }
+  }
   b->bootstrap_ = rd_kafka_mock_cluster_bootstraps(b->mcluster_);
   // Created concurrently: each call waits for the mock cluster's thread, which may take up to its
   // poll interval to pick the request up; in parallel the waits overlap.

@@ -38,6 +38,10 @@ struct DevBrokerOptions {
   int brokers = 1;
   int partitions = 6;
   std::string control_listen = "127.0.0.1:0";  // port 0 picks a free port
+  // The brokers' listeners: "127.0.0.1:PORT" puts broker i on PORT+i (restartable on the same
+  // ports, services/devbroker/fixed_ports.h); "" picks free ports. The mock listens on loopback
+  // only.
+  std::string listen;
 };
 
 class DevBroker {

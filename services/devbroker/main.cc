@@ -13,6 +13,9 @@ ABSL_FLAG(int, brokers, 1, "Number of mock brokers");
 ABSL_FLAG(int, partitions, 6, "Partitions per topic");
 ABSL_FLAG(std::string, bootstrap_file, "", "Also write the bootstrap list to this file");
 ABSL_FLAG(std::string, control_listen, "127.0.0.1:0", "Control HTTP interface HOST:PORT");
+ABSL_FLAG(std::string, listen, "",
+          "Brokers' listeners 127.0.0.1:PORT (broker i on PORT+i; a restart gets the same ports); "
+          "empty: free ports");
 ABSL_FLAG(std::string, control_file, "", "Write the control URL to this file");
 
 int main(int argc, char** argv) {
@@ -23,6 +26,7 @@ int main(int argc, char** argv) {
   o.brokers = absl::GetFlag(FLAGS_brokers);
   o.partitions = absl::GetFlag(FLAGS_partitions);
   o.control_listen = absl::GetFlag(FLAGS_control_listen);
+  o.listen = absl::GetFlag(FLAGS_listen);
   auto b = dossiersync::devbroker::DevBroker::Start(o);
   if (!b.ok()) dossiersync::ConfigError(std::string(b.status().message()));
   std::cout << (*b)->bootstrap() << std::endl;
