@@ -11,7 +11,7 @@
 namespace dossiersync::devbroker {
 namespace {
 
-std::mutex g_mu;            // guards g_ports; a plain mutex: bind may run before anything else
+std::mutex g_mu;  // guards g_ports; a plain mutex: bind may run before anything else
 std::deque<int>* g_ports = nullptr;  // armed ports, or null
 
 using BindFn = int (*)(int, const struct sockaddr*, socklen_t);
@@ -63,7 +63,7 @@ extern "C" int bind(int fd, const struct sockaddr* addr, socklen_t len) {
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         return dossiersync::devbroker::RealBind()(fd, reinterpret_cast<sockaddr*>(&fixed),
-                                                   sizeof(fixed));
+                                                  sizeof(fixed));
       }
     }
   }
