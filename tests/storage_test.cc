@@ -1,11 +1,15 @@
 // The storage interface on both drivers: SQLite (a file) and PostgreSQL (a real server the test
 // starts itself, see tests/postgres_server.h).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/storage/database.h"
 #include "common/storage/lease.h"
 #include "common/storage/postgres_database.h"
@@ -248,6 +252,28 @@ TEST(PostgresTest, ServerRestartFailsTheTransactionThenRecovers) {
     last = ins.ok() ? (*tx)->Commit() : ins.status();
     return last.ok();
   })) << last;
+}
+
+// A server that accepts the TCP connection and never answers (a hung or half-partitioned
+// PostgreSQL): opening fails UNAVAILABLE after the 5 s connect timeout instead of waiting for the
+// operating system's TCP timeout, so a health round turns the service unready, not stuck.
+TEST(PostgresTest, AServerThatNeverAnswersFailsWithinTheConnectTimeout) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ASSERT_EQ(listen(fd, 16), 0);  // never accepted: the kernel completes the handshake, no reply
+  const absl::Time start = absl::Now();
+  auto db = Open(absl::StrCat("postgresql://app@127.0.0.1:", ntohs(addr.sin_port), "/x"));
+  const absl::Duration took = absl::Now() - start;
+  close(fd);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), absl::StatusCode::kUnavailable) << db.status();
+  EXPECT_LT(took, absl::Seconds(15)) << "waited " << took;
 }
 
 TEST(PostgresTest, PlaceholdersAreRenumberedOutsideQuotes) {

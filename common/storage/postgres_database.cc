@@ -15,6 +15,17 @@
 namespace dossiersync::storage {
 namespace {
 
+// A connection attempt gives up after 5 s unless the URI says otherwise (libpq waits for the
+// operating system's TCP timeout, minutes, by default): an unreachable server makes a service
+// unready within a health round instead of hanging its callers.
+std::string WithConnectTimeout(const std::string& uri) {
+  if (uri.find("connect_timeout") != std::string::npos) return uri;
+  if (uri.rfind("postgres://", 0) == 0 || uri.rfind("postgresql://", 0) == 0) {
+    return uri + (uri.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=5";
+  }
+  return uri + " connect_timeout=5";  // a key=value conninfo
+}
+
 // Type OIDs (pg_type.h).
 constexpr Oid kBool = 16, kBytea = 17, kInt8 = 20, kInt2 = 21, kInt4 = 23, kText = 25,
               kFloat4 = 700, kFloat8 = 701, kNumeric = 1700;
@@ -199,7 +210,7 @@ class PostgresDatabase : public Database {
       }
       ++open_;
     }
-    PGconn* c = PQconnectdb(uri_.c_str());
+    PGconn* c = PQconnectdb(WithConnectTimeout(uri_).c_str());
     if (PQstatus(c) != CONNECTION_OK) {
       absl::Status st = absl::UnavailableError(
           absl::StrCat("postgresql connect to ", MaskUri(uri_), ": ", PQerrorMessage(c)));
