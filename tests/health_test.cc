@@ -76,15 +76,9 @@ TEST_F(HealthTest, EveryServiceAnswersByItsNameAndOnItsMetricsPort) {
   ExpectReady("sync", (*sync)->grpc_port(), (*sync)->metrics_port(),
               dossiersync::v1::SyncService::service_full_name());
 
-  reconciliation::ReconciliationConfig rc;
-  rc.server.listen = "127.0.0.1:0";
-  rc.server.allow_insecure = true;
-  rc.metrics_listen = "127.0.0.1:0";
-  rc.kafka_brokers = broker_->bootstrap();
-  rc.database = testing::TestDatabaseUri(dir_.path(), "r");
-  rc.intake_addr = absl::StrCat("127.0.0.1:", intake->grpc_port());
-  rc.dvcqg = testing::SimClientConfig(*sim_);
-  auto recon = reconciliation::App::Start(rc);
+  auto recon = reconciliation::App::Start(
+      testing::ReconTestConfig(broker_->bootstrap(), testing::TestDatabaseUri(dir_.path(), "r"),
+                               intake->grpc_port(), testing::SimClientConfig(*sim_)));
   ASSERT_TRUE(recon.ok()) << recon.status();
   ExpectReady("reconciliation", (*recon)->grpc_port(), (*recon)->metrics_port(),
               dossiersync::v1::ReconciliationService::service_full_name());

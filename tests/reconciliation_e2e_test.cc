@@ -143,15 +143,9 @@ class ReconciliationE2ETest : public ::testing::Test {
   }
   // An in-process reconciliation App on the fixture's stack (plaintext, its own database).
   reconciliation::ReconciliationConfig AppConfig() {
-    reconciliation::ReconciliationConfig rc;
-    rc.server.listen = "127.0.0.1:0";
-    rc.server.allow_insecure = true;
-    rc.metrics_listen = "127.0.0.1:0";
-    rc.kafka_brokers = broker_->bootstrap();
-    rc.database = testing::TestDatabaseUri(dir_.path(), "recon-app.db");
-    rc.intake_addr = absl::StrCat("127.0.0.1:", intake_->grpc_port());
-    rc.dvcqg = dvcqg_config_;
-    return rc;
+    return testing::ReconTestConfig(broker_->bootstrap(),
+                                    testing::TestDatabaseUri(dir_.path(), "recon-app.db"),
+                                    intake_->grpc_port(), dvcqg_config_);
   }
   // The drift of a run of an in-process App, read through its ListDrift.
   std::map<std::string, std::vector<DriftKind>> DriftOfApp(reconciliation::App& app,

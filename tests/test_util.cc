@@ -98,6 +98,20 @@ dvcqg::ClientConfig SimClientConfig(const sim::Simulator& sim) {
   return c;
 }
 
+reconciliation::ReconciliationConfig ReconTestConfig(const std::string& brokers,
+                                                     const std::string& database, int intake_port,
+                                                     const dvcqg::ClientConfig& dvcqg) {
+  reconciliation::ReconciliationConfig rc;
+  rc.server.listen = "127.0.0.1:0";
+  rc.server.allow_insecure = true;
+  rc.metrics_listen = "127.0.0.1:0";
+  rc.kafka_brokers = brokers;
+  rc.database = database;
+  rc.intake_addr = absl::StrCat("127.0.0.1:", intake_port);
+  rc.dvcqg = dvcqg;
+  return rc;
+}
+
 sync::SyncConfig SyncTestConfig(const std::string& brokers, const std::string& dir,
                                 const sim::Simulator& sim, const std::string& db) {
   sync::SyncConfig c;

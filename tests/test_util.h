@@ -19,6 +19,7 @@
 #include "services/devbroker/devbroker.h"
 #include "services/dvcqg_sim/simulator.h"
 #include "services/intake/app.h"
+#include "services/reconciliation/app.h"
 #include "services/sync/app.h"
 
 namespace dossiersync::testing {
@@ -51,6 +52,12 @@ dvcqg::ClientConfig SimClientConfig(const sim::Simulator& sim);
 // consumer session (the devbroker's rebalance rounds wait up to session timeout - 1 s).
 sync::SyncConfig SyncTestConfig(const std::string& brokers, const std::string& dir,
                                 const sim::Simulator& sim, const std::string& db = "sync.db");
+
+// An in-process reconciliation on 127.0.0.1:0 (plaintext, metrics on a free port) with its store
+// at `database`, reading intake at 127.0.0.1:intake_port and DVCQG through `dvcqg`.
+reconciliation::ReconciliationConfig ReconTestConfig(const std::string& brokers,
+                                                     const std::string& database, int intake_port,
+                                                     const dvcqg::ClientConfig& dvcqg);
 
 // A request that passes every validation rule: dossier `seq` of agency 000.00.13.H37 at
 // `status` with revision `revision` (timestamps consistent with the status).
