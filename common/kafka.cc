@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/kafka_internal.h"
 #include "common/log.h"
 
 namespace dossiersync {
@@ -25,11 +26,11 @@ void LogCallback(const rd_kafka_t* rk, int level, const char* fac, const char* b
   Log(l, "librdkafka", {{"client", rd_kafka_name(rk)}, {"facility", fac}, {"detail", buf}});
 }
 
-// Applies `defaults` overridden by `overrides`, installs the JSON logger, and hands the conf to
-// `configure` (callbacks, opaque) before creating the handle.
+}  // namespace
+
 absl::StatusOr<rd_kafka_t*> NewHandle(rd_kafka_type_t type, std::map<std::string, std::string> kv,
                                       const std::map<std::string, std::string>& overrides,
-                                      const std::function<void(rd_kafka_conf_t*)>& configure = {}) {
+                                      const std::function<void(rd_kafka_conf_t*)>& configure) {
   for (const auto& [k, v] : overrides) kv[k] = v;
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   if (auto st = SetAll(conf, kv); !st.ok()) {
@@ -46,8 +47,6 @@ absl::StatusOr<rd_kafka_t*> NewHandle(rd_kafka_type_t type, std::map<std::string
   }
   return rk;
 }
-
-}  // namespace
 
 const std::vector<std::string>& AllTopics() {
   static const std::vector<std::string> kAll = {kTopicDossierChanges,     kTopicSyncRequests,
@@ -155,113 +154,6 @@ std::optional<std::string> KafkaProducer::FatalError() const {
   if (rd_kafka_fatal_error(rk_, buf, sizeof(buf)) == RD_KAFKA_RESP_ERR_NO_ERROR)
     return std::nullopt;
   return std::string(buf);
-}
-
-absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(
-    const std::string& brokers, const std::string& group_id, const std::vector<std::string>& topics,
-    bool from_beginning, const std::map<std::string, std::string>& config) {
-  std::map<std::string, std::string> kv = {
-      {"bootstrap.servers", brokers},
-      {"group.id", group_id},
-      {"enable.auto.commit", "false"},
-      {"auto.offset.reset", from_beginning ? "earliest" : "latest"},
-      {"enable.partition.eof", "false"},
-      {"enable.auto.offset.store", "false"},
-  };
-  auto c = std::unique_ptr<KafkaConsumer>(new KafkaConsumer());
-  auto rk = NewHandle(RD_KAFKA_CONSUMER, std::move(kv), config);
-  if (!rk.ok()) return rk.status();
-  c->rk_ = *rk;
-  rd_kafka_poll_set_consumer(c->rk_);
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(topics.size());
-  for (const auto& t : topics)
-    rd_kafka_topic_partition_list_add(list, t.c_str(), RD_KAFKA_PARTITION_UA);
-  rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk_, list);
-  rd_kafka_topic_partition_list_destroy(list);
-  if (e) return absl::InvalidArgumentError(absl::StrCat("subscribe: ", rd_kafka_err2str(e)));
-  return c;
-}
-
-absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::CreateAssigned(
-    const std::string& brokers, const std::string& topic, bool from_beginning,
-    absl::Duration metadata_timeout) {
-  auto c = std::unique_ptr<KafkaConsumer>(new KafkaConsumer());
-  c->grouped_ = false;
-  auto rk = NewHandle(RD_KAFKA_CONSUMER,
-                      {{"bootstrap.servers", brokers},
-                       {"group.id", "dossierctl-assigned"},
-                       {"enable.auto.commit", "false"},
-                       {"enable.auto.offset.store", "false"}},
-                      {});
-  if (!rk.ok()) return rk.status();
-  c->rk_ = *rk;
-  rd_kafka_poll_set_consumer(c->rk_);
-  rd_kafka_topic_t* rkt = rd_kafka_topic_new(c->rk_, topic.c_str(), nullptr);
-  const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t e = rd_kafka_metadata(
-      c->rk_, 0, rkt, &md, static_cast<int>(absl::ToInt64Milliseconds(metadata_timeout)));
-  rd_kafka_topic_destroy(rkt);
-  if (e)
-    return absl::UnavailableError(absl::StrCat("metadata for ", topic, ": ", rd_kafka_err2str(e)));
-  int partitions = md->topic_cnt == 1 && !md->topics[0].err ? md->topics[0].partition_cnt : 0;
-  rd_kafka_metadata_destroy(md);
-  if (partitions == 0) return absl::NotFoundError(absl::StrCat("topic ", topic, " not found"));
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
-  for (int p = 0; p < partitions; ++p) {
-    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset =
-        from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
-  }
-  e = rd_kafka_assign(c->rk_, list);
-  rd_kafka_topic_partition_list_destroy(list);
-  if (e) return absl::UnavailableError(absl::StrCat("assign: ", rd_kafka_err2str(e)));
-  return c;
-}
-
-KafkaConsumer::~KafkaConsumer() {
-  if (rk_) {
-    if (grouped_) rd_kafka_consumer_close(rk_);
-    rd_kafka_destroy(rk_);
-  }
-}
-
-absl::StatusOr<std::optional<InMessage>> KafkaConsumer::Poll(int timeout_ms) {
-  rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, timeout_ms);
-  if (!m) return std::optional<InMessage>();
-  std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> guard(
-      m, rd_kafka_message_destroy);
-  if (m->err) {
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF || m->err == RD_KAFKA_RESP_ERR__TRANSPORT ||
-        m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
-      return std::optional<InMessage>();
-    }
-    return absl::UnavailableError(absl::StrCat("kafka consume: ", rd_kafka_message_errstr(m)));
-  }
-  InMessage out;
-  out.topic = rd_kafka_topic_name(m->rkt);
-  out.partition = m->partition;
-  out.offset = m->offset;
-  if (m->key) out.key.assign(static_cast<const char*>(m->key), m->key_len);
-  if (m->payload) out.value.assign(static_cast<const char*>(m->payload), m->len);
-  out.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
-  rd_kafka_headers_t* hdrs = nullptr;
-  if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    const char* name;
-    const void* val;
-    size_t size;
-    for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == 0; ++i) {
-      out.headers[name] = val ? std::string(static_cast<const char*>(val), size) : "";
-    }
-  }
-  if (grouped_) rd_kafka_offset_store(m->rkt, m->partition, m->offset + 1);
-  return std::optional<InMessage>(std::move(out));
-}
-
-absl::Status KafkaConsumer::CommitSync() {
-  rd_kafka_resp_err_t e = rd_kafka_commit(rk_, nullptr, 0);
-  if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-    return absl::UnavailableError(absl::StrCat("commit: ", rd_kafka_err2str(e)));
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace dossiersync

@@ -5,11 +5,19 @@
 // SPEC §5 headers on every message. Success is the delivery report, delivered through the callback
 // from Poll(); Produce() only enqueues, polling while the local queue is full.
 //
-// KafkaConsumer: a thin group consumer with manual commits, used by tools and tests.
+// KafkaConsumer (common/kafka_consumer.cc): the one group consumer of the services (the sync on
+// dossier-changes and sync-requests, the reconciliation on sync-results), and an assigned reader
+// without a group for tools and tests. Manual commits only: either explicit offsets (Commit) or
+// what Poll stored (CommitStored). Eager and cooperative rebalances are both handled here; a
+// RebalanceListener hears of partitions assigned and, before they are let go, revoked (so that it
+// can finish their work and commit). Pause holds every assigned partition (new ones included)
+// until Resume. Lag per assigned partition from the fetch position, or the committed offset
+// before the first message.
 //
 // Thread safety: KafkaProducer::Produce and Poll may be called from any thread (librdkafka is
 // thread-safe), but the delivery callback runs on the thread calling Poll/Flush.
-// KafkaConsumer is used by one thread.
+// KafkaConsumer is used by one thread; its listener is called on that thread, inside Poll and
+// Close.
 #ifndef DOSSIERSYNC_COMMON_KAFKA_H_
 #define DOSSIERSYNC_COMMON_KAFKA_H_
 
@@ -20,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,6 +37,8 @@
 #include "absl/time/time.h"
 
 namespace dossiersync {
+
+using TopicPartition = std::pair<std::string, int32_t>;
 
 // The topics of SPEC §5.
 inline constexpr char kTopicDossierChanges[] = "dossiersync.dossier-changes.v1";
@@ -89,9 +100,34 @@ struct InMessage {
   int64_t timestamp_ms = 0;
 };
 
+// Told of a group consumer's partitions changing hands, on the polling thread.
+class RebalanceListener {
+ public:
+  virtual ~RebalanceListener() = default;
+  virtual void OnAssigned(const std::set<TopicPartition>& tps) = 0;
+  // Before the partitions are let go: the last moment to commit their offsets (unless `lost`:
+  // another member may own them already, a commit would be refused).
+  virtual void OnRevoked(const std::set<TopicPartition>& tps, bool lost) = 0;
+};
+
+struct GroupOptions {
+  std::string brokers;
+  std::string group_id;
+  std::vector<std::string> topics;
+  bool from_beginning = true;  // auto.offset.reset for partitions without a committed offset
+  std::string assignment_strategy = "cooperative-sticky";  // or "range,roundrobin" (eager)
+  // Poll stores each message's next offset for CommitStored; off when offsets are committed
+  // explicitly (Commit) after out-of-order processing.
+  bool store_on_poll = true;
+  std::map<std::string, std::string> config;  // librdkafka properties over the defaults
+};
+
 class KafkaConsumer {
  public:
-  // from_beginning: auto.offset.reset=earliest for partitions without a committed offset.
+  // A member of `options.group_id`; `listener` (may be null) must outlive the consumer.
+  static absl::StatusOr<std::unique_ptr<KafkaConsumer>> Create(GroupOptions options,
+                                                               RebalanceListener* listener);
+  // Short form for a group consumer without a listener.
   static absl::StatusOr<std::unique_ptr<KafkaConsumer>> Create(
       const std::string& brokers, const std::string& group_id,
       const std::vector<std::string>& topics, bool from_beginning,
@@ -104,12 +140,35 @@ class KafkaConsumer {
   // One message, or nullopt on timeout / partition EOF. Errors other than transient ones are
   // returned.
   absl::StatusOr<std::optional<InMessage>> Poll(int timeout_ms);
+  // Commits what Poll stored.
   absl::Status CommitSync();
+  // Commits these offsets (each the next offset to read); `sync` waits for the answer.
+  absl::Status Commit(const std::vector<std::pair<TopicPartition, int64_t>>& offsets, bool sync);
+  // Pauses (or resumes) every assigned partition, and those assigned later while paused.
+  void SetPaused(bool paused);
+  const std::set<TopicPartition>& assigned() const { return assigned_; }
+  struct Lag {
+    TopicPartition tp;
+    int64_t lag = 0;
+  };
+  // Per assigned partition whose position is known: the high watermark minus where consumption
+  // stands. Asks the brokers (bounded waits): call every few seconds, not per message.
+  std::vector<Lag> Lags();
+  // Leaves the group (the listener hears the revocation first). Idempotent.
+  void Close();
 
  private:
   KafkaConsumer() = default;
+  static void RebalanceCb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t* parts, void* opaque);
+  void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
   rd_kafka_t* rk_ = nullptr;
   bool grouped_ = true;
+  bool store_on_poll_ = true;
+  bool closed_ = false;
+  bool paused_ = false;
+  RebalanceListener* listener_ = nullptr;
+  std::set<TopicPartition> assigned_;
 };
 
 // Routes librdkafka's log lines to our JSON log.

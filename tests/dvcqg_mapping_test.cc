@@ -157,6 +157,24 @@ TEST(DvcqgMappingTest, StepMatchesGolden) {
   ExpectGolden("dvcqg_step.json", StepToJson("000.00.13.H37-240705-0001", s, 2));
 }
 
+TEST(DvcqgMappingTest, NationalStepKeysReadEveryRowOfALookupAndSkipWhatIsMalformed) {
+  ProgressStep s;
+  s.set_officer("Nông Văn Quý");
+  s.set_content("Tiếp nhận");
+  *s.mutable_occurred_at() = Utc(2024, 7, 5, 2, 30, 15);
+  const json row = StepToJson("C1", s, 2);
+  const json response = {
+      {"result",
+       json::array({{{"MaHoSo", "C1"}, {"QuaTrinhXuLy", json::array({row, row, "not a row"})}},
+                    {{"MaHoSo", "C2"}, {"QuaTrinhXuLy", "not an array"}},
+                    "not an item"})}};
+  std::multiset<std::string> keys = NationalStepKeys(response);
+  EXPECT_EQ(keys.count(StepRowKey(s, 2)), 2u);  // the same row twice is kept twice
+  EXPECT_EQ(keys.size(), 3u);                   // "not a row" has the empty key
+  EXPECT_TRUE(NationalStepKeys(json::object()).empty());
+  EXPECT_TRUE(NationalStepKeys(json{{"result", "x"}}).empty());
+}
+
 TEST(DvcqgMappingTest, EveryScalarIsAString) {
   json j = DossierToJson(FullDossier(), 10);
   std::function<void(const json&)> check = [&](const json& v) {

@@ -14,16 +14,7 @@ namespace {
 using dossiersync::v1::DossierChange;
 
 DossierChange Change(int64_t revision, int status, const std::vector<std::string>& steps) {
-  auto req = testing::ValidRequest(1, status, revision);
-  DossierChange c;
-  *c.mutable_dossier() = req.dossier();
-  c.set_revision(revision);
-  for (const std::string& id : steps) {
-    auto* s = c.add_new_steps();
-    s->set_step_id(id);
-    s->set_status(static_cast<dossiersync::v1::DossierStatus>(status));
-  }
-  return c;
+  return testing::ValidChange(1, status, revision, steps);
 }
 
 std::vector<std::string> Ids(const std::vector<StoredStep>& steps) {
@@ -101,22 +92,26 @@ TEST_F(LedgerTest, ResetNationalSendsEverythingAgain) {
   EXPECT_EQ(Ids(*steps), (std::vector<std::string>{"a", "b"}));
 }
 
-TEST_F(LedgerTest, AScopeCommitsTogetherOrNotAtAll) {
+TEST_F(LedgerTest, ATransactionCommitsTogetherOrNotAtAll) {
   {
-    auto scope = ledger_->BeginScope();
-    ASSERT_TRUE(scope.ok()) << scope.status();
-    ASSERT_TRUE(ledger_->RecordSeen(Change(1, 1, {"a"})).ok());
-    ASSERT_TRUE(ledger_->MarkPushed(code_, 1).ok());
+    auto tx = ledger_->Begin();
+    ASSERT_TRUE(tx.ok()) << tx.status();
+    ASSERT_TRUE(ledger_->RecordSeen(Change(1, 1, {"a"}), tx->get()).ok());
+    ASSERT_TRUE(ledger_->MarkPushed(code_, 1, tx->get()).ok());
+    // Its calls see each other's writes.
+    auto inside = ledger_->Get(code_, tx->get());
+    ASSERT_TRUE(inside.ok() && inside->has_value());
+    EXPECT_EQ((*inside)->revision_pushed, 1);
     // Dropped without Commit: rolled back.
   }
   auto row = ledger_->Get(code_);
   ASSERT_TRUE(row.ok());
   EXPECT_FALSE(row->has_value());
   {
-    auto scope = ledger_->BeginScope();
-    ASSERT_TRUE(scope.ok());
-    ASSERT_TRUE(ledger_->RecordSeen(Change(1, 1, {"a"})).ok());
-    ASSERT_TRUE((*scope)->Commit().ok());
+    auto tx = ledger_->Begin();
+    ASSERT_TRUE(tx.ok());
+    ASSERT_TRUE(ledger_->RecordSeen(Change(1, 1, {"a"}), tx->get()).ok());
+    ASSERT_TRUE((*tx)->Commit().ok());
   }
   row = ledger_->Get(code_);
   ASSERT_TRUE(row.ok() && row->has_value());

@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/clock.h"
 #include "common/grpc_client.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -170,6 +171,20 @@ SubmitChangeRequest ValidRequest(int seq, int status, int64_t revision) {
   step->set_status(static_cast<dossiersync::v1::DossierStatus>(status));
   *step->mutable_occurred_at() = ts(base + absl::Hours(3));
   return r;
+}
+
+dossiersync::v1::DossierChange ValidChange(int seq, int status, int64_t revision,
+                                           const std::vector<std::string>& steps) {
+  dossiersync::v1::DossierChange c;
+  *c.mutable_dossier() = ValidRequest(seq, status, revision).dossier();
+  c.set_revision(revision);
+  *c.mutable_accepted_at() = NowTimestamp();
+  for (const std::string& id : steps) {
+    auto* s = c.add_new_steps();
+    s->set_step_id(id);
+    s->set_status(static_cast<dossiersync::v1::DossierStatus>(status));
+  }
+  return c;
 }
 
 void SetAgency(SubmitChangeRequest* r, const std::string& agency) {

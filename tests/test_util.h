@@ -62,6 +62,10 @@ reconciliation::ReconciliationConfig ReconTestConfig(const std::string& brokers,
 // A request that passes every validation rule: dossier `seq` of agency 000.00.13.H37 at
 // `status` with revision `revision` (timestamps consistent with the status).
 dossiersync::v1::SubmitChangeRequest ValidRequest(int seq, int status, int64_t revision);
+// The change intake would publish for ValidRequest(seq, status, revision), with a new step of
+// that status for each id in `steps`.
+dossiersync::v1::DossierChange ValidChange(int seq, int status, int64_t revision,
+                                           const std::vector<std::string>& steps = {});
 // Moves the request's dossier to `agency`: its agency_code and its code's agency part.
 void SetAgency(dossiersync::v1::SubmitChangeRequest* r, const std::string& agency);
 

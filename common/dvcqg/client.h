@@ -85,23 +85,37 @@ using DossierItem = std::pair<const dossiersync::v1::Dossier*, int>;
 // A progress step with its DVCQG status code.
 using StepItem = std::pair<const dossiersync::v1::ProgressStep*, int>;
 
-class Client {
+// The national services as the sync uses them: Client speaks them over HTTP; tests of the sync's
+// parts put a scripted DVCQG behind this interface. Implementations are thread-safe.
+class Api {
+ public:
+  virtual ~Api() = default;
+  // One DongBoHoSoMC call of at most config().batch_size items.
+  virtual CallResult SyncDossiers(const std::vector<DossierItem>& items, bool is_update) = 0;
+  // CapNhatTienDoHoSoMC in chunks of config().progress_chunk; one result per chunk sent.
+  virtual std::vector<CallResult> UpdateProgress(const std::string& code,
+                                                 const std::vector<StepItem>& steps) = 0;
+  virtual LookupResult Lookup(const std::string& code) = 0;
+  virtual const ClientConfig& config() const = 0;
+};
+
+class Client : public Api {
  public:
   static absl::StatusOr<std::unique_ptr<Client>> Create(const ClientConfig& config,
                                                         prometheus::Registry* registry = nullptr);
-  ~Client();
+  ~Client() override;
 
   // One DongBoHoSoMC call; at most config.batch_size items (more is INVALID_ARGUMENT, reported as
   // kInvalidItem without a call).
-  CallResult SyncDossiers(const std::vector<DossierItem>& items, bool is_update);
+  CallResult SyncDossiers(const std::vector<DossierItem>& items, bool is_update) override;
   // CapNhatTienDoHoSoMC for one dossier, in chunks of config.progress_chunk rows; one result per
   // chunk, stopping after the first chunk that is not accepted.
   std::vector<CallResult> UpdateProgress(const std::string& code,
-                                         const std::vector<StepItem>& steps);
-  LookupResult Lookup(const std::string& code);
+                                         const std::vector<StepItem>& steps) override;
+  LookupResult Lookup(const std::string& code) override;
 
   int64_t logins() const;
-  const ClientConfig& config() const { return config_; }
+  const ClientConfig& config() const override { return config_; }
 
  private:
   struct Metrics;

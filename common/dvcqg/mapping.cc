@@ -353,6 +353,19 @@ std::string StepRowKey(const json& row) {
                       s("TrangThai"));
 }
 
+std::multiset<std::string> NationalStepKeys(const json& response) {
+  std::multiset<std::string> keys;
+  auto res = response.find("result");
+  if (res == response.end() || !res->is_array()) return keys;
+  for (const auto& item : *res) {
+    if (!item.is_object()) continue;
+    auto rows = item.find("QuaTrinhXuLy");
+    if (rows == item.end() || !rows->is_array()) continue;
+    for (const auto& row : *rows) keys.insert(StepRowKey(row));
+  }
+  return keys;
+}
+
 absl::StatusOr<ProgressStep> StepFromJson(const json& j) {
   if (!j.is_object()) return FieldError("QuaTrinhXuLy", "items must be objects");
   ProgressStep s;

@@ -12,6 +12,7 @@
 #define DOSSIERSYNC_COMMON_DVCQG_MAPPING_H_
 
 #include <array>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,10 @@ std::string StepRowKey(const dossiersync::v1::ProgressStep& s, int status,
                        const MappingOptions& limits = {});
 // The same, read from a progress row (TraCuuHoSo's QuaTrinhXuLy, StepToJson's output).
 std::string StepRowKey(const nlohmann::json& row);
+// The keys of every progress row in a TraCuuHoSo response body ({"result": [item...]}, each
+// item's "QuaTrinhXuLy"), a multiset: DVCQG may hold the same row twice. Anything malformed is
+// skipped (an absent row is sent again, which the caller's verification allows).
+std::multiset<std::string> NationalStepKeys(const nlohmann::json& response);
 
 // The reverse, for TraCuuHoSo results: every field the mapping writes is read back; steps from
 // the item's "QuaTrinhXuLy" array when present. Malformed items give INVALID_ARGUMENT naming the

@@ -122,6 +122,7 @@ void OutboxRelay::ProduceMore() {
         return;
       }
       cursor_ = m.opaque;
+      ++produced_;
     }
     if (static_cast<int>(rows->size()) < options_.read_batch) return;
   }

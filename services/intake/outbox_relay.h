@@ -61,6 +61,8 @@ class OutboxRelay {
 
   int64_t backlog() const { return backlog_.load(); }
   int64_t published() const { return published_.load(); }
+  // Rows handed to the producer (acknowledged or not; a row produced again counts again).
+  int64_t produced() const { return produced_.load(); }
 
  private:
   struct InFlight {
@@ -92,6 +94,7 @@ class OutboxRelay {
   absl::Duration grace_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
   std::atomic<int64_t> backlog_{0};
+  std::atomic<int64_t> produced_{0};
   std::atomic<int64_t> published_{0};
 
   prometheus::Gauge* backlog_gauge_;

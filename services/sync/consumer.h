@@ -4,11 +4,12 @@
 // resume of every assigned partition when the engine asks (breaker open, operator pause, too much
 // pending work), and per-partition lag for metrics.
 //
-// Thread safety: Start/Stop from one thread; the poll loop owns the librdkafka handle.
+// The group membership itself (eager and cooperative rebalances, pause, lag, commits) is
+// common/kafka.h's KafkaConsumer, shared with the reconciliation; this class is its listener.
+//
+// Thread safety: Start/Stop from one thread; the poll loop owns the Kafka consumer.
 #ifndef DOSSIERSYNC_SERVICES_SYNC_CONSUMER_H_
 #define DOSSIERSYNC_SERVICES_SYNC_CONSUMER_H_
-
-#include <librdkafka/rdkafka.h>
 
 #include <atomic>
 #include <map>
@@ -18,6 +19,7 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "common/kafka.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "services/sync/engine.h"
@@ -32,23 +34,28 @@ struct ConsumerOptions {
   std::map<std::string, std::string> config;               // extra librdkafka properties
 };
 
-class Consumer {
+class Consumer : public RebalanceListener {
  public:
   Consumer(ConsumerOptions options, Engine* engine, Ledger* ledger, OffsetTracker* offsets,
            prometheus::Registry& registry);
-  ~Consumer();
+  ~Consumer() override;
   absl::Status Start();
   // Stops polling, releases every partition (waiting for in-flight work), commits, closes.
   void Stop();
   bool paused() const { return paused_.load(); }
   size_t assigned() const { return assigned_count_.load(); }
 
+  // RebalanceListener, on the poll thread.
+  void OnAssigned(const std::set<TopicPartition>& tps) override;
+  void OnRevoked(const std::set<TopicPartition>& tps, bool lost) override;
+
  private:
-  static void RebalanceCb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
-                          rd_kafka_topic_partition_list_t* parts, void* opaque);
-  void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
   void Run();
-  void Handle(rd_kafka_message_t* m);
+  void Handle(const InMessage& m);
+  void HandleSyncRequest(const InMessage& m, const TopicPartition& tp,
+                         const std::string& traceparent);
+  // A message that does not decode: counted, logged, its offset done.
+  void Skip(const InMessage& m, const TopicPartition& tp, const char* why);
   void Commit(bool sync);
   void UpdatePause();
   void UpdateLag();
@@ -57,13 +64,12 @@ class Consumer {
   Engine* engine_;
   Ledger* ledger_;
   OffsetTracker* offsets_;
-  rd_kafka_t* rk_ = nullptr;
+  std::unique_ptr<KafkaConsumer> kafka_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> paused_{false};
   std::atomic<size_t> assigned_count_{0};
-  std::set<TopicPartition> assigned_;  // poll thread only
-  bool lag_due_ = false;               // poll thread only: partitions were just assigned
+  bool lag_due_ = false;  // poll thread only: partitions were just assigned
   prometheus::Family<prometheus::Gauge>* lag_;
   prometheus::Counter* malformed_;
 };

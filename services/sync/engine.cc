@@ -1,7 +1,5 @@
 #include "services/sync/engine.h"
 
-#include <random>
-
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/clock.h"
@@ -15,13 +13,27 @@ namespace dossiersync::sync {
 using dossiersync::v1::DossierChange;
 using google::protobuf::util::TimeUtil;
 
-Engine::Engine(EngineOptions options, dvcqg::Client* client, Ledger* ledger,
-               KafkaProducer* producer, prometheus::Registry& registry, DoneFn on_done)
+namespace {
+
+prometheus::Histogram* PushLatency(prometheus::Registry& registry) {
+  return &prometheus::BuildHistogram()
+              .Name("dossiersync_sync_push_latency_seconds")
+              .Help("From intake acceptance to DVCQG acceptance of a change")
+              .Register(registry)
+              .Add({}, LatencyBuckets());
+}
+
+}  // namespace
+
+Engine::Engine(EngineOptions options, dvcqg::Api* api, Ledger* ledger, KafkaProducer* producer,
+               prometheus::Registry& registry, DoneFn on_done)
     : options_(std::move(options)),
-      client_(client),
+      api_(api),
       ledger_(ledger),
       producer_(producer),
-      on_done_(std::move(on_done)),
+      push_latency_(PushLatency(registry)),
+      pusher_({options_.status_map, push_latency_}, &gated_, ledger_),
+      scheduler_(std::move(on_done)),
       retry_budget_(options_.retry_budget_ratio, options_.retry_budget_max,
                     options_.retry_budget_min_per_second),
       breaker_(
@@ -45,11 +57,6 @@ Engine::Engine(EngineOptions options, dvcqg::Client* client, Ledger* ledger,
                        .Help("Changes sent to the dead-letter topic")
                        .Register(registry)
                        .Add({});
-  push_latency_ = &prometheus::BuildHistogram()
-                       .Name("dossiersync_sync_push_latency_seconds")
-                       .Help("From intake acceptance to DVCQG acceptance of a change")
-                       .Register(registry)
-                       .Add({}, LatencyBuckets());
   breaker_gauge_ = &prometheus::BuildGauge()
                         .Name("dossiersync_sync_breaker_open")
                         .Help("1 while the DVCQG circuit breaker is open")
@@ -77,32 +84,19 @@ void Engine::Stop() {
   workers_.clear();
 }
 
-int Engine::MapStatus(int s) const { return dvcqg::MapStatus(options_.status_map, s); }
-
-void Engine::MakeReady(const std::string& code, Queue& q) {
-  if (q.queued || q.active || q.pending.empty()) return;
-  q.queued = true;
-  if (q.not_before <= absl::Now()) {
-    ready_.push_back(code);
-  } else {
-    timers_.push({q.not_before, code});
-  }
+void Engine::UpdatePendingGauge() {
+  pending_gauge_->Set(static_cast<double>(scheduler_.pending()));
 }
 
 void Engine::Enqueue(Work w) {
   absl::MutexLock l(&mu_);
-  if (revoked_.count(w.tp)) return;
-  std::string code = w.change.dossier().code();
-  Queue& q = queues_[code];
-  q.pending.push_back(std::move(w));
-  ++pending_;
-  pending_gauge_->Set(static_cast<double>(pending_));
-  MakeReady(code, q);
+  if (scheduler_.Enqueue(std::move(w), absl::Now())) UpdatePendingGauge();
 }
 
 bool Engine::ShouldPause() const {
   absl::MutexLock l(&mu_);
-  return operator_paused_ || breaker_.cooling(absl::Now()) || pending_ >= options_.max_pending;
+  return operator_paused_ || breaker_.cooling(absl::Now()) ||
+         scheduler_.pending() >= options_.max_pending;
 }
 
 void Engine::SetOperatorPause(bool paused) {
@@ -122,107 +116,109 @@ bool Engine::breaker_open() const {
 
 size_t Engine::pending() const {
   absl::MutexLock l(&mu_);
-  return pending_;
+  return scheduler_.pending();
 }
 
 bool Engine::Busy(const std::string& code, bool* retrying) const {
   absl::MutexLock l(&mu_);
-  auto it = queues_.find(code);
-  if (it == queues_.end()) return false;
-  *retrying = it->second.failures > 0;
-  return it->second.active || !it->second.pending.empty();
+  return scheduler_.Busy(code, retrying);
 }
 
 void Engine::Release(const std::set<TopicPartition>& tps) {
   absl::MutexLock l(&mu_);
-  revoked_.insert(tps.begin(), tps.end());
-  auto idle = [this, &tps]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (const auto& tp : tps) {
-      if (active_tps_.count(tp)) return false;
-    }
-    return true;
-  };
+  scheduler_.Revoke(tps);
+  auto idle = [this, &tps]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return scheduler_.Idle(tps); };
   mu_.Await(absl::Condition(&idle));
   // Nothing from these partitions is active now: drop what is queued (the next owner reads it).
-  for (auto& [code, q] : queues_) {
-    size_t before = q.pending.size();
-    std::erase_if(q.pending, [&](const Work& w) { return tps.count(w.tp) > 0; });
-    pending_ -= before - q.pending.size();
-  }
-  for (const auto& tp : tps) revoked_.erase(tp);
-  pending_gauge_->Set(static_cast<double>(pending_));
+  scheduler_.Drop(tps);
+  UpdatePendingGauge();
 }
 
-std::vector<Engine::Taken> Engine::TakeBatch() {
-  std::vector<Taken> out;
-  absl::Time now = absl::Now();
-  while (!timers_.empty() && timers_.top().first <= now) {
-    ready_.push_back(timers_.top().second);
-    timers_.pop();
-  }
+std::vector<Taken> Engine::TakeBatch() {
   // Breaker: closed, or open past its cool-down with no probe in flight (the probe: one dossier).
-  // The probe is marked only once a dossier is taken for it, and its dossier's Finish clears the
+  // The probe is marked only once a dossier is taken for it, and its dossier's Settle clears the
   // mark when no call gave a verdict (nothing to push, a ledger error): a probe cannot be lost.
+  const absl::Time now = absl::Now();
   const Breaker::Admit admit = breaker_.Admits(now);
-  if (admit == Breaker::Admit::kNothing) return out;
+  if (admit == Breaker::Admit::kNothing) return {};
   const bool probe = admit == Breaker::Admit::kProbe;
-  const size_t limit = probe ? 1 : static_cast<size_t>(client_->config().batch_size);
-  while (!ready_.empty() && out.size() < limit) {
-    std::string code = std::move(ready_.front());
-    ready_.pop_front();
-    auto it = queues_.find(code);
-    if (it == queues_.end()) continue;
-    Queue& q = it->second;
-    q.queued = false;
-    if (q.active || q.pending.empty()) continue;
-    q.active = true;
-    Taken t{code, {}, now};
-    for (auto& w : q.pending) {
-      if (!w.tp.first.empty()) active_tps_.insert(w.tp);
-      t.works.push_back(std::move(w));
-    }
-    q.pending.clear();
-    out.push_back(std::move(t));
-  }
+  const size_t limit = probe ? 1 : static_cast<size_t>(api_->config().batch_size);
+  std::vector<Taken> out = scheduler_.Take(limit, now);
   if (probe && !out.empty()) breaker_.ProbeTaken(out.front().code);
   return out;
 }
 
+std::vector<Taken> Engine::NextBatch() {
+  absl::MutexLock l(&mu_);
+  while (!stop_) {
+    std::vector<Taken> batch = TakeBatch();
+    if (!batch.empty()) return batch;
+    // Nothing to take. While the breaker holds work back, ready dossiers are no reason to wake
+    // up: sleep until the cool-down ends (or the next timer), never spin.
+    const absl::Time now = absl::Now();
+    absl::Duration wait = absl::Milliseconds(100);
+    if (auto timer = scheduler_.NextTimer()) wait = std::min(wait, *timer - now);
+    if (breaker_.cooling(now)) wait = std::min(wait, breaker_.open_until() - now);
+    wait = std::max(wait, absl::Milliseconds(1));
+    if (breaker_.held(now)) {
+      mu_.AwaitWithTimeout(absl::Condition(&stop_), wait);
+    } else {
+      mu_.AwaitWithTimeout(absl::Condition(
+                               +[](Engine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
+                                 return e->stop_ || e->scheduler_.HasReady();
+                               },
+                               this),
+                           wait);
+    }
+  }
+  return {};
+}
+
 void Engine::WorkerLoop() {
   while (true) {
-    std::vector<Taken> batch;
-    {
-      absl::MutexLock l(&mu_);
-      while (true) {
-        if (stop_) return;
-        batch = TakeBatch();
-        if (!batch.empty()) break;
-        // Nothing to take. While the breaker holds work back, ready dossiers are no reason to
-        // wake up: sleep until the cool-down ends (or the next timer), never spin.
-        bool held = breaker_.held(absl::Now());
-        absl::Duration wait = absl::Milliseconds(100);
-        if (!timers_.empty()) wait = std::min(wait, timers_.top().first - absl::Now());
-        if (breaker_.cooling(absl::Now())) {
-          wait = std::min(wait, breaker_.open_until() - absl::Now());
-        }
-        wait = std::max(wait, absl::Milliseconds(1));
-        if (held) {
-          mu_.AwaitWithTimeout(absl::Condition(&stop_), wait);
-        } else {
-          mu_.AwaitWithTimeout(absl::Condition(
-                                   +[](Engine* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
-                                     return e->stop_ || !e->ready_.empty();
-                                   },
-                                   this),
-                               wait);
-        }
-      }
-    }
+    std::vector<Taken> batch = NextBatch();
+    if (batch.empty()) return;
     Process(batch);
   }
 }
 
-void Engine::AcquireRate() { rate_.Acquire(); }
+void Engine::Process(std::vector<Taken>& batch) {
+  std::vector<PushItem> items;
+  items.reserve(batch.size());
+  for (const Taken& t : batch) {
+    PushItem item{t.code, {}, false};
+    for (const Work& w : t.works) {
+      item.changes.push_back(&w.change);
+      item.force |= w.force;
+    }
+    items.push_back(std::move(item));
+  }
+  std::map<std::string, Outcome> outcomes = pusher_.Push(items);
+  for (Taken& t : batch) Finish(t, outcomes[t.code]);
+}
+
+dvcqg::CallResult Engine::GatedApi::SyncDossiers(const std::vector<dvcqg::DossierItem>& items,
+                                                 bool is_update) {
+  engine_->rate_.Acquire();
+  dvcqg::CallResult r = api_->SyncDossiers(items, is_update);
+  engine_->RecordCall(r);
+  return r;
+}
+
+std::vector<dvcqg::CallResult> Engine::GatedApi::UpdateProgress(
+    const std::string& code, const std::vector<dvcqg::StepItem>& steps) {
+  engine_->rate_.Acquire();
+  std::vector<dvcqg::CallResult> rs = api_->UpdateProgress(code, steps);
+  if (!rs.empty()) engine_->RecordCall(rs.back());
+  return rs;
+}
+
+dvcqg::LookupResult Engine::GatedApi::Lookup(const std::string& code) {
+  engine_->rate_.Acquire();
+  dvcqg::LookupResult l = api_->Lookup(code);
+  engine_->RecordCall(l.call);
+  return l;
+}
 
 void Engine::RecordCall(const dvcqg::CallResult& r) {
   bool failed = dvcqg::IsRetryable(r.outcome) && r.outcome != dvcqg::Outcome::kRateLimited;
@@ -243,27 +239,28 @@ bool Engine::PublishWait(const OutMessage& in) {
   {
     absl::MutexLock l(&dr_mu_);
     m.opaque = next_opaque_++;
-    dr_state_[m.opaque] = 0;
+    deliveries_[m.opaque] = Delivery::kWaiting;
   }
   if (!producer_->Produce(m).ok()) {
     absl::MutexLock l(&dr_mu_);
-    dr_state_.erase(m.opaque);
+    deliveries_.erase(m.opaque);
     return false;
   }
   absl::MutexLock l(&dr_mu_);
-  auto done = [this, id = m.opaque]()
-                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(dr_mu_) { return dr_state_[id] != 0; };
-  bool reported = dr_mu_.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(60));
-  bool ok = reported && dr_state_[m.opaque] == 1;
-  dr_state_.erase(m.opaque);
+  auto reported = [this, id = m.opaque]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(dr_mu_) {
+    return deliveries_[id] != Delivery::kWaiting;
+  };
+  dr_mu_.AwaitWithTimeout(absl::Condition(&reported), absl::Seconds(60));
+  const bool ok = deliveries_[m.opaque] == Delivery::kDelivered;
+  deliveries_.erase(m.opaque);
   return ok;
 }
 
 void Engine::OnDelivery(int64_t opaque, const absl::Status& st) {
   if (opaque <= 0) return;  // fire-and-forget results
   absl::MutexLock l(&dr_mu_);
-  auto it = dr_state_.find(opaque);
-  if (it != dr_state_.end()) it->second = st.ok() ? 1 : 2;
+  auto it = deliveries_.find(opaque);
+  if (it != deliveries_.end()) it->second = st.ok() ? Delivery::kDelivered : Delivery::kFailed;
 }
 
 void Engine::PublishResult(const std::string& code, int64_t revision, const Outcome& o,

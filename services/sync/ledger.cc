@@ -44,34 +44,17 @@ CREATE TABLE IF NOT EXISTS sync_dead_letters (
 
 int64_t NowUs() { return absl::ToUnixMicros(absl::Now()); }
 
-// The transaction of this thread's open Scope, if any.
-thread_local storage::Transaction* tls_scope = nullptr;
-
 }  // namespace
 
-Ledger::Scope::Scope(std::unique_ptr<storage::Transaction> tx) : tx_(std::move(tx)) {
-  tls_scope = tx_.get();
-}
-
-Ledger::Scope::~Scope() {
-  if (tls_scope == tx_.get()) tls_scope = nullptr;
-}
-
-absl::Status Ledger::Scope::Commit() {
-  tls_scope = nullptr;
-  return tx_->Commit();
-}
-
-absl::StatusOr<std::unique_ptr<Ledger::Scope>> Ledger::BeginScope() {
-  if (tls_scope != nullptr) return absl::FailedPreconditionError("a ledger scope is already open");
+absl::StatusOr<std::unique_ptr<LedgerTx>> Ledger::Begin() {
   auto tx = db_->Begin();
   if (!tx.ok()) return tx.status();
-  return std::unique_ptr<Scope>(new Scope(std::move(*tx)));
+  return std::unique_ptr<LedgerTx>(new LedgerTx(std::move(*tx)));
 }
 
 template <typename R, typename Fn>
-R Ledger::InTx(bool write, Fn fn) {
-  if (tls_scope != nullptr) return fn(*tls_scope);
+R Ledger::InTx(LedgerTx* txn, bool write, Fn fn) {
+  if (txn != nullptr) return fn(*txn->tx_);
   auto tx = write ? db_->Begin() : db_->BeginRead();
   if (!tx.ok()) return tx.status();
   R r = fn(**tx);
@@ -86,15 +69,16 @@ absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(storage::Database* db) {
   return std::unique_ptr<Ledger>(new Ledger(db));
 }
 
-absl::Status Ledger::Exec(const std::string& sql, const std::vector<storage::Value>& params) {
-  return InTx<absl::Status>(true, [&](storage::Transaction& tx) -> absl::Status {
+absl::Status Ledger::Exec(LedgerTx* txn, const std::string& sql,
+                          const std::vector<storage::Value>& params) {
+  return InTx<absl::Status>(txn, true, [&](storage::Transaction& tx) -> absl::Status {
     return tx.Exec(sql, params).status();
   });
 }
 
-absl::StatusOr<std::optional<LedgerRow>> Ledger::Get(const std::string& code) {
+absl::StatusOr<std::optional<LedgerRow>> Ledger::Get(const std::string& code, LedgerTx* txn) {
   return InTx<absl::StatusOr<std::optional<LedgerRow>>>(
-      false, [&](storage::Transaction& tx) -> absl::StatusOr<std::optional<LedgerRow>> {
+      txn, false, [&](storage::Transaction& tx) -> absl::StatusOr<std::optional<LedgerRow>> {
         auto row = tx.QueryOne(
             "SELECT created, revision_seen, revision_pushed, attempts, last_error, state, "
             "updated_at_us "
@@ -121,8 +105,8 @@ absl::StatusOr<std::optional<LedgerRow>> Ledger::Get(const std::string& code) {
       });
 }
 
-absl::Status Ledger::RecordSeen(const DossierChange& change) {
-  return InTx<absl::Status>(true, [&](storage::Transaction& tx) -> absl::Status {
+absl::Status Ledger::RecordSeen(const DossierChange& change, LedgerTx* txn) {
+  return InTx<absl::Status>(txn, true, [&](storage::Transaction& tx) -> absl::Status {
     const std::string& code = change.dossier().code();
     DossierChange latest = change;
     latest.clear_new_steps();
@@ -151,9 +135,10 @@ absl::Status Ledger::RecordSeen(const DossierChange& change) {
   });
 }
 
-absl::StatusOr<std::optional<DossierChange>> Ledger::Latest(const std::string& code) {
+absl::StatusOr<std::optional<DossierChange>> Ledger::Latest(const std::string& code,
+                                                            LedgerTx* txn) {
   return InTx<absl::StatusOr<std::optional<DossierChange>>>(
-      false, [&](storage::Transaction& tx) -> absl::StatusOr<std::optional<DossierChange>> {
+      txn, false, [&](storage::Transaction& tx) -> absl::StatusOr<std::optional<DossierChange>> {
         auto row = tx.QueryOne("SELECT latest FROM sync_ledger WHERE code = $1", {code});
         if (!row.ok()) return row.status();
         if (!row->has_value() || (*row)->IsNull(0)) return std::optional<DossierChange>();
@@ -164,9 +149,10 @@ absl::StatusOr<std::optional<DossierChange>> Ledger::Latest(const std::string& c
       });
 }
 
-absl::StatusOr<std::vector<StoredStep>> Ledger::UnpushedSteps(const std::string& code) {
+absl::StatusOr<std::vector<StoredStep>> Ledger::UnpushedSteps(const std::string& code,
+                                                              LedgerTx* txn) {
   return InTx<absl::StatusOr<std::vector<StoredStep>>>(
-      false, [&](storage::Transaction& tx) -> absl::StatusOr<std::vector<StoredStep>> {
+      txn, false, [&](storage::Transaction& tx) -> absl::StatusOr<std::vector<StoredStep>> {
         auto rows = tx.Query(
             "SELECT step_id, step, uncertain FROM sync_steps WHERE code = $1 AND pushed = 0 ORDER "
             "BY seq",
@@ -184,8 +170,9 @@ absl::StatusOr<std::vector<StoredStep>> Ledger::UnpushedSteps(const std::string&
       });
 }
 
-absl::Status Ledger::MarkPushed(const std::string& code, int64_t revision) {
+absl::Status Ledger::MarkPushed(const std::string& code, int64_t revision, LedgerTx* txn) {
   return Exec(
+      txn,
       "UPDATE sync_ledger SET created = 1, revision_pushed = CASE WHEN $2 > revision_pushed THEN "
       "$2 "
       "ELSE revision_pushed END, attempts = 0, "
@@ -193,12 +180,13 @@ absl::Status Ledger::MarkPushed(const std::string& code, int64_t revision) {
       {code, revision, NowUs()});
 }
 
-absl::Status Ledger::SetCreated(const std::string& code, bool created) {
-  return Exec("UPDATE sync_ledger SET created = $2 WHERE code = $1", {code, int64_t{created}});
+absl::Status Ledger::SetCreated(const std::string& code, bool created, LedgerTx* txn) {
+  return Exec(txn, "UPDATE sync_ledger SET created = $2 WHERE code = $1", {code, int64_t{created}});
 }
 
-absl::Status Ledger::MarkStepsPushed(const std::string& code, const std::vector<std::string>& ids) {
-  return InTx<absl::Status>(true, [&](storage::Transaction& tx) -> absl::Status {
+absl::Status Ledger::MarkStepsPushed(const std::string& code, const std::vector<std::string>& ids,
+                                     LedgerTx* txn) {
+  return InTx<absl::Status>(txn, true, [&](storage::Transaction& tx) -> absl::Status {
     for (const auto& id : ids) {
       auto r = tx.Exec(
           "UPDATE sync_steps SET pushed = 1, uncertain = 0 WHERE code = $1 AND step_id = $2",
@@ -210,8 +198,8 @@ absl::Status Ledger::MarkStepsPushed(const std::string& code, const std::vector<
 }
 
 absl::Status Ledger::MarkStepsUncertain(const std::string& code,
-                                        const std::vector<std::string>& ids) {
-  return InTx<absl::Status>(true, [&](storage::Transaction& tx) -> absl::Status {
+                                        const std::vector<std::string>& ids, LedgerTx* txn) {
+  return InTx<absl::Status>(txn, true, [&](storage::Transaction& tx) -> absl::Status {
     for (const auto& id : ids) {
       auto r = tx.Exec("UPDATE sync_steps SET uncertain = 1 WHERE code = $1 AND step_id = $2",
                        {code, id});
@@ -221,8 +209,8 @@ absl::Status Ledger::MarkStepsUncertain(const std::string& code,
   });
 }
 
-absl::Status Ledger::ResetNational(const std::string& code) {
-  return InTx<absl::Status>(true, [&](storage::Transaction& tx) -> absl::Status {
+absl::Status Ledger::ResetNational(const std::string& code, LedgerTx* txn) {
+  return InTx<absl::Status>(txn, true, [&](storage::Transaction& tx) -> absl::Status {
     auto a =
         tx.Exec("UPDATE sync_ledger SET created = 0, revision_pushed = 0 WHERE code = $1", {code});
     if (!a.ok()) return a.status();
@@ -232,25 +220,27 @@ absl::Status Ledger::ResetNational(const std::string& code) {
   });
 }
 
-absl::Status Ledger::RecheckSteps(const std::string& code) {
-  return Exec("UPDATE sync_steps SET pushed = 0, uncertain = 1 WHERE code = $1", {code});
+absl::Status Ledger::RecheckSteps(const std::string& code, LedgerTx* txn) {
+  return Exec(txn, "UPDATE sync_steps SET pushed = 0, uncertain = 1 WHERE code = $1", {code});
 }
 
 absl::Status Ledger::RecordFailure(const std::string& code, const std::string& error,
-                                   dossiersync::v1::SyncStateKind state) {
-  return Exec(
-      "UPDATE sync_ledger SET attempts = attempts + 1, last_error = $2, state = $3, "
-      "updated_at_us = $4 WHERE code = $1",
-      {code, error, static_cast<int64_t>(state), NowUs()});
+                                   dossiersync::v1::SyncStateKind state, LedgerTx* txn) {
+  return Exec(txn,
+              "UPDATE sync_ledger SET attempts = attempts + 1, last_error = $2, state = $3, "
+              "updated_at_us = $4 WHERE code = $1",
+              {code, error, static_cast<int64_t>(state), NowUs()});
 }
 
-absl::Status Ledger::MarkInSync(const std::string& code) {
-  return Exec("UPDATE sync_ledger SET state = 1, attempts = 0, updated_at_us = $2 WHERE code = $1",
+absl::Status Ledger::MarkInSync(const std::string& code, LedgerTx* txn) {
+  return Exec(txn,
+              "UPDATE sync_ledger SET state = 1, attempts = 0, updated_at_us = $2 WHERE code = $1",
               {code, NowUs()});
 }
 
-absl::Status Ledger::AddDeadLetter(const DossierChange& change, const std::string& reason) {
-  return InTx<absl::Status>(true, [&](storage::Transaction& tx) -> absl::Status {
+absl::Status Ledger::AddDeadLetter(const DossierChange& change, const std::string& reason,
+                                   LedgerTx* txn) {
+  return InTx<absl::Status>(txn, true, [&](storage::Transaction& tx) -> absl::Status {
     const std::string& code = change.dossier().code();
     auto ins = tx.Exec(
         "INSERT INTO sync_dead_letters (code, revision, change, reason, at_us) VALUES ($1, $2, $3, "
@@ -266,9 +256,9 @@ absl::Status Ledger::AddDeadLetter(const DossierChange& change, const std::strin
 }
 
 absl::StatusOr<std::vector<DeadLetterRow>> Ledger::DeadLetters(
-    const std::vector<std::string>& codes) {
+    const std::vector<std::string>& codes, LedgerTx* txn) {
   return InTx<absl::StatusOr<std::vector<DeadLetterRow>>>(
-      false, [&](storage::Transaction& tx) -> absl::StatusOr<std::vector<DeadLetterRow>> {
+      txn, false, [&](storage::Transaction& tx) -> absl::StatusOr<std::vector<DeadLetterRow>> {
         std::vector<DeadLetterRow> out;
         auto collect = [&](const absl::StatusOr<std::vector<storage::Row>>& rows) -> absl::Status {
           if (!rows.ok()) return rows.status();
@@ -299,8 +289,8 @@ absl::StatusOr<std::vector<DeadLetterRow>> Ledger::DeadLetters(
       });
 }
 
-absl::Status Ledger::MarkReplayed(int64_t id) {
-  return Exec("UPDATE sync_dead_letters SET replayed = 1 WHERE id = $1", {id});
+absl::Status Ledger::MarkReplayed(int64_t id, LedgerTx* txn) {
+  return Exec(txn, "UPDATE sync_dead_letters SET replayed = 1 WHERE id = $1", {id});
 }
 
 }  // namespace dossiersync::sync

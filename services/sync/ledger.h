@@ -3,10 +3,12 @@
 // progress step seen with whether DVCQG has it (or whether a push of it had an uncertain outcome);
 // the latest change seen (for Resync) and the dead letters (for ReplayDeadLetters).
 //
-// Thread safety: thread-safe. Each call is one transaction, unless the calling thread has opened
-// a Scope: then its calls share the scope's write transaction (one commit for a whole batch) and
-// see each other's writes. A scope belongs to the thread that opened it; never hold one across a
-// DVCQG or Kafka wait (it holds the database's write lock).
+// Each call is one transaction of its own, unless given a LedgerTx (`Ledger::Begin`, passed
+// explicitly as the last argument): then the calls given it share its write transaction, see each
+// other's writes and commit together (one commit for a whole batch of dossiers).
+//
+// Thread safety: Ledger is thread-safe. A LedgerTx is used by one thread at a time; never keep one
+// open across a DVCQG or Kafka wait (it holds the database's write lock).
 #ifndef DOSSIERSYNC_SERVICES_SYNC_LEDGER_H_
 #define DOSSIERSYNC_SERVICES_SYNC_LEDGER_H_
 
@@ -48,62 +50,69 @@ struct DeadLetterRow {
   std::string reason;
 };
 
+class Ledger;
+
+// One ledger write transaction: Commit makes its calls durable together; destroyed without
+// Commit, they are rolled back.
+class LedgerTx {
+ public:
+  LedgerTx(const LedgerTx&) = delete;
+  LedgerTx& operator=(const LedgerTx&) = delete;
+  absl::Status Commit() { return tx_->Commit(); }
+
+ private:
+  friend class Ledger;
+  explicit LedgerTx(std::unique_ptr<storage::Transaction> tx) : tx_(std::move(tx)) {}
+  std::unique_ptr<storage::Transaction> tx_;
+};
+
 class Ledger {
  public:
   static absl::StatusOr<std::unique_ptr<Ledger>> Open(storage::Database* db);
 
-  // This thread's ledger calls until Commit share one write transaction; destroyed without
-  // Commit, they are rolled back.
-  class Scope {
-   public:
-    Scope(const Scope&) = delete;
-    Scope& operator=(const Scope&) = delete;
-    ~Scope();
-    absl::Status Commit();
+  absl::StatusOr<std::unique_ptr<LedgerTx>> Begin();
 
-   private:
-    friend class Ledger;
-    explicit Scope(std::unique_ptr<storage::Transaction> tx);
-    std::unique_ptr<storage::Transaction> tx_;
-  };
-  // FAILED_PRECONDITION when this thread already has a scope open.
-  absl::StatusOr<std::unique_ptr<Scope>> BeginScope();
-
-  absl::StatusOr<std::optional<LedgerRow>> Get(const std::string& code);
+  // `txn`: the transaction to run in; null for one of its own.
+  absl::StatusOr<std::optional<LedgerRow>> Get(const std::string& code, LedgerTx* txn = nullptr);
   // Records a change read from Kafka: the snapshot if it is the newest seen, its new steps.
-  absl::Status RecordSeen(const dossiersync::v1::DossierChange& change);
+  absl::Status RecordSeen(const dossiersync::v1::DossierChange& change, LedgerTx* txn = nullptr);
   // The newest change seen (snapshot and, with `all_steps`, every step), for Resync.
-  absl::StatusOr<std::optional<dossiersync::v1::DossierChange>> Latest(const std::string& code);
-  absl::StatusOr<std::vector<StoredStep>> UnpushedSteps(const std::string& code);
+  absl::StatusOr<std::optional<dossiersync::v1::DossierChange>> Latest(const std::string& code,
+                                                                       LedgerTx* txn = nullptr);
+  absl::StatusOr<std::vector<StoredStep>> UnpushedSteps(const std::string& code,
+                                                        LedgerTx* txn = nullptr);
 
-  absl::Status MarkPushed(const std::string& code, int64_t revision);
-  absl::Status SetCreated(const std::string& code, bool created);
-  absl::Status MarkStepsPushed(const std::string& code, const std::vector<std::string>& step_ids);
-  absl::Status MarkStepsUncertain(const std::string& code,
-                                  const std::vector<std::string>& step_ids);
+  absl::Status MarkPushed(const std::string& code, int64_t revision, LedgerTx* txn = nullptr);
+  absl::Status SetCreated(const std::string& code, bool created, LedgerTx* txn = nullptr);
+  absl::Status MarkStepsPushed(const std::string& code, const std::vector<std::string>& step_ids,
+                               LedgerTx* txn = nullptr);
+  absl::Status MarkStepsUncertain(const std::string& code, const std::vector<std::string>& step_ids,
+                                  LedgerTx* txn = nullptr);
   // DVCQG does not have the dossier: not created, no revision pushed, no step pushed.
-  absl::Status ResetNational(const std::string& code);
+  absl::Status ResetNational(const std::string& code, LedgerTx* txn = nullptr);
   // Full resync: every step is checked against DVCQG (TraCuuHoSo, as for an uncertain push) and
   // the ones it lacks are sent again. Resending blindly would duplicate the progress rows DVCQG
   // still has (found by the reconciliation e2e test: STEPS_MISSING repaired into duplicates).
-  absl::Status RecheckSteps(const std::string& code);
+  absl::Status RecheckSteps(const std::string& code, LedgerTx* txn = nullptr);
   absl::Status RecordFailure(const std::string& code, const std::string& error,
-                             dossiersync::v1::SyncStateKind state);
-  absl::Status MarkInSync(const std::string& code);
+                             dossiersync::v1::SyncStateKind state, LedgerTx* txn = nullptr);
+  absl::Status MarkInSync(const std::string& code, LedgerTx* txn = nullptr);
 
   absl::Status AddDeadLetter(const dossiersync::v1::DossierChange& change,
-                             const std::string& reason);
+                             const std::string& reason, LedgerTx* txn = nullptr);
   // Not yet replayed; all codes when `codes` is empty.
-  absl::StatusOr<std::vector<DeadLetterRow>> DeadLetters(const std::vector<std::string>& codes);
-  absl::Status MarkReplayed(int64_t id);
+  absl::StatusOr<std::vector<DeadLetterRow>> DeadLetters(const std::vector<std::string>& codes,
+                                                         LedgerTx* txn = nullptr);
+  absl::Status MarkReplayed(int64_t id, LedgerTx* txn = nullptr);
 
  private:
   explicit Ledger(storage::Database* db) : db_(db) {}
-  absl::Status Exec(const std::string& sql, const std::vector<storage::Value>& params);
-  // Runs `fn` in this thread's scope, or in a transaction of its own (a write one committed
-  // after `fn` succeeded).
+  absl::Status Exec(LedgerTx* txn, const std::string& sql,
+                    const std::vector<storage::Value>& params);
+  // Runs `fn` in `txn`, or in a transaction of its own (a write one committed after `fn`
+  // succeeded).
   template <typename R, typename Fn>
-  R InTx(bool write, Fn fn);
+  R InTx(LedgerTx* txn, bool write, Fn fn);
   storage::Database* db_;
 };
 

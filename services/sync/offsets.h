@@ -15,10 +15,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/kafka.h"  // TopicPartition
 
 namespace dossiersync::sync {
-
-using TopicPartition = std::pair<std::string, int32_t>;
 
 class OffsetTracker {
  public:
