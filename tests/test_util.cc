@@ -110,6 +110,9 @@ reconciliation::ReconciliationConfig ReconTestConfig(const std::string& brokers,
   rc.database = database;
   rc.intake_addr = absl::StrCat("127.0.0.1:", intake_port);
   rc.dvcqg = dvcqg;
+  // No scheduled runs: a test starts the runs it checks (one that tests schedules sets them).
+  rc.incremental_every = absl::ZeroDuration();
+  rc.full_sweep_at = "";
   return rc;
 }
 

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/reconciliation/schedule.h"
 
 namespace dossiersync::reconciliation {
 
@@ -31,6 +32,16 @@ absl::Status ReconciliationConfig::Validate() const {
   if (incremental_every < absl::ZeroDuration() || full_sweep_every < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("schedules must not be negative");
   }
+  if (incremental_every > absl::ZeroDuration() && incremental_window < incremental_every) {
+    return absl::InvalidArgumentError(
+        "--incremental_window must be at least --incremental_every (changes between two runs "
+        "would go unchecked)");
+  }
+  if (!full_sweep_at.empty()) {
+    if (auto t = ParseTimeOfDay(full_sweep_at); !t.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--full_sweep_at: ", t.status().message()));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -49,6 +60,7 @@ nlohmann::json ReconciliationConfig::ToJson() const {
           {"evidence_group", evidence_group},
           {"incremental_every", absl::FormatDuration(incremental_every)},
           {"incremental_window", absl::FormatDuration(incremental_window)},
+          {"full_sweep_at", full_sweep_at},
           {"full_sweep_every", absl::FormatDuration(full_sweep_every)}};
 }
 
@@ -88,7 +100,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& conf
   DS_ASSIGN_OR_RETURN(
       a->metrics_, MetricsServer::Start(config.metrics_listen, a->registry_, a->server_->health()));
   if (config.incremental_every > absl::ZeroDuration() ||
-      config.full_sweep_every > absl::ZeroDuration()) {
+      config.full_sweep_every > absl::ZeroDuration() || !config.full_sweep_at.empty()) {
     a->scheduler_ = std::thread([a] { a->Schedule(); });
   }
   return app;
@@ -100,12 +112,20 @@ void App::Schedule() {
   // lease (seen with two replicas in lock-step) and all hitting DVCQG at the same instant.
   std::mt19937_64 rng(std::random_device{}());
   std::uniform_real_distribution<double> jitter(0.9, 1.1);
+  // The full sweep: every full_sweep_every when set, else nightly at full_sweep_at.
+  const bool nightly = !on(config_.full_sweep_every) && !config_.full_sweep_at.empty();
+  const absl::Duration sweep_at =
+      nightly ? *ParseTimeOfDay(config_.full_sweep_at) : absl::ZeroDuration();  // validated
+  auto next_sweep = [&](absl::Time now) {
+    if (nightly) return NextDailyAt(now, sweep_at, VietnamTime());
+    if (on(config_.full_sweep_every)) return now + config_.full_sweep_every * jitter(rng);
+    return absl::InfiniteFuture();
+  };
   absl::Time next_incremental = absl::Now() + config_.incremental_every;
-  absl::Time next_full = absl::Now() + config_.full_sweep_every;
+  absl::Time next_full = next_sweep(absl::Now());
   auto until_due = [&] {
-    absl::Time due = absl::InfiniteFuture();
+    absl::Time due = next_full;
     if (on(config_.incremental_every)) due = std::min(due, next_incremental);
-    if (on(config_.full_sweep_every)) due = std::min(due, next_full);
     return std::max(absl::Milliseconds(1), due - absl::Now());
   };
   while (!stop_.WaitForNotificationWithTimeout(until_due())) {
@@ -113,8 +133,8 @@ void App::Schedule() {
     dossiersync::v1::StartRunRequest req;
     req.set_repair(true);
     std::string trigger;
-    if (on(config_.full_sweep_every) && now >= next_full) {
-      next_full = now + config_.full_sweep_every * jitter(rng);
+    if (now >= next_full) {
+      next_full = next_sweep(now);
       trigger = "full-sweep";
     } else if (on(config_.incremental_every) && now >= next_incremental) {
       next_incremental = now + config_.incremental_every * jitter(rng);

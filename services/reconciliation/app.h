@@ -33,10 +33,12 @@ struct ReconciliationConfig {
   ClientOptions intake_client;
   dvcqg::ClientConfig dvcqg;
   RunnerOptions runner;
-  absl::Duration incremental_every = absl::ZeroDuration();  // 0 = no schedule
-  absl::Duration incremental_window = absl::Hours(1);
-  absl::Duration full_sweep_every = absl::ZeroDuration();
-  std::string evidence_group = "dossier-reconciliation";  // consumer group on sync-results
+  // Scheduled runs, on by default (services/reconciliation/schedule.h).
+  absl::Duration incremental_every = absl::Minutes(5);  // 0 = no incremental runs
+  absl::Duration incremental_window = absl::Minutes(30);
+  std::string full_sweep_at = "02:00";  // nightly, Vietnam time; "" = no nightly sweep
+  absl::Duration full_sweep_every = absl::ZeroDuration();  // a period instead of nightly; 0 = off
+  std::string evidence_group = "dossier-reconciliation";   // consumer group on sync-results
 
   static absl::StatusOr<ReconciliationConfig> FromFlags();
   absl::Status Validate() const;

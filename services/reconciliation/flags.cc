@@ -32,11 +32,13 @@ ABSL_FLAG(std::string, evidence_group, "dossier-reconciliation",
 ABSL_FLAG(std::string, status_map, "", "The sync's status mapping OURS:DVCQG,...");
 ABSL_FLAG(std::string, instance_id, "",
           "Lease holder identity, stable across restarts of one replica (default: HOSTNAME-PID)");
-ABSL_FLAG(absl::Duration, incremental_every, absl::ZeroDuration(),
-          "Incremental run period (0 = off)");
-ABSL_FLAG(absl::Duration, incremental_window, absl::Hours(1),
-          "Incremental runs check dossiers changed this recently");
-ABSL_FLAG(absl::Duration, full_sweep_every, absl::ZeroDuration(), "Full sweep period (0 = off)");
+ABSL_FLAG(absl::Duration, incremental_every, absl::Minutes(5), "Incremental run period (0 = off)");
+ABSL_FLAG(absl::Duration, incremental_window, absl::Minutes(30),
+          "Incremental runs check dossiers changed this recently (at least the period)");
+ABSL_FLAG(std::string, full_sweep_at, "02:00",
+          "Nightly full sweep at this time of day, HH:MM Vietnam time (UTC+7); empty = none");
+ABSL_FLAG(absl::Duration, full_sweep_every, absl::ZeroDuration(),
+          "Full sweep period instead of nightly (0 = nightly at --full_sweep_at)");
 
 namespace dossiersync::reconciliation {
 
@@ -68,6 +70,7 @@ absl::StatusOr<ReconciliationConfig> ReconciliationConfig::FromFlags() {
   c.runner.holder = absl::GetFlag(FLAGS_instance_id);
   c.incremental_every = absl::GetFlag(FLAGS_incremental_every);
   c.incremental_window = absl::GetFlag(FLAGS_incremental_window);
+  c.full_sweep_at = absl::GetFlag(FLAGS_full_sweep_at);
   c.full_sweep_every = absl::GetFlag(FLAGS_full_sweep_every);
   return c;
 }

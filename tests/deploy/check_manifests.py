@@ -95,6 +95,13 @@ def check_chart(bin_dir, partitions, path):
                     fail(f"{name}: no {probe}")
                 elif p.get("httpGet", {}).get("path") != path or p["httpGet"]["port"] != "metrics":
                     fail(f"{name}: {probe} is not the metrics port's {path}: {p}")
+            if binary == "dossier-reconciliation":
+                # SPEC §7: scheduled runs by default, incremental and a full sweep.
+                if env.get("DOSSIERSYNC_INCREMENTAL_EVERY") in (None, "", "0", "0s"):
+                    fail(f"{name}: no incremental reconciliation schedule")
+                if env.get("DOSSIERSYNC_FULL_SWEEP_AT") in (None, "") and \
+                        env.get("DOSSIERSYNC_FULL_SWEEP_EVERY") in (None, "", "0", "0s"):
+                    fail(f"{name}: no full sweep scheduled")
             pre_stop = c.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
             if pre_stop <= 0:
                 fail(f"{name}: no preStop delay: rolling updates would cancel calls in flight")

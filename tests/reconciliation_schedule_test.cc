@@ -1,0 +1,56 @@
+// When scheduled reconciliation runs are due: the nightly full sweep in Vietnam's time, the
+// time-of-day format, and the defaults that make runs scheduled without anyone configuring them.
+#include "services/reconciliation/schedule.h"
+
+#include "gtest/gtest.h"
+#include "services/reconciliation/app.h"
+
+namespace dossiersync::reconciliation {
+namespace {
+
+absl::Time Utc(int y, int mo, int d, int h, int mi, int s = 0) {
+  return absl::FromCivil(absl::CivilSecond(y, mo, d, h, mi, s), absl::UTCTimeZone());
+}
+
+TEST(ScheduleTest, TheNightlySweepIsAtItsTimeOfDayInVietnam) {
+  const absl::Duration two = absl::Hours(2);
+  // 01:59 in Hà Nội is 18:59 UTC the day before: the sweep is a minute later.
+  EXPECT_EQ(NextDailyAt(Utc(2026, 12, 5, 18, 59), two, VietnamTime()), Utc(2026, 12, 5, 19, 0));
+  // At 02:00 exactly the next one is a day later (strictly after).
+  EXPECT_EQ(NextDailyAt(Utc(2026, 12, 5, 19, 0), two, VietnamTime()), Utc(2026, 12, 6, 19, 0));
+  // Midday in Hà Nội: tonight's.
+  EXPECT_EQ(NextDailyAt(Utc(2026, 12, 6, 5, 0), two, VietnamTime()), Utc(2026, 12, 6, 19, 0));
+  // Across a month and a year.
+  EXPECT_EQ(NextDailyAt(Utc(2026, 12, 31, 20, 0), two, VietnamTime()), Utc(2027, 1, 1, 19, 0));
+}
+
+TEST(ScheduleTest, TimeOfDayIsHhMm) {
+  EXPECT_EQ(*ParseTimeOfDay("02:00"), absl::Hours(2));
+  EXPECT_EQ(*ParseTimeOfDay("23:59"), absl::Hours(23) + absl::Minutes(59));
+  for (const char* bad : {"2:00", "24:00", "02:60", "0200", "02:00:00", "", "ab:cd"}) {
+    auto t = ParseTimeOfDay(bad);
+    EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(t.status().message().find("HH:MM"), std::string::npos) << bad;
+  }
+}
+
+TEST(ScheduleTest, RunsAreScheduledByDefaultAndAWindowShorterThanItsPeriodIsRefused) {
+  ReconciliationConfig c;
+  c.kafka_brokers = "127.0.0.1:9092";
+  EXPECT_GT(c.incremental_every, absl::ZeroDuration());
+  EXPECT_GE(c.incremental_window, c.incremental_every);
+  EXPECT_EQ(c.full_sweep_at, "02:00");
+  c.server.allow_insecure = true;
+  c.dvcqg.base_url = "http://127.0.0.1:8080";
+  c.dvcqg.credentials = {"user", "secret"};
+  ASSERT_TRUE(c.Validate().ok()) << c.Validate();
+  c.incremental_window = c.incremental_every / 2;
+  EXPECT_EQ(c.Validate().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(c.Validate().message().find("--incremental_window"), std::string::npos);
+  c.incremental_window = absl::Hours(1);
+  c.full_sweep_at = "2am";
+  EXPECT_NE(c.Validate().message().find("--full_sweep_at"), std::string::npos) << c.Validate();
+}
+
+}  // namespace
+}  // namespace dossiersync::reconciliation
