@@ -49,9 +49,9 @@ absl::StatusOr<rd_kafka_t*> NewHandle(rd_kafka_type_t type, std::map<std::string
 }
 
 const std::vector<std::string>& AllTopics() {
-  static const std::vector<std::string> kAll = {kTopicDossierChanges,     kTopicSyncRequests,
-                                                kTopicSyncResults,        kTopicDeadLetters,
-                                                kTopicReconciliationRuns, kTopicDrift};
+  static const std::vector<std::string> kAll = {
+      kTopicDossierChanges,     kTopicSyncRequests, kTopicSyncResults,           kTopicDeadLetters,
+      kTopicReconciliationRuns, kTopicDrift,        kTopicReconciliationRequests};
   return kAll;
 }
 
@@ -62,6 +62,7 @@ std::string SchemaOfTopic(const std::string& topic) {
       {kTopicSyncResults, "dossiersync.v1.SyncResult"},
       {kTopicDeadLetters, "dossiersync.v1.DeadLetter"},
       {kTopicReconciliationRuns, "dossiersync.v1.ReconciliationRun"},
+      {kTopicReconciliationRequests, "dossiersync.v1.ReconciliationRequest"},
       {kTopicDrift, "dossiersync.v1.DriftItem"}};
   auto it = kSchemas.find(topic);
   return it == kSchemas.end() ? "" : it->second;

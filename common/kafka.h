@@ -47,6 +47,7 @@ inline constexpr char kTopicSyncResults[] = "dossiersync.sync-results.v1";
 inline constexpr char kTopicDeadLetters[] = "dossiersync.sync-deadletters.v1";
 inline constexpr char kTopicReconciliationRuns[] = "dossiersync.reconciliation-runs.v1";
 inline constexpr char kTopicDrift[] = "dossiersync.drift.v1";
+inline constexpr char kTopicReconciliationRequests[] = "dossiersync.reconciliation-requests.v1";
 const std::vector<std::string>& AllTopics();
 // The protobuf message name carried by `topic` ("" if unknown).
 std::string SchemaOfTopic(const std::string& topic);
@@ -108,6 +109,13 @@ class RebalanceListener {
   // Before the partitions are let go: the last moment to commit their offsets (unless `lost`:
   // another member may own them already, a commit would be refused).
   virtual void OnRevoked(const std::set<TopicPartition>& tps, bool lost) = 0;
+  // With GroupOptions.report_offset_resets: `tp` had no valid position (no committed offset, or
+  // the committed one is no longer on the log: retention or truncation passed it, the topic was
+  // recreated). Consumption of `tp` goes on from the log's beginning after this returns.
+  virtual void OnOffsetReset(const TopicPartition& tp, const std::string& detail) {
+    (void)tp;
+    (void)detail;
+  }
 };
 
 struct GroupOptions {
@@ -119,6 +127,9 @@ struct GroupOptions {
   // Poll stores each message's next offset for CommitStored; off when offsets are committed
   // explicitly (Commit) after out-of-order processing.
   bool store_on_poll = true;
+  // Instead of librdkafka's silent reset, tell the listener (OnOffsetReset) each time a partition
+  // has no valid position, then read it from the beginning.
+  bool report_offset_resets = false;
   std::map<std::string, std::string> config;  // librdkafka properties over the defaults
 };
 
@@ -162,6 +173,8 @@ class KafkaConsumer {
   static void RebalanceCb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t* parts, void* opaque);
   void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
+  // Assigns `tp` again, to be read from `offset`.
+  void Restart(const TopicPartition& tp, int64_t offset);
   rd_kafka_t* rk_ = nullptr;
   bool grouped_ = true;
   bool store_on_poll_ = true;

@@ -7,6 +7,16 @@
 
 namespace dossiersync {
 
+namespace {
+
+rd_kafka_topic_partition_list_t* ListOf(const std::set<TopicPartition>& tps) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(tps.size());
+  for (const auto& tp : tps) rd_kafka_topic_partition_list_add(list, tp.first.c_str(), tp.second);
+  return list;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(GroupOptions o,
                                                                      RebalanceListener* listener) {
   std::map<std::string, std::string> kv = {
@@ -14,7 +24,8 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(GroupOption
       {"group.id", o.group_id},
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
-      {"auto.offset.reset", o.from_beginning ? "earliest" : "latest"},
+      {"auto.offset.reset",
+       o.report_offset_resets ? "error" : (o.from_beginning ? "earliest" : "latest")},
       {"enable.partition.eof", "false"},
       {"partition.assignment.strategy", o.assignment_strategy},
   };
@@ -101,6 +112,18 @@ absl::StatusOr<std::optional<InMessage>> KafkaConsumer::Poll(int timeout_ms) {
   if (!m) return std::optional<InMessage>();
   std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> guard(
       m, rd_kafka_message_destroy);
+  if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && m->rkt != nullptr) {
+    // auto.offset.reset=error: the partition waits for a seek. Tell, then read from the start.
+    const TopicPartition tp{rd_kafka_topic_name(m->rkt), m->partition};
+    if (listener_ != nullptr) listener_->OnOffsetReset(tp, rd_kafka_message_errstr(m));
+    // An absolute offset: a logical one (BEGINNING) would be resolved again by the reset path.
+    int64_t low = 0, high = 0;
+    if (rd_kafka_query_watermark_offsets(rk_, tp.first.c_str(), tp.second, &low, &high, 5000)) {
+      low = 0;  // unknown: from 0, which the broker answers out of range if truncated (again here)
+    }
+    Restart(tp, low);
+    return std::optional<InMessage>();
+  }
   if (m->err) {
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF || m->err == RD_KAFKA_RESP_ERR__TRANSPORT ||
         m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
@@ -151,15 +174,34 @@ absl::Status KafkaConsumer::Commit(const std::vector<std::pair<TopicPartition, i
   return absl::OkStatus();
 }
 
-namespace {
-
-rd_kafka_topic_partition_list_t* ListOf(const std::set<TopicPartition>& tps) {
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(tps.size());
-  for (const auto& tp : tps) rd_kafka_topic_partition_list_add(list, tp.first.c_str(), tp.second);
-  return list;
+void KafkaConsumer::Restart(const TopicPartition& tp, int64_t offset) {
+  // A partition whose fetch failed for want of a valid offset is in no fetch state: a seek is
+  // refused (ERR__STATE), it has to be assigned again (librdkafka issue #2961).
+  rd_kafka_topic_partition_list_t* one = ListOf({tp});
+  one->elems[0].offset = offset;
+  rd_kafka_error_t* e = nullptr;
+  if (std::strcmp(rd_kafka_rebalance_protocol(rk_), "COOPERATIVE") == 0) {
+    e = rd_kafka_incremental_unassign(rk_, one);
+    if (e == nullptr) e = rd_kafka_incremental_assign(rk_, one);
+  } else {
+    rd_kafka_topic_partition_list_t* all = ListOf(assigned_);  // others from their committed
+    for (int i = 0; i < all->cnt; ++i) {
+      if (TopicPartition{all->elems[i].topic, all->elems[i].partition} == tp) {
+        all->elems[i].offset = offset;
+      }
+    }
+    if (rd_kafka_resp_err_t err = rd_kafka_assign(rk_, all)) {
+      LogWarn("reassign after an offset reset failed", {{"error", rd_kafka_err2str(err)}});
+    }
+    rd_kafka_topic_partition_list_destroy(all);
+  }
+  if (e != nullptr) {
+    LogWarn("reassign after an offset reset failed", {{"error", rd_kafka_error_string(e)}});
+    rd_kafka_error_destroy(e);
+  }
+  if (paused_) rd_kafka_pause_partitions(rk_, one);
+  rd_kafka_topic_partition_list_destroy(one);
 }
-
-}  // namespace
 
 void KafkaConsumer::SetPaused(bool paused) {
   if (paused == paused_) return;

@@ -11,12 +11,13 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const char* kTopics[] = {
-      dossiersync::kTopicDossierChanges,     dossiersync::kTopicSyncRequests,
-      dossiersync::kTopicSyncResults,        dossiersync::kTopicDeadLetters,
-      dossiersync::kTopicReconciliationRuns, dossiersync::kTopicDrift};
+      dossiersync::kTopicDossierChanges,        dossiersync::kTopicSyncRequests,
+      dossiersync::kTopicSyncResults,           dossiersync::kTopicDeadLetters,
+      dossiersync::kTopicReconciliationRuns,    dossiersync::kTopicDrift,
+      dossiersync::kTopicReconciliationRequests};
   if (size == 0) return 0;
   dossiersync::InMessage m;
-  m.topic = kTopics[data[0] % 6];
+  m.topic = kTopics[data[0] % (sizeof(kTopics) / sizeof(kTopics[0]))];
   size_t key_len = std::min<size_t>(16, size - 1);
   m.key.assign(reinterpret_cast<const char*>(data + 1), key_len);
   m.value.assign(reinterpret_cast<const char*>(data + 1 + key_len), size - 1 - key_len);

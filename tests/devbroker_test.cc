@@ -49,7 +49,8 @@ TEST_F(ControlTest, InfoAndHealth) {
   auto j = nlohmann::json::parse(info->body);
   EXPECT_EQ(j["bootstrap"], broker_->bootstrap());
   EXPECT_EQ(j["brokers"], 3);
-  EXPECT_EQ(j["topics"].size(), 6u);
+  EXPECT_EQ(j["topics"].size(), AllTopics().size());
+  EXPECT_EQ(AllTopics().size(), 7u);  // SPEC §5 and reconciliation-requests (docs/TOPICS.md)
   EXPECT_EQ(cli.Get("/health")->status, 200);
 }
 

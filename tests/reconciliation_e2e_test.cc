@@ -147,6 +147,13 @@ class ReconciliationE2ETest : public ::testing::Test {
                                     testing::TestDatabaseUri(dir_.path(), "recon-app.db"),
                                     intake_->grpc_port(), dvcqg_config_);
   }
+  // The first run on the runs topic (waits up to 30 s); false when none came or it did not decode.
+  bool FirstPublishedRun(dossiersync::v1::ReconciliationRun* run) {
+    auto msgs = testing::CollectUntil(
+        broker_->bootstrap(), kTopicReconciliationRuns,
+        [](const std::vector<InMessage>& m) { return !m.empty(); }, absl::Seconds(30));
+    return !msgs.empty() && run->ParseFromString(msgs[0].value);
+  }
   // The drift of a run of an in-process App, read through its ListDrift.
   std::map<std::string, std::vector<DriftKind>> DriftOfApp(reconciliation::App& app,
                                                            const std::string& run_id) {
@@ -606,18 +613,52 @@ TEST_F(ReconciliationE2ETest, ScheduledIncrementalRunLooksOnlyAtRecentDossiers) 
   rc.incremental_window = window;
   auto app = reconciliation::App::Start(rc);
   ASSERT_TRUE(app.ok()) << app.status();
-  auto msgs = testing::CollectUntil(
-      broker_->bootstrap(), kTopicReconciliationRuns,
-      [](const std::vector<InMessage>& m) { return !m.empty(); }, absl::Seconds(30));
-  ASSERT_FALSE(msgs.empty());
   dossiersync::v1::ReconciliationRun run;
-  ASSERT_TRUE(run.ParseFromString(msgs[0].value));
+  ASSERT_TRUE(FirstPublishedRun(&run));
   EXPECT_EQ(run.trigger(), "incremental");
   EXPECT_TRUE(run.has_changed_since());
   EXPECT_EQ(run.dossiers_checked(), 5) << "only the 5 dossiers changed within the window";
   EXPECT_EQ(DriftOfApp(**app, run.run_id()),
             (std::map<std::string, std::vector<DriftKind>>{
                 {code(21), {dossiersync::v1::DRIFT_KIND_FIELD_MISMATCH}}}));
+}
+
+TEST_F(ReconciliationE2ETest, ARequestForALostStreamStartsOneRepairingRunOverItsWindow) {
+  auto code = [](int i) { return testing::ValidRequest(i, 2, 1).dossier().code(); };
+  SubmitSynced(1, 10);
+  const absl::Time lost_since = absl::Now();
+  SubmitSynced(11, 15);
+  admin_->Post(("/admin/tamper/" + code(12)).c_str(), R"({"NgayHenTra":"20240801080000"})",
+               "application/json");
+  auto app = reconciliation::App::Start(AppConfig());  // no schedules: only the requests
+  ASSERT_TRUE(app.ok()) << app.status();
+  // Two partitions lost at once: two requests, one run over the earlier window.
+  auto producer = KafkaProducer::Create(broker_->bootstrap(), [](int64_t, const absl::Status&) {});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  for (absl::Time since : {lost_since + absl::Seconds(1), lost_since}) {
+    dossiersync::v1::ReconciliationRequest r;
+    *r.mutable_changed_since() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(since));
+    r.set_reason("sync position fell off the log");
+    r.set_requested_by("dossier-sync");
+    ASSERT_TRUE((*producer)
+                    ->Produce({kTopicReconciliationRequests, "stream-lost", r.SerializeAsString(),
+                               "dossiersync.v1.ReconciliationRequest", NewEventId(), "", 0})
+                    .ok());
+  }
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(10)).ok());
+  dossiersync::v1::ReconciliationRun run;
+  ASSERT_TRUE(FirstPublishedRun(&run));
+  EXPECT_EQ(run.trigger(), "stream-lost");
+  EXPECT_EQ(TimeUtil::TimestampToMicroseconds(run.changed_since()), absl::ToUnixMicros(lost_since));
+  EXPECT_EQ(run.dossiers_checked(), 5) << "the dossiers changed since the stream was lost";
+  EXPECT_EQ(run.repairs_requested(), 1);
+  EXPECT_EQ(DriftOfApp(**app, run.run_id()),
+            (std::map<std::string, std::vector<DriftKind>>{
+                {code(12), {dossiersync::v1::DRIFT_KIND_FIELD_MISMATCH}}}));
+  EXPECT_EQ(
+      testing::ScrapeMetricSum((*app)->metrics_port(), "dossiersync_reconciliation_requests_total"),
+      3)
+      << "two requests, one run";
 }
 
 // A run's service on the fixture's stack, reached over gRPC.

@@ -1,9 +1,8 @@
 // When scheduled reconciliation runs are due: the nightly full sweep in Vietnam's time, the
 // time-of-day format, and the defaults that make runs scheduled without anyone configuring them.
-#include "services/reconciliation/schedule.h"
-
 #include "gtest/gtest.h"
 #include "services/reconciliation/app.h"
+#include "services/reconciliation/schedule.h"
 
 namespace dossiersync::reconciliation {
 namespace {

@@ -253,6 +253,57 @@ TEST_F(SyncE2ETest, AlreadyExistsSendsOneUpdateAndNoStepDvcqgHas) {
 // The consumer lag is high watermark minus committed offset from the first moment after a start.
 // Regression: a restarted sync reported each partition's whole size as lag (the fetch position is
 // unknown until a message arrives) and the consumer-lag alert fired after every rolling update.
+TEST_F(SyncE2ETest, AStreamLostBelowTheSyncIsDetectedAndAReconciliationRequested) {
+  // The fixture's broker again, on fixed ports: restarted empty on them, the stream is gone
+  // (committed offsets included) while every client reconnects.
+  intake_.reset();
+  devbroker::DevBrokerOptions bo;
+  bo.listen = absl::StrCat("127.0.0.1:", testing::FreePort());
+  auto start_broker = [&] {
+    auto b = devbroker::DevBroker::Start(bo);
+    EXPECT_TRUE(b.ok()) << b.status();
+    return b.ok() ? std::move(*b) : nullptr;
+  };
+  broker_ = start_broker();
+  ASSERT_NE(broker_, nullptr);
+  intake_ = testing::StartIntake(testing::IntakeTestConfig(broker_->bootstrap(), dir_.path()));
+  const absl::Time before = absl::Now();
+  auto sync = StartSync(SyncTestConfig());
+  ASSERT_NE(sync, nullptr);
+  Submit(5);
+  WaitConverged();
+  // A plain restart finds its positions on the log: nothing is reported lost.
+  sync.reset();
+  sync = StartSync(SyncTestConfig());
+  ASSERT_TRUE(testing::WaitFor([&] {
+    int series = 0;
+    testing::ScrapeMetricSum(sync->metrics_port(), "dossiersync_sync_consumer_lag", &series);
+    return series > 0;
+  }));
+  EXPECT_EQ(testing::ScrapeMetricSum(sync->metrics_port(), "dossiersync_sync_stream_lost_total"),
+            -1);
+  sync.reset();
+  broker_.reset();
+  broker_ = start_broker();
+  ASSERT_NE(broker_, nullptr);
+  sync = StartSync(SyncTestConfig());
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return testing::ScrapeMetricSum(sync->metrics_port(), "dossiersync_sync_stream_lost_total") >=
+           1;
+  }));
+  auto msgs = testing::CollectTopic(broker_->bootstrap(), kTopicReconciliationRequests, 1);
+  ASSERT_FALSE(msgs.empty());
+  dossiersync::v1::ReconciliationRequest r;
+  ASSERT_TRUE(r.ParseFromString(msgs[0].value));
+  const absl::Time since =
+      absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(r.changed_since()));
+  // The window starts at the last change it read, before which nothing was lost.
+  EXPECT_GE(since, before - absl::Seconds(1));
+  EXPECT_LE(since, absl::Now());
+  EXPECT_NE(r.reason().find("fell off the log"), std::string::npos) << r.reason();
+  EXPECT_EQ(r.requested_by(), "dossier-sync");
+}
+
 TEST_F(SyncE2ETest, LagAfterARestartIsKnownAndZeroWhenNothingIsPending) {
   const int kPartitions = devbroker::DevBrokerOptions().partitions;  // the fixture's broker
   {

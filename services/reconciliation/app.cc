@@ -91,6 +91,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& conf
   DS_ASSIGN_OR_RETURN(a->evidence_,
                       EvidenceConsumer::Start(config.kafka_brokers, config.evidence_group,
                                               a->store_.get(), a->registry_.get()));
+  DS_ASSIGN_OR_RETURN(a->requests_, RequestConsumer::Start(config.kafka_brokers,
+                                                           config.evidence_group + "-requests",
+                                                           a->runner_.get(), a->registry_.get()));
   a->service_ = std::make_unique<ServiceImpl>(a->runner_.get(), a->store_.get(), a->intake_.get(),
                                               config.intake_client, a->auth_.get());
   DS_ASSIGN_OR_RETURN(
@@ -158,6 +161,7 @@ void App::Stop() {
   if (!stop_.HasBeenNotified()) stop_.Notify();
   if (scheduler_.joinable()) scheduler_.join();
   if (server_) server_->Shutdown(absl::Seconds(5));
+  if (requests_) requests_->Stop();  // before the runner: it starts runs
   if (runner_) {
     runner_->Cancel();  // a run in progress ends CANCELLED and releases the lease
     runner_->Join();

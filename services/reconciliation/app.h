@@ -18,6 +18,7 @@
 #include "common/server.h"
 #include "nlohmann/json.hpp"
 #include "services/reconciliation/evidence.h"
+#include "services/reconciliation/requests.h"
 #include "services/reconciliation/run_store.h"
 #include "services/reconciliation/runner.h"
 #include "services/reconciliation/service.h"
@@ -68,6 +69,7 @@ class App {
   std::unique_ptr<dossiersync::v1::IntakeService::Stub> intake_;
   std::unique_ptr<Runner> runner_;
   std::unique_ptr<EvidenceConsumer> evidence_;
+  std::unique_ptr<RequestConsumer> requests_;
   std::unique_ptr<ServiceImpl> service_;
   std::unique_ptr<GrpcServer> server_;
   std::unique_ptr<MetricsServer> metrics_;

@@ -1,8 +1,11 @@
 #include "services/sync/app.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/ids.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace dossiersync::sync {
 
@@ -76,6 +79,26 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const SyncConfig& config) {
   a->engine_->Start();
   ConsumerOptions co = config.consumer;
   co.brokers = config.kafka_brokers;
+  co.request_reconciliation = [a](absl::Time since, const std::string& reason) {
+    dossiersync::v1::ReconciliationRequest r;
+    *r.mutable_changed_since() =
+        google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(since));
+    r.set_reason(reason);
+    r.set_requested_by("dossier-sync");
+    *r.mutable_requested_at() = NowTimestamp();
+    OutMessage m{kTopicReconciliationRequests,
+                 "stream-lost",
+                 r.SerializeAsString(),
+                 "dossiersync.v1.ReconciliationRequest",
+                 NewEventId(),
+                 NewTraceparent(),
+                 0};
+    // Fire and forget: should it not reach Kafka, the scheduled incremental runs still cover the
+    // recent window (and the error log and the metric stay).
+    if (auto st = a->producer_->Produce(m); !st.ok()) {
+      LogError("reconciliation request not produced", {{"error", std::string(st.message())}});
+    }
+  };
   a->consumer_ = std::make_unique<Consumer>(co, a->engine_.get(), a->ledger_.get(), &a->offsets_,
                                             *a->registry_);
   if (auto st = a->consumer_->Start(); !st.ok()) return st;

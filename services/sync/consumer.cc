@@ -16,6 +16,12 @@ Consumer::Consumer(ConsumerOptions options, Engine* engine, Ledger* ledger, Offs
               .Name("dossiersync_sync_consumer_lag")
               .Help("Messages behind the partition's high watermark")
               .Register(registry);
+  stream_lost_ = &prometheus::BuildCounter()
+                      .Name("dossiersync_sync_stream_lost_total")
+                      .Help(
+                          "Times a partition's recorded position was no longer on the log (the "
+                          "event stream lost below the sync; a reconciliation was requested)")
+                      .Register(registry);
   malformed_ = &prometheus::BuildCounter()
                     .Name("dossiersync_sync_malformed_messages_total")
                     .Help("Kafka messages that did not decode (skipped)")
@@ -32,6 +38,7 @@ absl::Status Consumer::Start() {
   o.topics = {kTopicDossierChanges, kTopicSyncRequests};
   o.assignment_strategy = options_.assignment_strategy;
   o.store_on_poll = false;  // offsets are committed as the engine finishes them (OffsetTracker)
+  o.report_offset_resets = true;  // a position fallen off the log is detected, not skipped
   o.config = {
       {"session.timeout.ms", "10000"},
       {"heartbeat.interval.ms", "1000"},
@@ -64,15 +71,44 @@ void Consumer::OnRevoked(const std::set<TopicPartition>& tps, bool lost) {
   if (!lost) Commit(/*sync=*/true);
   for (const auto& tp : tps) {
     offsets_->Remove(tp);
+    read_times_.erase(tp);
     // Its lag is the new owner's to report: a frozen figure here would mislead the alert.
     lag_->Remove(&lag_->Add({{"topic", tp.first}, {"partition", absl::StrCat(tp.second)}}));
   }
   assigned_count_ = kafka_->assigned().size() - tps.size();
 }
 
+void Consumer::OnOffsetReset(const TopicPartition& tp, const std::string& detail) {
+  auto last = ledger_->LastPosition(tp);
+  if (last.ok() && !last->has_value()) {
+    LogInfo("no position recorded for the partition: reading it from the beginning",
+            {{"topic", tp.first}, {"partition", tp.second}});
+    return;
+  }
+  // Recorded before (or unknown: the ledger did not answer, assume the worst): what lay between
+  // that position and the log's new beginning may never reach us.
+  const absl::Time since =
+      last.ok() ? absl::FromUnixMicros((*last)->message_time_us) : absl::Now() - absl::Hours(24);
+  stream_lost_->Add({{"topic", tp.first}, {"partition", absl::StrCat(tp.second)}}).Increment();
+  LogError(
+      "consumer position fell off the log: changes may have been lost below us; asking for "
+      "a reconciliation of the window",
+      {{"topic", tp.first},
+       {"partition", tp.second},
+       {"recorded_next_offset", last.ok() ? (*last)->next_offset : -1},
+       {"changed_since", absl::FormatTime(since)},
+       {"detail", detail}});
+  if (options_.request_reconciliation) {
+    options_.request_reconciliation(
+        since, absl::StrCat("sync position of ", tp.first, "/", tp.second, " fell off the log"));
+  }
+}
+
 void Consumer::Handle(const InMessage& m) {
   const TopicPartition tp{m.topic, m.partition};
   offsets_->Add(tp, m.offset);
+  read_times_[tp][m.offset] = m.timestamp_ms;
+  last_read_time_[tp] = m.timestamp_ms;
   auto tv = m.headers.find("traceparent");
   const std::string traceparent = tv != m.headers.end() ? tv->second : "";
   ScopedTrace trace(traceparent);
@@ -117,9 +153,25 @@ void Consumer::HandleSyncRequest(const InMessage& m, const TopicPartition& tp,
 }
 
 void Consumer::Commit(bool sync) {
-  if (absl::Status st = kafka_->Commit(offsets_->TakeCommittable(), sync); !st.ok()) {
+  auto commits = offsets_->TakeCommittable();
+  if (commits.empty()) return;
+  if (absl::Status st = kafka_->Commit(commits, sync); !st.ok()) {
     LogWarn("offset commit failed; the next commit covers it",
             {{"error", std::string(st.message())}});
+    return;
+  }
+  // Our own record of each position, with the time of the message at it: the start of the window
+  // to reconcile should the log lose it.
+  for (const auto& [tp, next] : commits) {
+    auto& times = read_times_[tp];
+    times.erase(times.begin(), times.lower_bound(next));
+    const int64_t ms = !times.empty() && times.begin()->first == next ? times.begin()->second
+                                                                      : last_read_time_[tp];
+    // Not fatal: the next commit records it again; until then an older record only widens the
+    // window a reconciliation would check.
+    if (absl::Status st = ledger_->RecordPosition(tp, {next, ms * 1000}); !st.ok()) {
+      LogWarn("position not recorded", {{"error", std::string(st.message())}});
+    }
   }
 }
 

@@ -12,6 +12,7 @@
 #define DOSSIERSYNC_SERVICES_SYNC_CONSUMER_H_
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -29,6 +30,9 @@ namespace dossiersync::sync {
 
 struct ConsumerOptions {
   std::string brokers;
+  // Called (on the poll thread) when a partition's position fell off the log: the changes since
+  // `changed_since` may never have been read, and a reconciliation of them is asked for.
+  std::function<void(absl::Time changed_since, const std::string& reason)> request_reconciliation;
   std::string group_id = "dossier-sync";
   std::string assignment_strategy = "cooperative-sticky";  // or "range,roundrobin" (eager)
   std::map<std::string, std::string> config;               // extra librdkafka properties
@@ -48,6 +52,9 @@ class Consumer : public RebalanceListener {
   // RebalanceListener, on the poll thread.
   void OnAssigned(const std::set<TopicPartition>& tps) override;
   void OnRevoked(const std::set<TopicPartition>& tps, bool lost) override;
+  // No valid position for `tp`: a fresh start when this service never recorded one (its ledger's
+  // sync_offsets), else the stream was lost below us: counted, logged, reconciliation requested.
+  void OnOffsetReset(const TopicPartition& tp, const std::string& detail) override;
 
  private:
   void Run();
@@ -70,6 +77,11 @@ class Consumer : public RebalanceListener {
   std::atomic<bool> paused_{false};
   std::atomic<size_t> assigned_count_{0};
   bool lag_due_ = false;  // poll thread only: partitions were just assigned
+  // Poll thread only: the Kafka timestamp (ms) of each read offset not yet committed, and of the
+  // last one read, per partition; a commit records the position with its message's time.
+  std::map<TopicPartition, std::map<int64_t, int64_t>> read_times_;
+  std::map<TopicPartition, int64_t> last_read_time_;
+  prometheus::Family<prometheus::Counter>* stream_lost_;
   prometheus::Family<prometheus::Gauge>* lag_;
   prometheus::Counter* malformed_;
 };

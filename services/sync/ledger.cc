@@ -42,6 +42,19 @@ CREATE TABLE IF NOT EXISTS sync_dead_letters (
   replayed INTEGER NOT NULL DEFAULT 0)
 )";
 
+// Version 2: where this service's consumption stood per partition (its own record, kept apart
+// from the broker's: a broker that lost its committed offsets, or a log truncated past them, is
+// detected by comparing with it).
+constexpr char kSchemaV2[] = R"(
+CREATE TABLE IF NOT EXISTS sync_offsets (
+  topic TEXT NOT NULL,
+  kafka_partition INTEGER NOT NULL,
+  next_offset BIGINT NOT NULL,
+  message_time_us BIGINT NOT NULL,
+  committed_at_us BIGINT NOT NULL,
+  PRIMARY KEY (topic, kafka_partition))
+)";
+
 int64_t NowUs() { return absl::ToUnixMicros(absl::Now()); }
 
 }  // namespace
@@ -65,7 +78,7 @@ R Ledger::InTx(LedgerTx* txn, bool write, Fn fn) {
 
 absl::StatusOr<std::unique_ptr<Ledger>> Ledger::Open(storage::Database* db) {
   std::string ddl = absl::StrReplaceAll(kSchema, {{"{SERIAL_PK_FREE}", "BIGINT NOT NULL"}});
-  if (auto st = db->ApplyMigrations(kComponent, {ddl}); !st.ok()) return st;
+  if (auto st = db->ApplyMigrations(kComponent, {ddl, kSchemaV2}); !st.ok()) return st;
   return std::unique_ptr<Ledger>(new Ledger(db));
 }
 
@@ -286,6 +299,29 @@ absl::StatusOr<std::vector<DeadLetterRow>> Ledger::DeadLetters(
           }
         }
         return out;
+      });
+}
+
+absl::Status Ledger::RecordPosition(const TopicPartition& tp, const Position& p, LedgerTx* txn) {
+  return Exec(txn,
+              "INSERT INTO sync_offsets (topic, kafka_partition, next_offset, message_time_us, "
+              "committed_at_us) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (topic, kafka_partition) "
+              "DO UPDATE SET next_offset = excluded.next_offset, message_time_us = "
+              "excluded.message_time_us, committed_at_us = excluded.committed_at_us",
+              {tp.first, int64_t{tp.second}, p.next_offset, p.message_time_us, NowUs()});
+}
+
+absl::StatusOr<std::optional<Ledger::Position>> Ledger::LastPosition(const TopicPartition& tp,
+                                                                     LedgerTx* txn) {
+  return InTx<absl::StatusOr<std::optional<Position>>>(
+      txn, false, [&](storage::Transaction& tx) -> absl::StatusOr<std::optional<Position>> {
+        auto row = tx.QueryOne(
+            "SELECT next_offset, message_time_us FROM sync_offsets WHERE topic = $1 AND "
+            "kafka_partition = $2",
+            {tp.first, int64_t{tp.second}});
+        if (!row.ok()) return row.status();
+        if (!row->has_value()) return std::optional<Position>();
+        return std::optional<Position>(Position{(*row)->Int(0), (*row)->Int(1)});
       });
 }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/kafka.h"  // TopicPartition
 #include "common/storage/database.h"
 #include "dossiersync/v1/events.pb.h"
 #include "dossiersync/v1/sync.pb.h"
@@ -103,6 +104,16 @@ class Ledger {
   // Not yet replayed; all codes when `codes` is empty.
   absl::StatusOr<std::vector<DeadLetterRow>> DeadLetters(const std::vector<std::string>& codes,
                                                          LedgerTx* txn = nullptr);
+  // Where consumption of a partition stood at a commit: the next offset to read and the Kafka
+  // timestamp of the message at it (or of the last one read, when all were done), in µs.
+  struct Position {
+    int64_t next_offset = 0;
+    int64_t message_time_us = 0;
+  };
+  absl::Status RecordPosition(const TopicPartition& tp, const Position& p, LedgerTx* txn = nullptr);
+  absl::StatusOr<std::optional<Position>> LastPosition(const TopicPartition& tp,
+                                                       LedgerTx* txn = nullptr);
+
   absl::Status MarkReplayed(int64_t id, LedgerTx* txn = nullptr);
 
  private:
