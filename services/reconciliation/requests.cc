@@ -20,8 +20,9 @@ absl::StatusOr<std::unique_ptr<RequestConsumer>> RequestConsumer::Start(
   c->runner_ = runner;
   auto& family = prometheus::BuildCounter()
                      .Name("dossiersync_reconciliation_requests_total")
-                     .Help("Reconciliation requests read (e.g. from the sync, when its position "
-                           "fell off the log) and the runs started for them")
+                     .Help(
+                         "Reconciliation requests read (e.g. from the sync, when its position "
+                         "fell off the log) and the runs started for them")
                      .Register(*registry);
   c->received_ = &family.Add({{"what", "request"}});
   c->runs_ = &family.Add({{"what", "run"}});
@@ -58,12 +59,10 @@ std::optional<absl::Time> RequestConsumer::Collect() {
       continue;
     }
     received_->Increment();
-    const absl::Time t =
-        absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(r.changed_since()));
-    LogWarn("reconciliation requested",
-            {{"changed_since", absl::FormatTime(t)},
-             {"reason", r.reason()},
-             {"requested_by", r.requested_by()}});
+    const absl::Time t = absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(r.changed_since()));
+    LogWarn("reconciliation requested", {{"changed_since", absl::FormatTime(t)},
+                                         {"reason", r.reason()},
+                                         {"requested_by", r.requested_by()}});
     since = since ? std::min(*since, t) : t;
     quiet_until = absl::Now() + absl::Seconds(1);  // more may follow (one per lost partition)
   }
