@@ -73,6 +73,16 @@ void InstallKafkaLogger(rd_kafka_conf_t* conf) { rd_kafka_conf_set_log_cb(conf, 
 absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
     const std::string& brokers, DeliveryCallback on_delivery,
     const std::map<std::string, std::string>& config) {
+  DeliveryReportCallback on_report;
+  if (on_delivery) {
+    on_report = [cb = std::move(on_delivery)](const DeliveryReport& r) { cb(r.opaque, r.status); };
+  }
+  return Create(brokers, std::move(on_report), config);
+}
+
+absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
+    const std::string& brokers, DeliveryReportCallback on_report,
+    const std::map<std::string, std::string>& config) {
   if (brokers.empty()) return absl::InvalidArgumentError("--kafka_brokers is empty");
   std::map<std::string, std::string> kv = {
       {"bootstrap.servers", brokers},
@@ -86,7 +96,7 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
       {"compression.type", "lz4"},
   };
   auto p = std::unique_ptr<KafkaProducer>(new KafkaProducer());
-  p->on_delivery_ = std::move(on_delivery);
+  p->on_report_ = std::move(on_report);
   auto rk = NewHandle(RD_KAFKA_PRODUCER, std::move(kv), config, [&](rd_kafka_conf_t* conf) {
     rd_kafka_conf_set_dr_msg_cb(conf, &KafkaProducer::OnDelivery);
     rd_kafka_conf_set_opaque(conf, p.get());
@@ -105,10 +115,29 @@ KafkaProducer::~KafkaProducer() {
 
 void KafkaProducer::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
   auto* self = static_cast<KafkaProducer*>(opaque);
-  absl::Status st = m->err == RD_KAFKA_RESP_ERR_NO_ERROR
-                        ? absl::OkStatus()
-                        : absl::UnavailableError(rd_kafka_err2str(m->err));
-  if (self->on_delivery_) self->on_delivery_(reinterpret_cast<intptr_t>(m->_private), st);
+  if (!self->on_report_) return;
+  DeliveryReport r;
+  r.opaque = reinterpret_cast<intptr_t>(m->_private);
+  if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    r.partition = m->partition;
+    r.offset = m->offset;
+  } else {
+    r.status = absl::UnavailableError(rd_kafka_err2str(m->err));
+  }
+  self->on_report_(r);
+}
+
+absl::StatusOr<std::pair<int64_t, int64_t>> KafkaProducer::Watermarks(const std::string& topic,
+                                                                      int32_t partition,
+                                                                      absl::Duration timeout) {
+  int64_t low = 0, high = 0;
+  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+      rk_, topic.c_str(), partition, &low, &high, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::UnavailableError(
+        absl::StrCat("watermarks of ", topic, "/", partition, ": ", rd_kafka_err2str(err)));
+  }
+  return std::make_pair(low, high);
 }
 
 absl::Status KafkaProducer::Produce(const OutMessage& m, absl::Duration queue_wait) {

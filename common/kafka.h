@@ -63,12 +63,24 @@ struct OutMessage {
 };
 
 using DeliveryCallback = std::function<void(int64_t opaque, const absl::Status& status)>;
+// Where a delivered message landed (partition -1 and offset -1 when it failed).
+struct DeliveryReport {
+  int64_t opaque = 0;
+  absl::Status status;
+  int32_t partition = -1;
+  int64_t offset = -1;
+};
+using DeliveryReportCallback = std::function<void(const DeliveryReport& report)>;
 
 class KafkaProducer {
  public:
   // `config` entries override the defaults (any librdkafka producer property).
   static absl::StatusOr<std::unique_ptr<KafkaProducer>> Create(
       const std::string& brokers, DeliveryCallback on_delivery,
+      const std::map<std::string, std::string>& config = {});
+  // The same, told where each message landed.
+  static absl::StatusOr<std::unique_ptr<KafkaProducer>> Create(
+      const std::string& brokers, DeliveryReportCallback on_report,
       const std::map<std::string, std::string>& config = {});
   ~KafkaProducer();
 
@@ -83,12 +95,16 @@ class KafkaProducer {
   int OutQueueLen() const;
   // The fatal error, if the idempotent producer has hit one.
   std::optional<std::string> FatalError() const;
+  // The log's low and high watermarks of `topic`/`partition`, asked of the broker.
+  absl::StatusOr<std::pair<int64_t, int64_t>> Watermarks(const std::string& topic,
+                                                         int32_t partition,
+                                                         absl::Duration timeout);
 
  private:
   KafkaProducer() = default;
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
   rd_kafka_t* rk_ = nullptr;
-  DeliveryCallback on_delivery_;
+  DeliveryReportCallback on_report_;
 };
 
 struct InMessage {

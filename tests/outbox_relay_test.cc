@@ -29,32 +29,56 @@ class OutboxRelayTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
     // Revisions 1..kRevisions of each dossier, interleaved.
-    for (int rev = 1; rev <= kRevisions; ++rev) {
-      for (int d = 1; d <= kDossiers; ++d) {
-        auto req = testing::ValidRequest(d, 1, rev);
-        absl::Notification done;
-        store_->Submit(&req, "", [&](absl::StatusOr<ApplyResult> r) {
-          EXPECT_TRUE(r.ok()) << r.status();
-          done.Notify();
-        });
-        done.WaitForNotification();
-      }
-    }
+    for (int rev = 1; rev <= kRevisions; ++rev) SubmitRevision(rev);
     ASSERT_EQ(OutboxCount(), kDossiers * kRevisions);
   }
-  std::unique_ptr<OutboxRelay> StartRelay() {
-    RelayOptions o;
+  std::unique_ptr<OutboxRelay> StartRelay(RelayOptions o = {}) {
     o.brokers = broker_->bootstrap();
     o.idle_poll = absl::Milliseconds(20);
     auto relay = std::make_unique<OutboxRelay>(db_.get(), o, registry_);
     EXPECT_TRUE(relay->Start().ok());
     return relay;
   }
-  int64_t OutboxCount() {
+  int64_t Count(const std::string& table) {
     auto tx = db_->BeginRead();
     if (!tx.ok()) return -1;
-    auto row = (*tx)->QueryOne("SELECT COUNT(*) FROM outbox");
+    auto row = (*tx)->QueryOne("SELECT COUNT(*) FROM " + table);
     return row.ok() && row->has_value() ? (*row)->Int(0) : -1;
+  }
+  int64_t OutboxCount() { return Count("outbox"); }
+  // The sum of a counter family's series in the relay's registry (-1: no such family).
+  double CounterSum(const std::string& name) {
+    for (const auto& f : registry_.Collect()) {
+      if (f.name != name) continue;
+      double sum = 0;
+      for (const auto& m : f.metric) sum += m.counter.value;
+      return sum;
+    }
+    return -1;
+  }
+  // The fixture's broker again on fixed ports, so that it can be restarted empty on them.
+  void UseRestartableBroker() {
+    bo_.partitions = 3;
+    bo_.listen = absl::StrCat("127.0.0.1:", testing::FreePort());
+    broker_.reset();
+    RestartBroker();
+  }
+  void RestartBroker() {
+    broker_.reset();
+    auto b = devbroker::DevBroker::Start(bo_);
+    ASSERT_TRUE(b.ok()) << b.status();
+    broker_ = std::move(*b);
+  }
+  void SubmitRevision(int rev) {
+    for (int d = 1; d <= kDossiers; ++d) {
+      auto req = testing::ValidRequest(d, 1, rev);
+      absl::Notification done;
+      store_->Submit(&req, "", [&](absl::StatusOr<ApplyResult> r) {
+        EXPECT_TRUE(r.ok()) << r.status();
+        done.Notify();
+      });
+      done.WaitForNotification();
+    }
   }
   // Every change on the topic once (by event-id), each dossier's revisions ascending.
   void ExpectAllPublishedInOrder() {
@@ -83,6 +107,7 @@ class OutboxRelayTest : public ::testing::Test {
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<IntakeStore> store_;
   prometheus::Registry registry_;
+  devbroker::DevBrokerOptions bo_;
 };
 
 TEST_F(OutboxRelayTest, PublishesEveryRowInOrderAndEmptiesTheOutbox) {
@@ -124,6 +149,101 @@ TEST_F(OutboxRelayTest, AnOutageOnlyDelaysAndTheBacklogFollowsTheOutbox) {
   EXPECT_GE(relay->published(), kDossiers * kRevisions);
   relay->Stop(absl::Seconds(5));
   ExpectAllPublishedInOrder();
+}
+
+TEST_F(OutboxRelayTest, PublishedRowsAreRetainedWithinTheirCountAndAge) {
+  RelayOptions o;
+  o.retention.keep_max = 20;
+  o.reset_check_every = absl::Milliseconds(100);
+  auto relay = StartRelay(o);
+  ASSERT_TRUE(testing::WaitFor([&] { return OutboxCount() == 0; }));
+  // The newest 20 stay (a check prunes the rest).
+  ASSERT_TRUE(testing::WaitFor([&] { return Count("published") == 20; }));
+  auto tx = db_->BeginRead();
+  ASSERT_TRUE(tx.ok());
+  auto oldest = (*tx)->QueryOne("SELECT MIN(id), MAX(id) FROM published");
+  ASSERT_TRUE(oldest.ok() && oldest->has_value());
+  EXPECT_EQ((*oldest)->Int(1) - (*oldest)->Int(0), 19);
+  tx->reset();
+  relay->Stop(absl::Seconds(5));
+  relay.reset();
+  // By age: nothing older than keep_for survives a check.
+  o.retention.keep_for = absl::Milliseconds(1);
+  relay = StartRelay(o);
+  ASSERT_TRUE(testing::WaitFor([&] { return Count("published") == 0; }));
+  // Retention off: a published row is deleted at once.
+  relay->Stop(absl::Seconds(5));
+  relay.reset();
+  o.retention.keep_max = 0;
+  relay = StartRelay(o);
+  SubmitRevision(kRevisions + 1);
+  ASSERT_TRUE(testing::WaitFor([&] { return OutboxCount() == 0; }));
+  EXPECT_EQ(Count("published"), 0);
+}
+
+TEST_F(OutboxRelayTest, ATopicRestartedEmptyIsFoundByItsWatermarksAndPublishedAgainInOrder) {
+  UseRestartableBroker();
+  RelayOptions o;
+  o.reset_check_every = absl::Milliseconds(200);
+  auto relay = StartRelay(o);
+  ASSERT_TRUE(testing::WaitFor([&] { return OutboxCount() == 0; }));
+  EXPECT_EQ(Count("published"), kDossiers * kRevisions);
+  EXPECT_LE(CounterSum("dossiersync_intake_topic_resets_total"), 0);  // no series yet
+  // Nothing new is written: only the watermark check can tell that the log is gone.
+  RestartBroker();
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return CounterSum("dossiersync_intake_topic_resets_total") >= 1; },
+      absl::Seconds(30)));
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return OutboxCount() == 0 && Count("published") == kDossiers * kRevisions; },
+      absl::Seconds(30)));
+  EXPECT_GE(CounterSum("dossiersync_intake_republished_total"), kDossiers * kRevisions);
+  relay->Stop(absl::Seconds(5));
+  ExpectAllPublishedInOrder();  // on the new, empty log: every change again, in order
+}
+
+TEST_F(OutboxRelayTest, ATopicRestartedEmptyIsFoundByADeliveryBelowWhatWasDelivered) {
+  UseRestartableBroker();
+  RelayOptions o;
+  o.reset_check_every = absl::Hours(1);  // the delivery alone must tell
+  auto relay = StartRelay(o);
+  ASSERT_TRUE(testing::WaitFor([&] { return OutboxCount() == 0; }));
+  RestartBroker();
+  SubmitRevision(kRevisions + 1);  // lands at the start of the new log, below what was delivered
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return CounterSum("dossiersync_intake_topic_resets_total") >= 1; },
+      absl::Seconds(30)));
+  ASSERT_TRUE(testing::WaitFor([&] { return OutboxCount() == 0; }, absl::Seconds(30)));
+  relay->Stop(absl::Seconds(5));
+  // Every change is on the new log; the new revision may come before the older ones republished
+  // after it (the sync's ledger takes revisions by number, not by arrival).
+  auto msgs = testing::CollectTopic(broker_->bootstrap(), kTopicDossierChanges,
+                                    kDossiers * (kRevisions + 1), absl::Seconds(30));
+  EXPECT_EQ(testing::DistinctEvents(msgs), static_cast<size_t>(kDossiers * (kRevisions + 1)));
+}
+
+TEST_F(OutboxRelayTest, AnOperatorRepublishesWhatWasAcceptedSinceATime) {
+  auto relay = StartRelay();
+  ASSERT_TRUE(testing::WaitFor([&] { return OutboxCount() == 0; }));
+  auto tx = db_->BeginRead();
+  ASSERT_TRUE(tx.ok());
+  // The 6th revision's acceptance time: revisions 6..10 of every dossier (25 rows) come again.
+  auto row = (*tx)->QueryOne("SELECT MIN(created_at_us) FROM published WHERE id > 25");
+  ASSERT_TRUE(row.ok() && row->has_value());
+  const absl::Time since = absl::FromUnixMicros((*row)->Int(0));
+  tx->reset();
+  auto r = relay->Republish(since);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->republished, 25);
+  EXPECT_GT(r->oldest_retained_us, 0);
+  EXPECT_LT(r->oldest_retained_us, absl::ToUnixMicros(since));
+  ASSERT_TRUE(testing::WaitFor([&] { return relay->published() == kDossiers * kRevisions + 25; }));
+  relay->Stop(absl::Seconds(5));
+  auto msgs = testing::CollectTopic(broker_->bootstrap(), kTopicDossierChanges,
+                                    kDossiers * kRevisions + 25, absl::Seconds(30));
+  EXPECT_EQ(msgs.size(), static_cast<size_t>(kDossiers * kRevisions + 25));
+  EXPECT_EQ(testing::DistinctEvents(msgs), static_cast<size_t>(kDossiers * kRevisions));
+  EXPECT_EQ(CounterSum("dossiersync_intake_republished_total"), 25);
 }
 
 }  // namespace

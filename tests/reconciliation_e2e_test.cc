@@ -44,7 +44,7 @@ class ReconciliationE2ETest : public ::testing::Test {
     sync::SyncConfig c = testing::SyncTestConfig(broker_->bootstrap(), dir_.path(), *sim_);
     sync_ = std::move(*sync::App::Start(c));
     client_ = std::move(*dvcqg::Client::Create(dvcqg_config_));
-    producer_ = std::move(*KafkaProducer::Create(broker_->bootstrap(), nullptr));
+    producer_ = std::move(*KafkaProducer::Create(broker_->bootstrap(), DeliveryCallback()));
     db_ = std::move(*storage::Open(testing::TestDatabaseUri(dir_.path(), "recon.db")));
     store_ = std::move(*reconciliation::RunStore::Open(db_.get()));
     stub_ = testing::IntakeStub(intake_->grpc_port());

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "common/grpc_client.h"
+#include "dossiersync/v1/intake.grpc.pb.h"
 #include "dossiersync/v1/reconciliation.grpc.pb.h"
 #include "dossiersync/v1/sync.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -125,6 +126,45 @@ TEST_F(SecurityTest, MutualTlsRefusesUntrustedAndMissingClientCertificates) {
   // A valid certificate is not enough without a token.
   good.token = "";
   EXPECT_EQ(Submit(good, 4).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// IntakeService.Republish is an operator's: a portal token is refused, a request without `since`
+// is INVALID_ARGUMENT, and `dossierctl republish` with the operator token publishes again what
+// intake retains.
+TEST_F(SecurityTest, RepublishIsForOperatorsAndDossierctlRunsIt) {
+  StartIntake(/*mtls=*/false);
+  ASSERT_TRUE(Submit(Tls()).ok());
+  ASSERT_TRUE(Submit(Tls(), 2).ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return intake_->relay()->published() == 2; }));
+  auto republish = [&](const std::string& token, bool with_since) {
+    auto stub = dossiersync::v1::IntakeService::NewStub(
+        *MakeChannel(absl::StrCat("127.0.0.1:", intake_->grpc_port()), Tls(token)));
+    dossiersync::v1::RepublishRequest req;
+    if (with_since) req.mutable_since()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 3600);
+    dossiersync::v1::RepublishResponse resp;
+    return stub->Republish(MakeContext(Tls(token), absl::Seconds(5)).get(), req, &resp);
+  };
+  grpc::Status portal = republish("tok-tuphap-0123456789", true);
+  EXPECT_EQ(portal.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(ReasonOf(DetailsOf(portal)), "OPERATOR_ONLY");
+  grpc::Status no_since = republish("tok-operator-0123456789", false);
+  EXPECT_EQ(no_since.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(no_since.error_message().find("since"), std::string::npos) << no_since.error_message();
+  EXPECT_EQ(intake_->relay()->published(), 2);  // nothing was republished
+  std::ofstream(work_.File("op-token")) << "tok-operator-0123456789\n";
+  testing::Process ctl({testing::BinaryPath("dossierctl"), "republish", "--since=1h",
+                        absl::StrCat("--intake_addr=127.0.0.1:", intake_->grpc_port()),
+                        "--tls_ca_file=" + File("ca.crt"), "--token_file=" + work_.File("op-token")},
+                       work_.File("republish.out"));
+  ASSERT_EQ(ctl.Wait(), 0);
+  std::ifstream in(work_.File("republish.out"));
+  std::stringstream out;
+  out << in.rdbuf();
+  EXPECT_NE(out.str().find("\"republished\":2"), std::string::npos) << out.str();
+  ASSERT_TRUE(testing::WaitFor([&] { return intake_->relay()->published() == 4; }));
+  testing::Process bad({testing::BinaryPath("dossierctl"), "republish", "--since=yesterday"},
+                       work_.File("republish-bad.out"));
+  EXPECT_EQ(bad.Wait(), 2);
 }
 
 // Operator RPCs (SyncService.Pause) refuse a portal token; the operator token passes. The sync's

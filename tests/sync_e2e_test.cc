@@ -266,7 +266,9 @@ TEST_F(SyncE2ETest, AStreamLostBelowTheSyncIsDetectedAndAReconciliationRequested
   };
   broker_ = start_broker();
   ASSERT_NE(broker_, nullptr);
-  intake_ = testing::StartIntake(testing::IntakeTestConfig(broker_->bootstrap(), dir_.path()));
+  auto ic = testing::IntakeTestConfig(broker_->bootstrap(), dir_.path());
+  ic.topic_check_every = absl::Milliseconds(300);
+  intake_ = testing::StartIntake(ic);
   const absl::Time before = absl::Now();
   auto sync = StartSync(SyncTestConfig());
   ASSERT_NE(sync, nullptr);
@@ -283,6 +285,8 @@ TEST_F(SyncE2ETest, AStreamLostBelowTheSyncIsDetectedAndAReconciliationRequested
   EXPECT_EQ(testing::ScrapeMetricSum(sync->metrics_port(), "dossiersync_sync_stream_lost_total"),
             -1);
   sync.reset();
+  const int64_t calls = SimRequests();
+  const int64_t published = intake_->relay()->published();
   broker_.reset();
   broker_ = start_broker();
   ASSERT_NE(broker_, nullptr);
@@ -302,6 +306,28 @@ TEST_F(SyncE2ETest, AStreamLostBelowTheSyncIsDetectedAndAReconciliationRequested
   EXPECT_LE(since, absl::Now());
   EXPECT_NE(r.reason().find("fell off the log"), std::string::npos) << r.reason();
   EXPECT_EQ(r.requested_by(), "dossier-sync");
+  // Intake found the topic emptied below what it had delivered and published every change it
+  // retains again; the sync reads them all and its ledger knows each: DVCQG gets no call more.
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return testing::ScrapeMetricSum(intake_->metrics_port(), "dossiersync_intake_republished_total") >=
+               static_cast<double>(published) &&
+           intake_->relay()->backlog() == 0;
+  }));
+  ASSERT_TRUE(testing::WaitFor([&] {
+    int series = 0;
+    double lag =
+        testing::ScrapeMetricSum(sync->metrics_port(), "dossiersync_sync_consumer_lag", &series);
+    return series > 0 && lag == 0 &&
+           testing::ScrapeMetricSum(sync->metrics_port(), "dossiersync_sync_pending_changes") == 0;
+  }));
+  EXPECT_GE(testing::ScrapeMetricSum(intake_->metrics_port(), "dossiersync_intake_topic_resets_total"),
+            1);
+  EXPECT_GE(testing::CollectTopic(broker_->bootstrap(), kTopicDossierChanges, published).size(),
+            static_cast<size_t>(published));
+  sync.reset();
+  EXPECT_EQ(SimRequests(), calls);
+  WaitConverged();
+  CheckHistories();
 }
 
 TEST_F(SyncE2ETest, LagAfterARestartIsKnownAndZeroWhenNothingIsPending) {

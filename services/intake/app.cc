@@ -29,6 +29,13 @@ absl::Status IntakeConfig::Validate() const {
   if (relay_lease_ttl < absl::Seconds(1)) {
     return absl::InvalidArgumentError("--relay_lease_ttl must be at least 1s");
   }
+  if (outbox_retain_for < absl::ZeroDuration() || outbox_retain_max < 0) {
+    return absl::InvalidArgumentError(
+        "--outbox_retain_for and --outbox_retain_max must not be negative (0 keeps nothing)");
+  }
+  if (topic_check_every < absl::Milliseconds(100)) {
+    return absl::InvalidArgumentError("--topic_check_every must be at least 100ms");
+  }
   if (shutdown_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--shutdown_grace must not be negative");
   }
@@ -53,7 +60,10 @@ nlohmann::json IntakeConfig::ToJson() const {
           {"transitions", transitions},
           {"shutdown_grace", absl::FormatDuration(shutdown_grace)},
           {"instance_id", instance_id},
-          {"relay_lease_ttl", absl::FormatDuration(relay_lease_ttl)}};
+          {"relay_lease_ttl", absl::FormatDuration(relay_lease_ttl)},
+          {"outbox_retain_for", absl::FormatDuration(outbox_retain_for)},
+          {"outbox_retain_max", outbox_retain_max},
+          {"topic_check_every", absl::FormatDuration(topic_check_every)}};
 }
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(const IntakeConfig& config) {
@@ -73,11 +83,16 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const IntakeConfig& config) {
   ro.producer_config = config.kafka_config;
   ro.holder = config.instance_id;
   ro.lease_ttl = config.relay_lease_ttl;
+  ro.retention.keep_for = config.outbox_retain_for;
+  ro.retention.keep_max = config.outbox_retain_max;
+  ro.reset_check_every = config.topic_check_every;
   app->relay_ = std::make_unique<OutboxRelay>(app->db_.get(), ro, *app->registry_);
   app->store_->SetOnCommit([relay = app->relay_.get()](int rows) { relay->Notify(rows); });
   if (auto st = app->relay_->Start(); !st.ok()) return st;
   app->service_ = std::make_unique<IntakeServiceImpl>(app->store_.get(), app->auth_.get(),
                                                       config.validator, *app->registry_);
+  app->service_->SetRepublisher(
+      [relay = app->relay_.get()](absl::Time since) { return relay->Republish(since); });
   DS_ASSIGN_OR_RETURN(
       app->server_,
       GrpcServer::Start(config.server, {app->service_.get()},

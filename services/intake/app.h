@@ -34,6 +34,11 @@ struct IntakeConfig {
   absl::Duration shutdown_grace = absl::Seconds(10);
   std::string instance_id;  // outbox relay lease holder; empty = HOSTNAME-PID
   absl::Duration relay_lease_ttl = absl::Seconds(10);
+  // Published changes kept for republication (a topic reset, `dossierctl republish`): by age and
+  // by count, whichever is reached first.
+  absl::Duration outbox_retain_for = absl::Hours(24);
+  int64_t outbox_retain_max = 1000000;
+  absl::Duration topic_check_every = absl::Seconds(10);
 
   // Reads every flag (with DOSSIERSYNC_* fallback applied by ParseFlags).
   static IntakeConfig FromFlags();

@@ -25,6 +25,13 @@ ABSL_FLAG(
 ABSL_FLAG(absl::Duration, relay_lease_ttl, absl::Seconds(10),
           "With several intake replicas on one database, one relay publishes; a standby takes over "
           "this long after the publisher died");
+ABSL_FLAG(absl::Duration, outbox_retain_for, absl::Hours(24),
+          "Published changes are kept this long to be published again when the topic is reset or "
+          "an operator asks (0: not kept)");
+ABSL_FLAG(int64_t, outbox_retain_max, 1000000,
+          "At most this many published changes are kept (0: not kept)");
+ABSL_FLAG(absl::Duration, topic_check_every, absl::Seconds(10),
+          "How often the relay checks that the topic still holds what it delivered");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "How long SIGTERM waits for in-flight calls and Kafka deliveries");
 
@@ -48,6 +55,9 @@ IntakeConfig IntakeConfig::FromFlags() {
   c.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   c.instance_id = absl::GetFlag(FLAGS_instance_id);
   c.relay_lease_ttl = absl::GetFlag(FLAGS_relay_lease_ttl);
+  c.outbox_retain_for = absl::GetFlag(FLAGS_outbox_retain_for);
+  c.outbox_retain_max = absl::GetFlag(FLAGS_outbox_retain_max);
+  c.topic_check_every = absl::GetFlag(FLAGS_topic_check_every);
   return c;
 }
 

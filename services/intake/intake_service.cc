@@ -9,10 +9,12 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/raw_messages.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace dossiersync::intake {
 
 using dossiersync::v1::Dossier;
+using google::protobuf::util::TimeUtil;
 using dossiersync::v1::GetDossierRequest;
 using dossiersync::v1::SubmitChangeRequest;
 using dossiersync::v1::SubmitChangeResponse;
@@ -231,6 +233,37 @@ grpc::ServerUnaryReactor* IntakeServiceImpl::GetDossierHistory(grpc::CallbackSer
     std::string agency = out.revisions(out.revisions_size() - 1).agency_code();
     return absl::StatusOr<Answer>(Answer({agency, out.SerializeAsString()}));
   });
+}
+
+grpc::ServerUnaryReactor* IntakeServiceImpl::Republish(grpc::CallbackServerContext* ctx,
+                                                       const grpc::ByteBuffer* raw,
+                                                       grpc::ByteBuffer* raw_resp) {
+  auto call = RawUnaryCall<dossiersync::v1::RepublishRequest,
+                           dossiersync::v1::RepublishResponse>::Begin(ctx, raw, raw_resp,
+                                                                      auth_->Authenticate(
+                                                                               *ctx,
+                                                                               Role::kOperator)
+                                                                          .status());
+  if (!call->started()) return call->reactor();
+  if (!call->req().has_since()) {
+    call->Finish(FieldError("since", "required: republish the changes accepted since when"));
+    return call->reactor();
+  }
+  if (!republisher_) {
+    call->Finish(absl::FailedPreconditionError("republication is not available"));
+    return call->reactor();
+  }
+  readers_.Post([this, call] {
+    auto r = republisher_(absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(call->req().since())));
+    if (!r.ok()) return call->Finish(absl::UnavailableError(r.status().message()));
+    call->resp()->set_republished(r->republished);
+    if (r->oldest_retained_us > 0) {
+      *call->resp()->mutable_oldest_retained() =
+          TimeUtil::MicrosecondsToTimestamp(r->oldest_retained_us);
+    }
+    call->Finish(absl::OkStatus());
+  });
+  return call->reactor();
 }
 
 }  // namespace dossiersync::intake

@@ -18,6 +18,7 @@
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "services/intake/intake_store.h"
+#include "services/intake/published_log.h"
 #include "services/intake/validator.h"
 
 namespace dossiersync::intake {
@@ -27,7 +28,8 @@ using IntakeRawService = dossiersync::v1::IntakeService::WithRawCallbackMethod_S
         dossiersync::v1::IntakeService::WithRawCallbackMethod_GetDossier<
             dossiersync::v1::IntakeService::WithRawCallbackMethod_GetDossierHistory<
                 dossiersync::v1::IntakeService::WithRawCallbackMethod_ListDossiers<
-                    dossiersync::v1::IntakeService::Service>>>>>;
+                    dossiersync::v1::IntakeService::WithRawCallbackMethod_Republish<
+                        dossiersync::v1::IntakeService::Service>>>>>>;
 
 // The metric label for a violated field: indices dropped ("new_steps[3].officer" ->
 // "new_steps[].officer"), so the label set is bounded.
@@ -52,6 +54,12 @@ class IntakeServiceImpl final : public IntakeRawService {
                                               grpc::ByteBuffer* resp) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* ListDossiers(grpc::CallbackServerContext* ctx,
                                                            const grpc::ByteBuffer* req) override;
+  // Operators only: the relay publishes retained changes again (OutboxRelay::Republish).
+  grpc::ServerUnaryReactor* Republish(grpc::CallbackServerContext* ctx,
+                                      const grpc::ByteBuffer* req,
+                                      grpc::ByteBuffer* resp) override;
+  using Republisher = std::function<absl::StatusOr<RepublishResult>(absl::Time since)>;
+  void SetRepublisher(Republisher r) { republisher_ = std::move(r); }  // before serving
 
   // Shared by the unary and streaming paths: authenticate, validate, queue for the store.
   // `done` gets the outcome as an absl::Status plus the response.
@@ -79,6 +87,7 @@ class IntakeServiceImpl final : public IntakeRawService {
   const Authenticator* auth_;
   const ValidatorConfig config_;
   WorkPool readers_{2};
+  Republisher republisher_;
   prometheus::Family<prometheus::Counter>* accepted_;
   prometheus::Family<prometheus::Counter>* rejected_;
   prometheus::Family<prometheus::Counter>* violations_;

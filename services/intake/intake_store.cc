@@ -66,6 +66,23 @@ CREATE TABLE IF NOT EXISTS revisions (
   PRIMARY KEY (code, revision))
 )";
 
+// Version 3: outbox rows Kafka acknowledged, kept for a retention window with where they landed,
+// so that a topic reset or an operator can have them published again (services/intake/
+// published_log.h).
+constexpr char kSchemaV3[] = R"(
+CREATE TABLE IF NOT EXISTS published (
+  id BIGINT PRIMARY KEY,
+  code TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  traceparent TEXT NOT NULL,
+  payload {BLOB} NOT NULL,
+  created_at_us BIGINT NOT NULL,
+  published_at_us BIGINT NOT NULL,
+  kafka_partition INTEGER NOT NULL,
+  kafka_offset BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS published_by_time ON published (published_at_us)
+)";
+
 std::string Deterministic(const google::protobuf::Message& m) {
   std::string out;
   {
@@ -104,7 +121,7 @@ std::string ContentHash(const SubmitChangeRequest& req) {
 
 absl::StatusOr<std::unique_ptr<IntakeStore>> IntakeStore::Open(storage::Database* db,
                                                                Options options) {
-  if (auto st = db->ApplyMigrations(kComponent, {kSchema, kSchemaV2}); !st.ok()) return st;
+  if (auto st = db->ApplyMigrations(kComponent, {kSchema, kSchemaV2, kSchemaV3}); !st.ok()) return st;
   auto store = std::unique_ptr<IntakeStore>(new IntakeStore(db, std::move(options)));
   auto tx = db->BeginRead();
   if (!tx.ok()) return tx.status();

@@ -30,6 +30,20 @@ OutboxRelay::OutboxRelay(storage::Database* db, RelayOptions options,
                           .Help("From commit of the change to its Kafka delivery report")
                           .Register(registry)
                           .Add({}, LatencyBuckets());
+  topic_resets_ = &prometheus::BuildCounter()
+                       .Name("dossiersync_intake_topic_resets_total")
+                       .Help("Partitions found reset or truncated below what intake delivered")
+                       .Register(registry);
+  republished_ = &prometheus::BuildCounter()
+                      .Name("dossiersync_intake_republished_total")
+                      .Help("Published changes put back in the outbox to be published again, by "
+                            "reason (topic_reset, operator)")
+                      .Register(registry);
+  retained_ = &prometheus::BuildGauge()
+                   .Name("dossiersync_intake_published_retained")
+                   .Help("Published changes kept for republication (retention window)")
+                   .Register(registry)
+                   .Add({});
 }
 
 OutboxRelay::~OutboxRelay() { Stop(absl::Seconds(1)); }
@@ -38,6 +52,9 @@ absl::Status OutboxRelay::Start() {
   auto leases = storage::Leases::Open(db_);
   if (!leases.ok()) return leases.status();
   leases_ = std::move(*leases);
+  auto log = PublishedLog::Open(db_, options_.retention);
+  if (!log.ok()) return log.status();
+  log_ = std::move(*log);
   auto tx = db_->BeginRead();
   if (!tx.ok()) return tx.status();
   auto row = (*tx)->QueryOne("SELECT COUNT(*) FROM outbox");
@@ -65,14 +82,66 @@ void OutboxRelay::Stop(absl::Duration grace) {
   if (thread_.joinable()) thread_.join();
 }
 
-void OutboxRelay::OnDelivery(int64_t id, const absl::Status& st) {
+absl::StatusOr<RepublishResult> OutboxRelay::Republish(absl::Time since) {
+  if (!log_) return absl::FailedPreconditionError("the outbox relay is not running");
+  auto r = log_->Republish(absl::ToUnixMicros(since));
+  if (!r.ok()) return r.status();
+  LogInfo("republishing on an operator's request",
+          {{"since", absl::FormatTime(since)}, {"rows", r->republished}});
+  republished_->Add({{"reason", "operator"}}).Increment(static_cast<double>(r->republished));
+  rewind_ = true;
+  Notify(static_cast<int>(r->republished));
+  return r;
+}
+
+void OutboxRelay::Republished(const std::set<int32_t>& partitions, int64_t rows, const char* how) {
+  for (int32_t p : partitions) {
+    topic_resets_->Add({{"partition", absl::StrCat(p)}}).Increment();
+    LogError("topic partition reset or truncated below what intake delivered; publishing its "
+             "retained changes again",
+             {{"topic", options_.topic}, {"partition", static_cast<int64_t>(p)}, {"found_by", how}});
+  }
+  republished_->Add({{"reason", "topic_reset"}}).Increment(static_cast<double>(rows));
+  backlog_ += rows;
+  backlog_gauge_->Set(static_cast<double>(backlog_.load()));
+  restart_ = true;  // drain what is in flight, then from the oldest row again
+}
+
+void OutboxRelay::CheckTopic() {
+  if (absl::Now() < next_check_ || !producer_) return;
+  next_check_ = absl::Now() + options_.reset_check_every;
+  if (options_.retention.enabled()) {
+    if (auto pruned = log_->Prune(absl::Now()); !pruned.ok()) {
+      LogWarn("published log prune failed", {{"error", std::string(pruned.status().message())}});
+    }
+    if (auto n = log_->RetainedRows(); n.ok()) retained_->Set(static_cast<double>(*n));
+  }
+  std::set<int32_t> reset;
+  for (const auto& [partition, high] : log_->HighOffsets()) {
+    auto wm = producer_->Watermarks(options_.topic, partition, absl::Seconds(2));
+    if (wm.ok() && wm->second <= high) reset.insert(partition);
+  }
+  if (reset.empty()) return;
+  auto rows = log_->RepublishPartitions(reset);
+  if (!rows.ok()) {
+    LogWarn("republication after a topic reset failed; will retry",
+            {{"error", std::string(rows.status().message())}});
+    next_check_ = absl::InfinitePast();
+    return;
+  }
+  Republished(reset, *rows, "watermark");
+}
+
+void OutboxRelay::OnDelivery(const DeliveryReport& report) {
+  const int64_t id = report.opaque;
+  const absl::Status& st = report.status;
   auto it = in_flight_.find(id);
   if (st.ok()) {
     if (it != in_flight_.end()) {
       publish_latency_->Observe(
           static_cast<double>(absl::ToUnixMicros(absl::Now()) - it->second.created_at_us) / 1e6);
     }
-    delivered_.push_back(id);
+    delivered_.push_back(Delivered{id, report.partition, report.offset});
   } else {
     delivery_failures_->Increment();
     LogWarn("outbox delivery failed; will republish from the oldest remaining row",
@@ -85,7 +154,7 @@ void OutboxRelay::OnDelivery(int64_t id, const absl::Status& st) {
 absl::Status OutboxRelay::EnsureProducer() {
   if (producer_) return absl::OkStatus();
   auto p = KafkaProducer::Create(
-      options_.brokers, [this](int64_t id, const absl::Status& st) { OnDelivery(id, st); },
+      options_.brokers, [this](const DeliveryReport& r) { OnDelivery(r); },
       options_.producer_config);
   if (!p.ok()) return p.status();
   producer_ = std::move(*p);
@@ -130,28 +199,18 @@ void OutboxRelay::ProduceMore() {
 
 void OutboxRelay::RecordDelivered() {
   if (delivered_.empty()) return;
-  auto tx = db_->Begin();
-  if (tx.ok()) {
-    absl::Status st;
-    for (int64_t id : delivered_) {
-      auto r = (*tx)->Exec("DELETE FROM outbox WHERE id = $1", {id});
-      if (!r.ok()) {
-        st = r.status();
-        break;
-      }
-    }
-    if (st.ok()) st = (*tx)->Commit();
-    if (st.ok()) {
-      backlog_ -= static_cast<int64_t>(delivered_.size());
-      published_ += static_cast<int64_t>(delivered_.size());
-      published_total_->Increment(static_cast<double>(delivered_.size()));
-      backlog_gauge_->Set(static_cast<double>(backlog_.load()));
-      delivered_.clear();
-      return;
-    }
-    LogWarn("outbox delete failed; will retry", {{"error", std::string(st.message())}});
+  auto r = log_->Record(delivered_);
+  if (!r.ok()) {
+    // Keep `delivered_`: recording again is harmless; a crash only re-publishes (same event-id).
+    LogWarn("outbox delete failed; will retry", {{"error", std::string(r.status().message())}});
+    return;
   }
-  // Keep `delivered_`: deleting again is harmless; a crash only re-publishes (same event-id).
+  backlog_ -= r->recorded;
+  published_ += r->recorded;
+  published_total_->Increment(static_cast<double>(r->recorded));
+  backlog_gauge_->Set(static_cast<double>(backlog_.load()));
+  delivered_.clear();
+  if (!r->reset_partitions.empty()) Republished(r->reset_partitions, r->republished, "delivery");
 }
 
 bool OutboxRelay::HoldLease() {
@@ -218,7 +277,11 @@ void OutboxRelay::Run() {
       in_flight_.clear();  // a fatal producer will never report them: start over now
       continue;
     }
-    if (HoldLease() && absl::Now() >= restart_after_) ProduceMore();
+    if (rewind_.exchange(false)) restart_ = true;
+    if (HoldLease() && absl::Now() >= restart_after_) {
+      CheckTopic();
+      ProduceMore();
+    }
     int served = producer_->Poll(in_flight_.empty() ? 0 : 10);
     if (served > 0) backoff = absl::Milliseconds(100);
     RecordDelivered();

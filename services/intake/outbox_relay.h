@@ -7,6 +7,14 @@
 // delivery or a fatal producer error the relay drains what is in flight, recreates the producer
 // and starts again from the oldest remaining row.
 //
+// Acknowledged rows move to the published log (services/intake/published_log.h) for a retention
+// window. A delivery at an offset not above one already delivered on its partition, or (checked
+// every `reset_check_every`) a partition whose high watermark is not above it, means the topic was
+// reset or truncated below what intake delivered: that partition's retained rows go back to the
+// outbox and are published again (dossiersync_intake_topic_resets_total). Republish puts back
+// what an operator asks for. Either way the relay drains what is in flight and starts again from
+// the oldest row, so each dossier's changes keep their order.
+//
 // With several intake replicas on one database, a lease makes one relay the publisher; the others
 // stand by (a takeover after the lease expires may repeat rows, always with the same event-id).
 //
@@ -16,6 +24,7 @@
 
 #include <atomic>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <thread>
@@ -27,6 +36,7 @@
 #include "common/kafka.h"
 #include "common/storage/database.h"
 #include "common/storage/lease.h"
+#include "services/intake/published_log.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
@@ -46,6 +56,10 @@ struct RelayOptions {
   // when it expires. Empty holder: storage::DefaultHolder().
   std::string holder;
   absl::Duration lease_ttl = absl::Seconds(10);
+  RetentionOptions retention;
+  // How often the active relay prunes the published log and compares each partition's high
+  // watermark with what it delivered there.
+  absl::Duration reset_check_every = absl::Seconds(10);
 };
 
 class OutboxRelay {
@@ -58,6 +72,8 @@ class OutboxRelay {
   void Stop(absl::Duration grace);
   // Wakes the relay: rows were committed.
   void Notify(int rows);
+  // Every retained change accepted at or after `since` is published again (operator command).
+  absl::StatusOr<RepublishResult> Republish(absl::Time since);
 
   int64_t backlog() const { return backlog_.load(); }
   int64_t published() const { return published_.load(); }
@@ -72,21 +88,28 @@ class OutboxRelay {
   absl::Status EnsureProducer();
   void ProduceMore();
   void RecordDelivered();
-  void OnDelivery(int64_t id, const absl::Status& st);
+  void OnDelivery(const DeliveryReport& report);
+  // Republishes the rows of partitions whose log is gone (found by Record or by CheckTopic).
+  void Republished(const std::set<int32_t>& partitions, int64_t rows, const char* how);
+  // Prunes the published log and compares high watermarks with what was delivered, when due.
+  void CheckTopic();
   // Takes or renews the relay lease when due; true while this replica may publish.
   bool HoldLease();
 
   storage::Database* db_;
   const RelayOptions options_;
   std::unique_ptr<storage::Leases> leases_;
+  std::unique_ptr<PublishedLog> log_;
   bool active_ = false;                        // relay thread only: holds the lease
   absl::Time renewed_ = absl::InfinitePast();  // relay thread only
   std::unique_ptr<KafkaProducer> producer_;    // relay thread only
   int64_t cursor_ = 0;                         // relay thread only: highest id handed to Kafka
   std::map<int64_t, InFlight> in_flight_;      // relay thread only
-  std::vector<int64_t> delivered_;             // relay thread only (filled by delivery callback)
+  std::vector<Delivered> delivered_;           // relay thread only (filled by delivery callback)
   bool restart_ = false;                       // relay thread only
   absl::Time restart_after_ = absl::InfinitePast();
+  absl::Time next_check_ = absl::InfinitePast();  // relay thread only
+  std::atomic<bool> rewind_{false};               // Republish: start over from the oldest row
 
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
@@ -101,6 +124,9 @@ class OutboxRelay {
   prometheus::Counter* published_total_;
   prometheus::Counter* delivery_failures_;
   prometheus::Histogram* publish_latency_;
+  prometheus::Family<prometheus::Counter>* topic_resets_;
+  prometheus::Family<prometheus::Counter>* republished_;
+  prometheus::Gauge* retained_;
 };
 
 }  // namespace dossiersync::intake

@@ -6,6 +6,7 @@
 //   reconcile [--repair] [--codes=A,B] [--agency=CODE]
 //   kpis [--agency=CODE]
 //   score [--period=yyyy-MM|yyyy-Qn|yyyy] [--agency=CODE] [--json]
+//   republish --since=RFC3339|DURATION
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -52,6 +53,9 @@ ABSL_FLAG(bool, repair, false, "reconcile: request repairs of the drift found");
 ABSL_FLAG(std::string, codes, "", "reconcile: only these dossier codes (comma-separated)");
 ABSL_FLAG(std::string, agency, "", "reconcile, kpis, score: only this agency code");
 ABSL_FLAG(std::string, period, "", "score: yyyy-MM, yyyy-Qn or yyyy (default: this month)");
+ABSL_FLAG(std::string, since, "",
+          "republish: changes accepted since this time (RFC 3339, e.g. 2026-12-07T09:00:00+07:00) "
+          "or this long ago (e.g. 2h)");
 ABSL_FLAG(bool, json, false, "score: print the whole answer as JSON");
 ABSL_FLAG(absl::Duration, run_timeout, absl::Minutes(30),
           "reconcile: how long to wait for the run");
@@ -69,7 +73,8 @@ constexpr char kUsage[] =
     "  reconcile [--repair]                 run a reconciliation and print its report\n"
     "  kpis [--agency=CODE]                 the province's figures (GetKpis), per agency\n"
     "  score [--period=P] [--agency=CODE]   the national score forecast and what the sync gap "
-    "costs";
+    "costs\n"
+    "  republish --since=TIME|DURATION      intake publishes the changes it retains again";
 
 dossiersync::ClientOptions Client() {
   auto c = dossiersync::ClientOptionsFrom(
@@ -138,17 +143,18 @@ int Tail(const std::vector<std::string>& args) {
   return 0;
 }
 
+std::unique_ptr<dossiersync::v1::IntakeService::Stub> IntakeStub() {
+  auto ch = dossiersync::MakeChannel(absl::GetFlag(FLAGS_intake_addr), Client());
+  if (!ch.ok()) dossiersync::ConfigError(std::string(ch.status().message()));
+  return dossiersync::v1::IntakeService::NewStub(*ch);
+}
+
 int Get(const std::vector<std::string>& args) {
   if (args.size() < 3) {
     std::cerr << "usage: dossierctl get CODE" << std::endl;
     return 2;
   }
-  auto ch = dossiersync::MakeChannel(absl::GetFlag(FLAGS_intake_addr), Client());
-  if (!ch.ok()) {
-    std::cerr << ch.status().message() << std::endl;
-    return 2;
-  }
-  auto stub = dossiersync::v1::IntakeService::NewStub(*ch);
+  auto stub = IntakeStub();
   auto client = Client();
   auto ctx = dossiersync::MakeContext(client, absl::Seconds(10));
   dossiersync::v1::GetDossierRequest req;
@@ -165,6 +171,43 @@ int Get(const std::vector<std::string>& args) {
   po.add_whitespace = true;
   (void)google::protobuf::util::MessageToJsonString(d, &out, po);
   std::cout << out << std::endl;
+  return 0;
+}
+
+int Republish() {
+  const std::string since_flag = absl::GetFlag(FLAGS_since);
+  absl::Time since;
+  absl::Duration ago;
+  std::string err;
+  if (absl::ParseDuration(since_flag, &ago) && ago > absl::ZeroDuration()) {
+    since = absl::Now() - ago;
+  } else if (!absl::ParseTime(absl::RFC3339_full, since_flag, &since, &err)) {
+    std::cerr << "republish: --since must be an RFC 3339 time or a duration like 2h (got '"
+              << since_flag << "')" << std::endl;
+    return 2;
+  }
+  auto stub = IntakeStub();
+  auto ctx = dossiersync::MakeContext(Client(), absl::Minutes(2));
+  dossiersync::v1::RepublishRequest req;
+  req.mutable_since()->set_seconds(absl::ToUnixSeconds(since));
+  dossiersync::v1::RepublishResponse resp;
+  grpc::Status st = stub->Republish(ctx.get(), req, &resp);
+  if (!st.ok()) {
+    std::cerr << "republish: " << st.error_code() << " " << st.error_message() << std::endl;
+    return 1;
+  }
+  nlohmann::json out = {{"since", absl::FormatTime(absl::RFC3339_sec, since, absl::UTCTimeZone())},
+                        {"republished", resp.republished()}};
+  if (resp.has_oldest_retained()) {
+    absl::Time oldest = absl::FromUnixSeconds(resp.oldest_retained().seconds());
+    out["oldest_retained"] = absl::FormatTime(absl::RFC3339_sec, oldest, absl::UTCTimeZone());
+    if (since < oldest) {
+      std::cerr << "republish: changes before " << out["oldest_retained"].get<std::string>()
+                << " are no longer retained; `dossierctl reconcile --repair` covers them"
+                << std::endl;
+    }
+  }
+  std::cout << out.dump() << std::endl;
   return 0;
 }
 
@@ -337,6 +380,7 @@ int main(int argc, char** argv) {
   if (cmd == "reconcile") return Reconcile();
   if (cmd == "kpis") return Kpis();
   if (cmd == "score") return Score();
+  if (cmd == "republish") return Republish();
   std::cerr << "unknown command '" << cmd << "'\n" << kUsage << std::endl;
   return 2;
 }
