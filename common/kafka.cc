@@ -131,8 +131,9 @@ absl::StatusOr<std::pair<int64_t, int64_t>> KafkaProducer::Watermarks(const std:
                                                                       int32_t partition,
                                                                       absl::Duration timeout) {
   int64_t low = 0, high = 0;
-  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-      rk_, topic.c_str(), partition, &low, &high, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  rd_kafka_resp_err_t err =
+      rd_kafka_query_watermark_offsets(rk_, topic.c_str(), partition, &low, &high,
+                                       static_cast<int>(absl::ToInt64Milliseconds(timeout)));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return absl::UnavailableError(
         absl::StrCat("watermarks of ", topic, "/", partition, ": ", rd_kafka_err2str(err)));

@@ -97,8 +97,7 @@ class KafkaProducer {
   std::optional<std::string> FatalError() const;
   // The log's low and high watermarks of `topic`/`partition`, asked of the broker.
   absl::StatusOr<std::pair<int64_t, int64_t>> Watermarks(const std::string& topic,
-                                                         int32_t partition,
-                                                         absl::Duration timeout);
+                                                         int32_t partition, absl::Duration timeout);
 
  private:
   KafkaProducer() = default;

@@ -1,6 +1,6 @@
-// Chaos (SPEC §11): under load, random SIGKILL and restart of dossier-intake, dossier-sync and
-// dossier-reconciliation (child processes; not the devbroker, which keeps its data in memory),
-// DVCQG faults of every kind through the simulator's admin endpoints (5xx, 429 with Retry-After,
+// Chaos (SPEC §11): under load, random SIGKILL and restart of dossier-intake, dossier-sync,
+// dossier-reconciliation and the devbroker (child processes on fixed ports; the devbroker comes
+// back empty, every topic and committed offset gone, at least once per run), DVCQG faults of every kind through the simulator's admin endpoints (5xx, 429 with Retry-After,
 // latency, hangs before and after applying, silently dropped writes, revoked sessions) and broker
 // faults through the devbroker's control interface (request errors, a broker down, leader
 // changes). Then the faults stop and the test checks: intake holds every acknowledged change;
@@ -60,7 +60,7 @@ class ChaosTest : public ::testing::Test {
     seed_ = static_cast<uint64_t>(
         EnvInt("CHAOS_SEED", static_cast<int>(absl::ToUnixSeconds(absl::Now()) % 100000)));
     rng_.seed(seed_);
-    broker_ = testing::StartBroker(/*brokers=*/3, /*partitions=*/6);
+    StartDevbroker();
     sim_ = testing::StartSim(dir_.path());
     admin_ = std::make_unique<httplib::Client>("127.0.0.1", sim_->port());
     admin_->set_read_timeout(10, 0);
@@ -73,13 +73,14 @@ class ChaosTest : public ::testing::Test {
                 "--allow_insecure",
                 absl::StrCat("--listen=127.0.0.1:", s.port),
                 absl::StrCat("--metrics_listen=127.0.0.1:", s.metrics_port),
-                "--kafka_brokers=" + broker_->bootstrap(),
+                "--kafka_brokers=" + bootstrap_,
                 "--database=" + testing::TestDatabaseUri(dir_.path(), db)};
     };
     Service& intake = services_["intake"];
     intake.name = "intake";
     common(intake, "intake.db");
     intake.argv.push_back("--instance_id=intake-chaos");  // a restart takes its relay lease back
+    intake.argv.push_back("--topic_check_every=1s");
     Service& sync = services_["sync"];
     sync.name = "sync";
     common(sync, "sync.db");
@@ -106,6 +107,41 @@ class ChaosTest : public ::testing::Test {
     for (auto& [name, s] : services_) {
       if (s.proc) s.proc->Kill(SIGTERM);
     }
+    if (devbroker_.proc) devbroker_.proc->Kill(SIGTERM);
+  }
+
+  // The devbroker as a child process: three brokers on fixed ports (a restart gets them back and
+  // every client reconnects by itself), its control interface on a fixed port too.
+  void StartDevbroker() {
+    if (devbroker_.argv.empty()) {
+      devbroker_.name = "devbroker";
+      devbroker_.port = testing::FreePort();
+      devbroker_.metrics_port = testing::FreePort();  // the control interface
+      devbroker_.argv = {testing::BinaryPath("devbroker"), "--brokers=3", "--partitions=6",
+                         absl::StrCat("--listen=127.0.0.1:", devbroker_.port),
+                         absl::StrCat("--control_listen=127.0.0.1:", devbroker_.metrics_port)};
+      bootstrap_ = absl::StrCat("127.0.0.1:", devbroker_.port, ",127.0.0.1:", devbroker_.port + 1,
+                                ",127.0.0.1:", devbroker_.port + 2);
+    }
+    Start(devbroker_);
+    httplib::Client control("127.0.0.1", devbroker_.metrics_port);
+    ASSERT_TRUE(testing::WaitFor([&] {
+      auto r = control.Get("/health");
+      return r && r->status == 200;
+    })) << "the devbroker did not start";
+  }
+  int BrokerControl(const std::string& path) {
+    httplib::Client control("127.0.0.1", devbroker_.metrics_port);
+    auto res = control.Post(path.c_str());
+    return res ? res->status : -1;
+  }
+  void KillDevbroker() {
+    Kill(devbroker_);
+    absl::Duration down = absl::Seconds(Uniform(0, 1.5));
+    Note(absl::StrCat("SIGKILL devbroker, restart empty on the same ports after ",
+                      absl::FormatDuration(absl::Trunc(down, absl::Milliseconds(1)))));
+    absl::SleepFor(down);
+    StartDevbroker();
   }
 
   void Start(Service& s) {
@@ -173,7 +209,7 @@ class ChaosTest : public ::testing::Test {
 
   // One random fault; returns when it is over (faults last 0.5-3 s).
   void Inject() {
-    const int kind = std::uniform_int_distribution<int>(0, 8)(rng_);
+    const int kind = std::uniform_int_distribution<int>(0, 9)(rng_);
     auto hold = [&] { absl::SleepFor(absl::Seconds(Uniform(0.5, 3))); };
     switch (kind) {
       case 0:
@@ -217,12 +253,15 @@ class ChaosTest : public ::testing::Test {
         hold();
         ClearFaults();
         break;
+      case 9:
+        KillDevbroker();
+        break;
       case 7: {
         // Produce (0), Fetch (1) and OffsetCommit (8) requests fail a few times each.
         Note("broker: request errors on Produce, Fetch and OffsetCommit");
-        EXPECT_EQ(testing::BrokerControl(*broker_, "/errors?api=0&codes=6,7,6"), 200);
-        EXPECT_EQ(testing::BrokerControl(*broker_, "/errors?api=1&codes=6,7"), 200);
-        EXPECT_EQ(testing::BrokerControl(*broker_, "/errors?api=8&codes=7,15"), 200);
+        EXPECT_EQ(BrokerControl("/errors?api=0&codes=6,7,6"), 200);
+        EXPECT_EQ(BrokerControl("/errors?api=1&codes=6,7"), 200);
+        EXPECT_EQ(BrokerControl("/errors?api=8&codes=7,15"), 200);
         hold();
         break;
       }
@@ -230,15 +269,14 @@ class ChaosTest : public ::testing::Test {
         int b = std::uniform_int_distribution<int>(1, 3)(rng_);
         if (Uniform(0, 1) < 0.5) {
           Note(absl::StrCat("broker ", b, " down"));
-          EXPECT_EQ(testing::BrokerControl(*broker_, absl::StrCat("/brokers/", b, "/down")), 200);
+          EXPECT_EQ(BrokerControl(absl::StrCat("/brokers/", b, "/down")), 200);
           hold();
-          EXPECT_EQ(testing::BrokerControl(*broker_, absl::StrCat("/brokers/", b, "/up")), 200);
+          EXPECT_EQ(BrokerControl(absl::StrCat("/brokers/", b, "/up")), 200);
           Note(absl::StrCat("broker ", b, " up"));
         } else {
           int p = std::uniform_int_distribution<int>(0, 5)(rng_);
           Note(absl::StrCat("leader of dossier-changes[", p, "] moved to broker ", b));
-          EXPECT_EQ(testing::BrokerControl(
-                        *broker_, absl::StrCat("/leader?topic=dossiersync.dossier-changes.v1",
+          EXPECT_EQ(BrokerControl(absl::StrCat("/leader?topic=dossiersync.dossier-changes.v1",
                                                "&partition=", p, "&broker=", b)),
                     200);
         }
@@ -285,7 +323,8 @@ class ChaosTest : public ::testing::Test {
   int dossiers_ = 120;
   uint64_t seed_ = 0;
   std::mt19937_64 rng_;
-  std::unique_ptr<devbroker::DevBroker> broker_;
+  Service devbroker_;
+  std::string bootstrap_;
   std::unique_ptr<sim::Simulator> sim_;
   std::unique_ptr<httplib::Client> admin_;
   tools::WorkloadOptions workload_;
@@ -303,8 +342,14 @@ TEST_F(ChaosTest, EveryAcknowledgedChangeReachesDvcqgThroughKillsAndFaults) {
   for (int p = 0; p < 4; ++p) submitters.emplace_back([this, p] { Submitter(p, 4); });
   const absl::Time end = absl::Now() + absl::Seconds(seconds_);
   int injected = 0;
+  // At least one devbroker kill per run, a third of the way in (more come at random).
+  const absl::Time broker_kill = absl::Now() + absl::Seconds(seconds_) / 3;
   while (absl::Now() < end) {
-    Inject();
+    if (devbroker_.kills == 0 && absl::Now() >= broker_kill) {
+      KillDevbroker();
+    } else {
+      Inject();
+    }
     ++injected;
     absl::SleepFor(absl::Seconds(Uniform(0.2, 1.0)));
   }
@@ -312,9 +357,9 @@ TEST_F(ChaosTest, EveryAcknowledgedChangeReachesDvcqgThroughKillsAndFaults) {
   // Heal: no faults, every service up.
   ClearFaults();
   for (int api : {0, 1, 8})
-    testing::BrokerControl(*broker_, absl::StrCat("/errors/clear?api=", api));
+    BrokerControl(absl::StrCat("/errors/clear?api=", api));
   for (int b = 1; b <= 3; ++b)
-    testing::BrokerControl(*broker_, absl::StrCat("/brokers/", b, "/up"));
+    BrokerControl(absl::StrCat("/brokers/", b, "/up"));
   Note(absl::StrCat(injected, " faults injected; ", acknowledged_.load(),
                     " changes acknowledged after ", retries_.load(), " retried calls; ",
                     refused_.load(), " refused"));
@@ -366,6 +411,9 @@ TEST_F(ChaosTest, EveryAcknowledgedChangeReachesDvcqgThroughKillsAndFaults) {
   for (const auto& [name, s] : services_) {
     restarts.push_back(absl::StrCat("dossier-", name, " killed ", s.kills, "x"));
   }
+  restarts.push_back(absl::StrCat("devbroker killed ", devbroker_.kills,
+                                  "x (restarted empty each time)"));
+  EXPECT_GE(devbroker_.kills, 1);
   Note(absl::StrJoin(restarts, ", "));
   absl::MutexLock l(&report_mu_);
   std::string text = absl::StrCat("== chaos report\n", absl::StrJoin(report_, "\n"), "\n");

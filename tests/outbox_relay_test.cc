@@ -192,8 +192,7 @@ TEST_F(OutboxRelayTest, ATopicRestartedEmptyIsFoundByItsWatermarksAndPublishedAg
   // Nothing new is written: only the watermark check can tell that the log is gone.
   RestartBroker();
   ASSERT_TRUE(testing::WaitFor(
-      [&] { return CounterSum("dossiersync_intake_topic_resets_total") >= 1; },
-      absl::Seconds(30)));
+      [&] { return CounterSum("dossiersync_intake_topic_resets_total") >= 1; }, absl::Seconds(30)));
   ASSERT_TRUE(testing::WaitFor(
       [&] { return OutboxCount() == 0 && Count("published") == kDossiers * kRevisions; },
       absl::Seconds(30)));
@@ -211,8 +210,7 @@ TEST_F(OutboxRelayTest, ATopicRestartedEmptyIsFoundByADeliveryBelowWhatWasDelive
   RestartBroker();
   SubmitRevision(kRevisions + 1);  // lands at the start of the new log, below what was delivered
   ASSERT_TRUE(testing::WaitFor(
-      [&] { return CounterSum("dossiersync_intake_topic_resets_total") >= 1; },
-      absl::Seconds(30)));
+      [&] { return CounterSum("dossiersync_intake_topic_resets_total") >= 1; }, absl::Seconds(30)));
   ASSERT_TRUE(testing::WaitFor([&] { return OutboxCount() == 0; }, absl::Seconds(30)));
   relay->Stop(absl::Seconds(5));
   // Every change is on the new log; the new revision may come before the older ones republished

@@ -152,10 +152,11 @@ TEST_F(SecurityTest, RepublishIsForOperatorsAndDossierctlRunsIt) {
   EXPECT_NE(no_since.error_message().find("since"), std::string::npos) << no_since.error_message();
   EXPECT_EQ(intake_->relay()->published(), 2);  // nothing was republished
   std::ofstream(work_.File("op-token")) << "tok-operator-0123456789\n";
-  testing::Process ctl({testing::BinaryPath("dossierctl"), "republish", "--since=1h",
-                        absl::StrCat("--intake_addr=127.0.0.1:", intake_->grpc_port()),
-                        "--tls_ca_file=" + File("ca.crt"), "--token_file=" + work_.File("op-token")},
-                       work_.File("republish.out"));
+  testing::Process ctl(
+      {testing::BinaryPath("dossierctl"), "republish", "--since=1h",
+       absl::StrCat("--intake_addr=127.0.0.1:", intake_->grpc_port()),
+       "--tls_ca_file=" + File("ca.crt"), "--token_file=" + work_.File("op-token")},
+      work_.File("republish.out"));
   ASSERT_EQ(ctl.Wait(), 0);
   std::ifstream in(work_.File("republish.out"));
   std::stringstream out;

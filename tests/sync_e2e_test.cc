@@ -91,6 +91,14 @@ class SyncE2ETest : public ::testing::Test {
     dossiers_ = std::max(dossiers_, n);
   }
   json Stats() { return json::parse(admin_->Get("/admin/stats")->body); }
+  // Every /mapi/g call the simulator answered, oldest first (arrived_us, answered_us, service,
+  // status, codes).
+  json SimCalls() { return json::parse(admin_->Get("/admin/calls")->body); }
+  // Calls answered with DVCQG error code `code` for `service` ("3": the dossier already exists).
+  int64_t SimOutcomes(const std::string& service, const std::string& code) {
+    json stats = Stats();
+    return stats["outcomes"].value(service, json::object()).value(code, int64_t{0});
+  }
   int64_t SimDossiers() { return Stats()["store"]["dossiers"].get<int64_t>(); }
   int64_t SimRequests() {
     int64_t n = 0;
@@ -309,7 +317,8 @@ TEST_F(SyncE2ETest, AStreamLostBelowTheSyncIsDetectedAndAReconciliationRequested
   // Intake found the topic emptied below what it had delivered and published every change it
   // retains again; the sync reads them all and its ledger knows each: DVCQG gets no call more.
   ASSERT_TRUE(testing::WaitFor([&] {
-    return testing::ScrapeMetricSum(intake_->metrics_port(), "dossiersync_intake_republished_total") >=
+    return testing::ScrapeMetricSum(intake_->metrics_port(),
+                                    "dossiersync_intake_republished_total") >=
                static_cast<double>(published) &&
            intake_->relay()->backlog() == 0;
   }));
@@ -320,8 +329,9 @@ TEST_F(SyncE2ETest, AStreamLostBelowTheSyncIsDetectedAndAReconciliationRequested
     return series > 0 && lag == 0 &&
            testing::ScrapeMetricSum(sync->metrics_port(), "dossiersync_sync_pending_changes") == 0;
   }));
-  EXPECT_GE(testing::ScrapeMetricSum(intake_->metrics_port(), "dossiersync_intake_topic_resets_total"),
-            1);
+  EXPECT_GE(
+      testing::ScrapeMetricSum(intake_->metrics_port(), "dossiersync_intake_topic_resets_total"),
+      1);
   EXPECT_GE(testing::CollectTopic(broker_->bootstrap(), kTopicDossierChanges, published).size(),
             static_cast<size_t>(published));
   sync.reset();
@@ -505,6 +515,91 @@ TEST_F(SyncE2ETest, BreakerPausesConsumptionWhileDvcqgIsDown) {
   SetFaults({{"error_503_rate", 0.0}});
   WaitConverged();
   EXPECT_FALSE(sync->engine()->breaker_open());
+  CheckHistories();
+}
+
+// DVCQG down for a minute (503 on every call): the breaker holds consumption, retries wait, and
+// when DVCQG returns everything reaches it. A transient failure never dead-letters, however long.
+TEST_F(SyncE2ETest, DvcqgDownForAMinuteDeadLettersNothing) {
+  SetFaults({{"error_503_rate", 1.0}});
+  sync::SyncConfig c = SyncTestConfig();
+  c.engine.breaker_cooldown_max = absl::Seconds(4);  // recovery within the test's timeout
+  auto sync = StartSync(c);
+  ASSERT_TRUE(sync);
+  Submit(60);
+  ASSERT_TRUE(testing::WaitFor([&] { return sync->engine()->breaker_open(); }, kFirstProgress));
+  const absl::Time back = absl::Now() + absl::Seconds(60);
+  ASSERT_TRUE(testing::WaitFor([&] { return absl::Now() > back; }, absl::Seconds(90)));
+  EXPECT_EQ(SimDossiers(), 0);
+  SetFaults({{"error_503_rate", 0.0}});
+  WaitConverged();
+  CheckHistories();
+  EXPECT_LE(testing::ScrapeMetricSum(sync->metrics_port(), "dossiersync_sync_dead_letters_total"),
+            0);
+  EXPECT_TRUE(testing::CollectTopic(broker_->bootstrap(), kTopicDeadLetters, 1, absl::Seconds(2))
+                  .empty());
+}
+
+// DVCQG slow for two dossiers (5-10 s per call against an 8 s read timeout: some calls answer
+// late, others time out after DVCQG applied them): the other dossiers go through meanwhile, and
+// the slow ones are never created twice (an uncertain create is looked up first).
+TEST_F(SyncE2ETest, ASlowDvcqgHoldsUpNoOtherDossierAndCreatesNothingTwice) {
+  tools::Workload w(workload_);
+  const std::string slow_a = w.Lifecycle(0)[0].dossier().code();
+  const std::string slow_b = w.Lifecycle(1)[0].dossier().code();
+  SetFaults({{"slow_codes", {slow_a, slow_b}}, {"slow_ms", 5000}, {"slow_jitter_ms", 5000}});
+  sync::SyncConfig c = SyncTestConfig();
+  c.dvcqg.read_timeout = absl::Seconds(8);  // some slow calls answer, others time out
+  auto sync = StartSync(c);
+  ASSERT_TRUE(sync);
+  Submit(40);
+  // Every other dossier converges while the slow ones still wait for DVCQG.
+  WaitConverged(absl::Seconds(120), [](int i) { return i >= 2; });
+  std::string why;
+  EXPECT_FALSE(Converged(&why, [](int i) { return i < 2; }))
+      << "the slow dossiers finished first: nothing was slow";
+  SetFaults({{"slow_codes", json::array()}});
+  WaitConverged();
+  CheckHistories();
+  EXPECT_EQ(SimOutcomes("DongBoHoSoMC", "3"), 0) << "a dossier was created twice";
+  json stats = Stats();
+  EXPECT_GT(stats["injected"].value("slow", 0), 0);
+}
+
+// A 429 with Retry-After: 2 holds every worker: after the simulator answered it, no call arrives
+// before 2 s have passed (calls already on their way when it answered excepted: 250 ms).
+TEST_F(SyncE2ETest, RetryAfterHoldsEveryCallMeasuredAtTheSimulator) {
+  SetFaults({{"rate_429", 1.0}, {"retry_after_s", 2}});
+  auto sync = StartSync(SyncTestConfig());
+  ASSERT_TRUE(sync);
+  auto limited_calls = [&] {
+    int n = 0;
+    for (const auto& c : SimCalls()) n += c["status"].get<int>() == 429;
+    return n;
+  };
+  SubmitChange(5, 0);
+  ASSERT_TRUE(testing::WaitFor([&] { return limited_calls() >= 1; }, kFirstProgress));
+  // New dossiers arrive while the sync waits: they wait too (a per-dossier backoff alone would
+  // call DVCQG for them at once).
+  Submit(20);
+  // Rounds of 429s, then DVCQG takes calls again.
+  ASSERT_TRUE(testing::WaitFor([&] { return limited_calls() >= 8; }, kFirstProgress));
+  SetFaults({{"rate_429", 0.0}});
+  WaitConverged();
+  json calls = SimCalls();
+  int limited = 0;
+  for (const auto& c : calls) {
+    if (c["status"].get<int>() != 429) continue;
+    ++limited;
+    const int64_t answered = c["answered_us"].get<int64_t>();
+    for (const auto& d : calls) {
+      const int64_t arrived = d["arrived_us"].get<int64_t>();
+      if (arrived <= answered + 250000) continue;  // on its way already
+      EXPECT_GE(arrived, answered + 2000000)
+          << "a call " << (arrived - answered) / 1000 << " ms after a 429 with Retry-After: 2";
+    }
+  }
+  EXPECT_GE(limited, 3);
   CheckHistories();
 }
 

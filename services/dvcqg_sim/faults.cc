@@ -1,5 +1,7 @@
 #include "services/dvcqg_sim/faults.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace dossiersync::sim {
@@ -14,7 +16,10 @@ nlohmann::json Faults::ToJson() const {
           {"hang_rate", hang_rate},
           {"hang_ms", hang_ms},
           {"hang_after_apply", hang_after_apply},
-          {"drop_rate", drop_rate}};
+          {"drop_rate", drop_rate},
+          {"slow_codes", slow_codes},
+          {"slow_ms", slow_ms},
+          {"slow_jitter_ms", slow_jitter_ms}};
 }
 
 absl::Status Faults::Merge(const nlohmann::json& j) {
@@ -56,19 +61,23 @@ absl::Status Faults::Merge(const nlohmann::json& j) {
       st = ms(&f.hang_ms, 600000);
     else if (k == "drop_rate")
       st = rate(&f.drop_rate);
+    else if (k == "slow_ms")
+      st = ms(&f.slow_ms, 600000);
+    else if (k == "slow_jitter_ms")
+      st = ms(&f.slow_jitter_ms, 600000);
     else if (k == "hang_after_apply") {
       if (!v.is_boolean()) return absl::InvalidArgumentError("faults.hang_after_apply: a boolean");
       f.hang_after_apply = v.get<bool>();
-    } else if (k == "reject_procedure_codes") {
+    } else if (k == "reject_procedure_codes" || k == "slow_codes") {
       std::vector<std::string> codes;
-      if (!v.is_array())
-        return absl::InvalidArgumentError("faults.reject_procedure_codes: strings");
+      if (!v.is_array()) return absl::InvalidArgumentError(absl::StrCat("faults.", k, ": strings"));
       for (const auto& c : v) {
-        if (!c.is_string())
-          return absl::InvalidArgumentError("faults.reject_procedure_codes: strings");
+        if (!c.is_string()) {
+          return absl::InvalidArgumentError(absl::StrCat("faults.", k, ": strings"));
+        }
         codes.push_back(c.get<std::string>());
       }
-      f.reject_procedure_codes = std::move(codes);
+      (k == "slow_codes" ? f.slow_codes : f.reject_procedure_codes) = std::move(codes);
     } else {
       return absl::InvalidArgumentError(absl::StrCat("faults: unknown field '", k, "'"));
     }
@@ -108,6 +117,21 @@ FaultAction FaultState::Draw(bool is_write, int* delay_ms) {
   if ((r -= faults_.hang_rate) < 0) return FaultAction::kHang;
   if (is_write && u(rng_) < faults_.drop_rate) return FaultAction::kDrop;
   return FaultAction::kNone;
+}
+
+int FaultState::SlowDelayMs(const std::vector<std::string>& codes) {
+  absl::MutexLock l(&mu_);
+  if (faults_.slow_codes.empty()) return 0;
+  for (const auto& c : codes) {
+    if (std::find(faults_.slow_codes.begin(), faults_.slow_codes.end(), c) ==
+        faults_.slow_codes.end()) {
+      continue;
+    }
+    return faults_.slow_ms +
+           (faults_.slow_jitter_ms > 0 ? static_cast<int>(rng_() % (faults_.slow_jitter_ms + 1))
+                                       : 0);
+  }
+  return 0;
 }
 
 }  // namespace dossiersync::sim

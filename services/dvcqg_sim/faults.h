@@ -29,6 +29,11 @@ struct Faults {
   int hang_ms = 30000;
   bool hang_after_apply = true;  // the write is applied before the hang (the client sees a timeout)
   double drop_rate = 0;          // writes answered with success but not stored
+  // Requests about these dossiers (MaHoSo of a write's items, mahoso of a lookup) are held
+  // slow_ms plus uniform 0..slow_jitter_ms before DVCQG handles them: a slow DVCQG for some.
+  std::vector<std::string> slow_codes;
+  int slow_ms = 0;
+  int slow_jitter_ms = 0;
   // MaTTHC values DVCQG "does not know": such dossiers are rejected with "2" (a permanent error).
   std::vector<std::string> reject_procedure_codes;
 
@@ -46,6 +51,8 @@ class FaultState {
   void Set(const Faults& f);
   // Draws the action for one request (`is_write`: drops apply to writes only) and its delay.
   FaultAction Draw(bool is_write, int* delay_ms);
+  // The delay for a request about `codes` (0 unless one is in slow_codes).
+  int SlowDelayMs(const std::vector<std::string>& codes);
 
  private:
   mutable absl::Mutex mu_;

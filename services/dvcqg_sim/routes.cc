@@ -94,6 +94,18 @@ void Simulator::Routes() {
   });
   s.Get("/admin/stats",
         [this](const httplib::Request&, httplib::Response& r) { Reply(r, 200, Stats()); });
+  s.Get("/admin/calls", [this](const httplib::Request&, httplib::Response& r) {
+    json out = json::array();
+    absl::MutexLock l(&mu_);
+    for (const Call& c : calls_) {
+      out.push_back({{"arrived_us", c.arrived_us},
+                     {"answered_us", c.answered_us},
+                     {"service", c.service},
+                     {"status", c.status},
+                     {"codes", c.codes}});
+    }
+    Reply(r, 200, out);
+  });
   s.Post("/admin/reset", [this](const httplib::Request&, httplib::Response& r) {
     absl::Status st = store_->Reset();
     if (!st.ok()) return Reply(r, 500, ErrorBody(500, std::string(st.message())));
@@ -103,6 +115,7 @@ void Simulator::Routes() {
       sessions_.clear();
       outcomes_.clear();
       injected_.clear();
+      calls_.clear();
       logins_ = 0;
       login_failures_ = 0;
     }

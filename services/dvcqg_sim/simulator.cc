@@ -235,7 +235,35 @@ json Simulator::Dispatch(const json& body, bool drop) {
 }
 
 void Simulator::HandleService(const httplib::Request& req, httplib::Response& res) {
+  Call call;
+  call.arrived_us = absl::ToUnixMicros(absl::Now());
   json body = json::parse(req.body, nullptr, false);
+  if (body.is_object()) {
+    call.service = Str(body, "service");
+    if (!Str(body, "mahoso").empty()) call.codes.push_back(Str(body, "mahoso"));
+    auto data = body.find("data");
+    if (data != body.end() && data->is_array()) {
+      for (const auto& item : *data) {
+        if (item.is_object() && call.codes.size() < 10) call.codes.push_back(Str(item, "MaHoSo"));
+      }
+    }
+  }
+  if (int slow = faults_.SlowDelayMs(call.codes); slow > 0) {
+    {
+      absl::MutexLock l(&mu_);
+      ++injected_["slow"];
+    }
+    stopping_.WaitForNotificationWithTimeout(absl::Milliseconds(slow));
+  }
+  Serve(body, res);
+  call.answered_us = absl::ToUnixMicros(absl::Now());
+  call.status = res.status;
+  absl::MutexLock l(&mu_);
+  calls_.push_back(std::move(call));
+  if (calls_.size() > kMaxCalls) calls_.pop_front();
+}
+
+void Simulator::Serve(const json& body, httplib::Response& res) {
   std::string service = body.is_object() ? Str(body, "service") : "";
   bool is_write = service == "DongBoHoSoMC" || service == "CapNhatTienDoHoSoMC";
   int delay_ms = 0;

@@ -8,6 +8,8 @@
 //   GET  /admin/dossiers/{code}       stored item with QuaTrinhXuLy, 404 if unknown
 //   GET  /admin/history/{code}        every accepted write (and tamper) in order
 //   GET  /admin/stats                 requests, outcomes, logins, faults injected, store counts
+//   GET  /admin/calls                 the last 100,000 /mapi/g calls: arrival and answer times (µs),
+//                                     service, HTTP status, the dossier codes it was about
 //   POST /admin/reset                 empty store, sessions, stats and faults
 //   GET  /health
 // Write responses carry one result per item: {"MaHoSo","error_code","message"[,"field"]}; the
@@ -21,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <deque>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -77,6 +80,8 @@ class Simulator {
   void Routes();
   void HandleLogin(const httplib::Request& req, httplib::Response& res);
   void HandleService(const httplib::Request& req, httplib::Response& res);
+  // HandleService once the body is parsed and any slow-dossier delay served.
+  void Serve(const nlohmann::json& body, httplib::Response& res);
   nlohmann::json Dispatch(const nlohmann::json& body, bool drop);
   nlohmann::json WriteResponse(const std::vector<ItemResult>& results);
   bool SessionValid(const std::string& token);
@@ -97,6 +102,15 @@ class Simulator {
   int64_t logins_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t login_failures_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int64_t> injected_ ABSL_GUARDED_BY(mu_);
+  struct Call {
+    int64_t arrived_us;
+    int64_t answered_us;
+    std::string service;
+    int status;
+    std::vector<std::string> codes;
+  };
+  std::deque<Call> calls_ ABSL_GUARDED_BY(mu_);  // the newest kMaxCalls
+  static constexpr size_t kMaxCalls = 100000;
 };
 
 }  // namespace dossiersync::sim

@@ -14,10 +14,10 @@
 namespace dossiersync::intake {
 
 using dossiersync::v1::Dossier;
-using google::protobuf::util::TimeUtil;
 using dossiersync::v1::GetDossierRequest;
 using dossiersync::v1::SubmitChangeRequest;
 using dossiersync::v1::SubmitChangeResponse;
+using google::protobuf::util::TimeUtil;
 
 namespace {
 
@@ -238,12 +238,9 @@ grpc::ServerUnaryReactor* IntakeServiceImpl::GetDossierHistory(grpc::CallbackSer
 grpc::ServerUnaryReactor* IntakeServiceImpl::Republish(grpc::CallbackServerContext* ctx,
                                                        const grpc::ByteBuffer* raw,
                                                        grpc::ByteBuffer* raw_resp) {
-  auto call = RawUnaryCall<dossiersync::v1::RepublishRequest,
-                           dossiersync::v1::RepublishResponse>::Begin(ctx, raw, raw_resp,
-                                                                      auth_->Authenticate(
-                                                                               *ctx,
-                                                                               Role::kOperator)
-                                                                          .status());
+  auto call =
+      RawUnaryCall<dossiersync::v1::RepublishRequest, dossiersync::v1::RepublishResponse>::Begin(
+          ctx, raw, raw_resp, auth_->Authenticate(*ctx, Role::kOperator).status());
   if (!call->started()) return call->reactor();
   if (!call->req().has_since()) {
     call->Finish(FieldError("since", "required: republish the changes accepted since when"));
@@ -254,7 +251,8 @@ grpc::ServerUnaryReactor* IntakeServiceImpl::Republish(grpc::CallbackServerConte
     return call->reactor();
   }
   readers_.Post([this, call] {
-    auto r = republisher_(absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(call->req().since())));
+    auto r =
+        republisher_(absl::FromUnixMicros(TimeUtil::TimestampToMicroseconds(call->req().since())));
     if (!r.ok()) return call->Finish(absl::UnavailableError(r.status().message()));
     call->resp()->set_republished(r->republished);
     if (r->oldest_retained_us > 0) {

@@ -55,8 +55,7 @@ class IntakeServiceImpl final : public IntakeRawService {
   grpc::ServerWriteReactor<grpc::ByteBuffer>* ListDossiers(grpc::CallbackServerContext* ctx,
                                                            const grpc::ByteBuffer* req) override;
   // Operators only: the relay publishes retained changes again (OutboxRelay::Republish).
-  grpc::ServerUnaryReactor* Republish(grpc::CallbackServerContext* ctx,
-                                      const grpc::ByteBuffer* req,
+  grpc::ServerUnaryReactor* Republish(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
                                       grpc::ByteBuffer* resp) override;
   using Republisher = std::function<absl::StatusOr<RepublishResult>(absl::Time since)>;
   void SetRepublisher(Republisher r) { republisher_ = std::move(r); }  // before serving

@@ -121,7 +121,8 @@ std::string ContentHash(const SubmitChangeRequest& req) {
 
 absl::StatusOr<std::unique_ptr<IntakeStore>> IntakeStore::Open(storage::Database* db,
                                                                Options options) {
-  if (auto st = db->ApplyMigrations(kComponent, {kSchema, kSchemaV2, kSchemaV3}); !st.ok()) return st;
+  if (auto st = db->ApplyMigrations(kComponent, {kSchema, kSchemaV2, kSchemaV3}); !st.ok())
+    return st;
   auto store = std::unique_ptr<IntakeStore>(new IntakeStore(db, std::move(options)));
   auto tx = db->BeginRead();
   if (!tx.ok()) return tx.status();

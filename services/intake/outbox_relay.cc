@@ -36,8 +36,9 @@ OutboxRelay::OutboxRelay(storage::Database* db, RelayOptions options,
                        .Register(registry);
   republished_ = &prometheus::BuildCounter()
                       .Name("dossiersync_intake_republished_total")
-                      .Help("Published changes put back in the outbox to be published again, by "
-                            "reason (topic_reset, operator)")
+                      .Help(
+                          "Published changes put back in the outbox to be published again, by "
+                          "reason (topic_reset, operator)")
                       .Register(registry);
   retained_ = &prometheus::BuildGauge()
                    .Name("dossiersync_intake_published_retained")
@@ -97,9 +98,10 @@ absl::StatusOr<RepublishResult> OutboxRelay::Republish(absl::Time since) {
 void OutboxRelay::Republished(const std::set<int32_t>& partitions, int64_t rows, const char* how) {
   for (int32_t p : partitions) {
     topic_resets_->Add({{"partition", absl::StrCat(p)}}).Increment();
-    LogError("topic partition reset or truncated below what intake delivered; publishing its "
-             "retained changes again",
-             {{"topic", options_.topic}, {"partition", static_cast<int64_t>(p)}, {"found_by", how}});
+    LogError(
+        "topic partition reset or truncated below what intake delivered; publishing its "
+        "retained changes again",
+        {{"topic", options_.topic}, {"partition", static_cast<int64_t>(p)}, {"found_by", how}});
   }
   republished_->Add({{"reason", "topic_reset"}}).Increment(static_cast<double>(rows));
   backlog_ += rows;

@@ -24,8 +24,8 @@
 
 #include <atomic>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,11 +36,11 @@
 #include "common/kafka.h"
 #include "common/storage/database.h"
 #include "common/storage/lease.h"
-#include "services/intake/published_log.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "services/intake/published_log.h"
 
 namespace dossiersync::intake {
 

@@ -76,8 +76,7 @@ class PublishedLog {
   absl::StatusOr<int64_t> RetainedRows();
 
  private:
-  PublishedLog(storage::Database* db, RetentionOptions options)
-      : db_(db), options_(options) {}
+  PublishedLog(storage::Database* db, RetentionOptions options) : db_(db), options_(options) {}
   // Moves the rows `where` selects from the log back to the outbox.
   static absl::StatusOr<int64_t> MoveBack(storage::Transaction& tx, const std::string& where,
                                           const std::vector<storage::Value>& params);

@@ -74,7 +74,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& conf
   DS_ASSIGN_OR_RETURN(a->store_, RunStore::Open(a->db_.get()));
   DS_ASSIGN_OR_RETURN(a->auth_, MakeAuthenticator(config.server));
   DS_ASSIGN_OR_RETURN(a->client_, dvcqg::Client::Create(config.dvcqg, a->registry_.get()));
-  DS_ASSIGN_OR_RETURN(a->producer_, KafkaProducer::Create(config.kafka_brokers, DeliveryCallback()));
+  DS_ASSIGN_OR_RETURN(a->producer_,
+                      KafkaProducer::Create(config.kafka_brokers, DeliveryCallback()));
   a->poller_ = std::thread([a] {
     while (!a->stop_.WaitForNotificationWithTimeout(absl::Milliseconds(100))) a->producer_->Poll(0);
   });

@@ -197,9 +197,29 @@ void Engine::Process(std::vector<Taken>& batch) {
   for (Taken& t : batch) Finish(t, outcomes[t.code]);
 }
 
+std::optional<dvcqg::CallResult> Engine::GatedApi::Admit() {
+  {
+    absl::MutexLock l(&engine_->mu_);
+    while (!engine_->stop_ && absl::Now() < engine_->dvcqg_hold_until_) {
+      engine_->mu_.AwaitWithTimeout(absl::Condition(&engine_->stop_),
+                                    engine_->dvcqg_hold_until_ - absl::Now());
+    }
+    if (absl::Now() < engine_->dvcqg_hold_until_) {
+      // Stopping inside DVCQG's Retry-After: the call is not made; the change stays unpushed.
+      dvcqg::CallResult held;
+      held.outcome = dvcqg::Outcome::kRateLimited;
+      held.message = "not called: DVCQG asked to wait (Retry-After) and the sync is stopping";
+      held.retry_after = engine_->dvcqg_hold_until_ - absl::Now();
+      return held;
+    }
+  }
+  engine_->rate_.Acquire();
+  return std::nullopt;
+}
+
 dvcqg::CallResult Engine::GatedApi::SyncDossiers(const std::vector<dvcqg::DossierItem>& items,
                                                  bool is_update) {
-  engine_->rate_.Acquire();
+  if (auto held = Admit()) return *held;
   dvcqg::CallResult r = api_->SyncDossiers(items, is_update);
   engine_->RecordCall(r);
   return r;
@@ -207,14 +227,14 @@ dvcqg::CallResult Engine::GatedApi::SyncDossiers(const std::vector<dvcqg::Dossie
 
 std::vector<dvcqg::CallResult> Engine::GatedApi::UpdateProgress(
     const std::string& code, const std::vector<dvcqg::StepItem>& steps) {
-  engine_->rate_.Acquire();
+  if (auto held = Admit()) return {*held};
   std::vector<dvcqg::CallResult> rs = api_->UpdateProgress(code, steps);
   if (!rs.empty()) engine_->RecordCall(rs.back());
   return rs;
 }
 
 dvcqg::LookupResult Engine::GatedApi::Lookup(const std::string& code) {
-  engine_->rate_.Acquire();
+  if (auto held = Admit()) return {*held, std::nullopt};
   dvcqg::LookupResult l = api_->Lookup(code);
   engine_->RecordCall(l.call);
   return l;
@@ -223,6 +243,15 @@ dvcqg::LookupResult Engine::GatedApi::Lookup(const std::string& code) {
 void Engine::RecordCall(const dvcqg::CallResult& r) {
   bool failed = dvcqg::IsRetryable(r.outcome) && r.outcome != dvcqg::Outcome::kRateLimited;
   absl::MutexLock l(&mu_);
+  if (r.outcome == dvcqg::Outcome::kRateLimited && r.retry_after > absl::ZeroDuration()) {
+    // DVCQG limits the province's account, not one dossier: no worker calls it before then.
+    const absl::Time until = absl::Now() + r.retry_after;
+    if (until > dvcqg_hold_until_) {
+      dvcqg_hold_until_ = until;
+      LogWarn("DVCQG asked to wait (429); no call before the Retry-After",
+              {{"retry_after", absl::FormatDuration(r.retry_after)}});
+    }
+  }
   Breaker::Change change = failed ? breaker_.OnFailure(absl::Now()) : breaker_.OnSuccess();
   if (change == Breaker::Change::kOpened || change == Breaker::Change::kReopened) {
     breaker_gauge_->Set(1);

@@ -7,7 +7,9 @@
 //   policies                 Breaker (breaker.h: stops work while DVCQG fails, one probe after a
 //                            cool-down), RetryBudget and Backoff (retry_policy.h: exponential
 //                            backoff with full jitter honouring Retry-After, retries a bounded
-//                            share of the traffic), a token bucket on the call rate.
+//                            share of the traffic), a token bucket on the call rate, and a
+//                            hold: after a 429 with Retry-After no worker calls DVCQG before it
+//                            has passed (DVCQG limits the province's account, not one dossier).
 // A worker takes up to a batch of ready dossiers (one, as the breaker's probe), the pusher works
 // them, and each dossier finishes: done (offsets advance), retry (back off), or dead letter
 // (offsets advance only after the dead-letter topic's delivery report). Every attempt's outcome is
@@ -112,6 +114,9 @@ class Engine {
     const dvcqg::ClientConfig& config() const override { return api_->config(); }
 
    private:
+    // Waits out a Retry-After DVCQG gave any call, then takes a token of the rate limit. A result
+    // instead when stopping first (the call is not made).
+    std::optional<dvcqg::CallResult> Admit();
     Engine* engine_;
     dvcqg::Api* api_;
   };
@@ -150,6 +155,8 @@ class Engine {
   mutable absl::Mutex mu_;
   Scheduler scheduler_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  // No DVCQG call before this (the latest 429's Retry-After, for every worker).
+  absl::Time dvcqg_hold_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool operator_paused_ ABSL_GUARDED_BY(mu_) = false;
   RetryBudget retry_budget_ ABSL_GUARDED_BY(mu_);
   Breaker breaker_ ABSL_GUARDED_BY(mu_);
