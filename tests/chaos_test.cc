@@ -1,15 +1,15 @@
 // Chaos (SPEC §11): under load, random SIGKILL and restart of dossier-intake, dossier-sync,
 // dossier-reconciliation and the devbroker (child processes on fixed ports; the devbroker comes
-// back empty, every topic and committed offset gone, at least once per run), DVCQG faults of every kind through the simulator's admin endpoints (5xx, 429 with Retry-After,
-// latency, hangs before and after applying, silently dropped writes, revoked sessions) and broker
-// faults through the devbroker's control interface (request errors, a broker down, leader
-// changes). Then the faults stop and the test checks: intake holds every acknowledged change;
-// after the sync drained and reconciliation repaired what DVCQG dropped, DVCQG's state equals the
-// provincial final state of every dossier; no simulator history shows a regression; every step
-// arrived exactly once. A report of what was injected and verified is printed (and written to
-// $CHAOS_REPORT when set).
-// Short form (ctest label `chaos`, run by the test command): 20 s, 120 dossiers. Full form:
-// `bash scripts/chaos.sh` (CHAOS_SECONDS=300, CHAOS_DOSSIERS=600; CHAOS_SEED to replay).
+// back empty, every topic and committed offset gone, at least once per run), DVCQG faults of every
+// kind through the simulator's admin endpoints (5xx, 429 with Retry-After, latency, hangs before
+// and after applying, silently dropped writes, revoked sessions) and broker faults through the
+// devbroker's control interface (request errors, a broker down, leader changes). Then the faults
+// stop and the test checks: intake holds every acknowledged change; after the sync drained and
+// reconciliation repaired what DVCQG dropped, DVCQG's state equals the provincial final state of
+// every dossier; no simulator history shows a regression; every step arrived exactly once. A report
+// of what was injected and verified is printed (and written to $CHAOS_REPORT when set). Short form
+// (ctest label `chaos`, run by the test command): 20 s, 120 dossiers. Full form: `bash
+// scripts/chaos.sh` (CHAOS_SECONDS=300, CHAOS_DOSSIERS=600; CHAOS_SEED to replay).
 #include <httplib.h>
 #include <signal.h>
 
@@ -356,10 +356,8 @@ TEST_F(ChaosTest, EveryAcknowledgedChangeReachesDvcqgThroughKillsAndFaults) {
   for (auto& t : submitters) t.join();
   // Heal: no faults, every service up.
   ClearFaults();
-  for (int api : {0, 1, 8})
-    BrokerControl(absl::StrCat("/errors/clear?api=", api));
-  for (int b = 1; b <= 3; ++b)
-    BrokerControl(absl::StrCat("/brokers/", b, "/up"));
+  for (int api : {0, 1, 8}) BrokerControl(absl::StrCat("/errors/clear?api=", api));
+  for (int b = 1; b <= 3; ++b) BrokerControl(absl::StrCat("/brokers/", b, "/up"));
   Note(absl::StrCat(injected, " faults injected; ", acknowledged_.load(),
                     " changes acknowledged after ", retries_.load(), " retried calls; ",
                     refused_.load(), " refused"));
@@ -411,8 +409,8 @@ TEST_F(ChaosTest, EveryAcknowledgedChangeReachesDvcqgThroughKillsAndFaults) {
   for (const auto& [name, s] : services_) {
     restarts.push_back(absl::StrCat("dossier-", name, " killed ", s.kills, "x"));
   }
-  restarts.push_back(absl::StrCat("devbroker killed ", devbroker_.kills,
-                                  "x (restarted empty each time)"));
+  restarts.push_back(
+      absl::StrCat("devbroker killed ", devbroker_.kills, "x (restarted empty each time)"));
   EXPECT_GE(devbroker_.kills, 1);
   Note(absl::StrJoin(restarts, ", "));
   absl::MutexLock l(&report_mu_);

@@ -536,8 +536,8 @@ TEST_F(SyncE2ETest, DvcqgDownForAMinuteDeadLettersNothing) {
   CheckHistories();
   EXPECT_LE(testing::ScrapeMetricSum(sync->metrics_port(), "dossiersync_sync_dead_letters_total"),
             0);
-  EXPECT_TRUE(testing::CollectTopic(broker_->bootstrap(), kTopicDeadLetters, 1, absl::Seconds(2))
-                  .empty());
+  EXPECT_TRUE(
+      testing::CollectTopic(broker_->bootstrap(), kTopicDeadLetters, 1, absl::Seconds(2)).empty());
 }
 
 // DVCQG slow for two dossiers (5-10 s per call against an 8 s read timeout: some calls answer

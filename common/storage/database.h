@@ -88,6 +88,9 @@ struct OpenOptions {
   // SQLite: "FULL" fsyncs on every commit (power-loss safe); "NORMAL" survives process crashes.
   std::string sqlite_synchronous = "FULL";
   int busy_timeout_ms = 10000;
+  // SQLite: the database stops growing at this many pages (PRAGMA max_page_count; 0: no limit).
+  // Writes that need more answer UNAVAILABLE until rows are deleted.
+  int64_t sqlite_max_pages = 0;
   // PostgreSQL: connections kept open (each transaction holds one).
   int pool_size = 8;
 };

@@ -46,7 +46,10 @@ class Connection {
         readonly
             ? "PRAGMA query_only=1;"
             : absl::StrCat("PRAGMA journal_mode=WAL; PRAGMA synchronous=", o.sqlite_synchronous,
-                           "; PRAGMA foreign_keys=ON;");
+                           "; PRAGMA foreign_keys=ON;",
+                           o.sqlite_max_pages > 0
+                               ? absl::StrCat(" PRAGMA max_page_count=", o.sqlite_max_pages, ";")
+                               : "");
     char* err = nullptr;
     rc = sqlite3_exec(c->db_, pragmas.c_str(), nullptr, nullptr, &err);
     if (rc != SQLITE_OK) {

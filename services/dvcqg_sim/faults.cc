@@ -127,9 +127,9 @@ int FaultState::SlowDelayMs(const std::vector<std::string>& codes) {
         faults_.slow_codes.end()) {
       continue;
     }
-    return faults_.slow_ms +
-           (faults_.slow_jitter_ms > 0 ? static_cast<int>(rng_() % (faults_.slow_jitter_ms + 1))
-                                       : 0);
+    return faults_.slow_ms + (faults_.slow_jitter_ms > 0
+                                  ? static_cast<int>(rng_() % (faults_.slow_jitter_ms + 1))
+                                  : 0);
   }
   return 0;
 }

@@ -8,7 +8,8 @@
 //   GET  /admin/dossiers/{code}       stored item with QuaTrinhXuLy, 404 if unknown
 //   GET  /admin/history/{code}        every accepted write (and tamper) in order
 //   GET  /admin/stats                 requests, outcomes, logins, faults injected, store counts
-//   GET  /admin/calls                 the last 100,000 /mapi/g calls: arrival and answer times (µs),
+//   GET  /admin/calls                 the last 100,000 /mapi/g calls: arrival and answer times
+//   (µs),
 //                                     service, HTTP status, the dossier codes it was about
 //   POST /admin/reset                 empty store, sessions, stats and faults
 //   GET  /health
@@ -20,10 +21,10 @@
 #ifndef DOSSIERSYNC_SERVICES_DVCQG_SIM_SIMULATOR_H_
 #define DOSSIERSYNC_SERVICES_DVCQG_SIM_SIMULATOR_H_
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
-#include <deque>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"

@@ -26,6 +26,7 @@ absl::Status IntakeConfig::Validate() const {
   if (sqlite_synchronous != "FULL" && sqlite_synchronous != "NORMAL") {
     return absl::InvalidArgumentError("--sqlite_synchronous: expected FULL or NORMAL");
   }
+  if (sqlite_max_mb < 0) return absl::InvalidArgumentError("--sqlite_max_mb must not be negative");
   if (relay_lease_ttl < absl::Seconds(1)) {
     return absl::InvalidArgumentError("--relay_lease_ttl must be at least 1s");
   }
@@ -55,6 +56,7 @@ nlohmann::json IntakeConfig::ToJson() const {
           {"kafka_config", kc},
           {"database", MaskUri(database)},
           {"sqlite_synchronous", sqlite_synchronous},
+          {"sqlite_max_mb", sqlite_max_mb},
           {"province_code", validator.province_code},
           {"code_agency_must_match", validator.code_agency_must_match},
           {"transitions", transitions},
@@ -73,6 +75,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const IntakeConfig& config) {
   app->registry_ = std::make_shared<prometheus::Registry>();
   storage::OpenOptions oo;
   oo.sqlite_synchronous = config.sqlite_synchronous;
+  oo.sqlite_max_pages = config.sqlite_max_mb * 256;  // 4 KiB pages
   DS_ASSIGN_OR_RETURN(app->db_, storage::Open(config.database, oo));
   DS_ASSIGN_OR_RETURN(app->auth_, MakeAuthenticator(config.server));
   IntakeStore::Options so;

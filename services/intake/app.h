@@ -29,6 +29,7 @@ struct IntakeConfig {
   std::map<std::string, std::string> kafka_config;  // extra librdkafka producer properties
   std::string database = "sqlite:dossier-intake.db";
   std::string sqlite_synchronous = "FULL";
+  int64_t sqlite_max_mb = 0;  // SQLite only: the database stops growing here (0: no limit)
   std::string transitions = TransitionRules::kDefaultSpec;
   ValidatorConfig validator;
   absl::Duration shutdown_grace = absl::Seconds(10);
