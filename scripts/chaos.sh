@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full chaos run (SPEC §11): tests/chaos_test.cc for CHAOS_SECONDS (default 300) over
-# CHAOS_DOSSIERS (default 600) dossiers, random SIGKILLs of our three services, DVCQG and broker
-# faults; then every acknowledged change verified at DVCQG. The report (what was injected, what
+# CHAOS_DOSSIERS (default 600) dossiers, random SIGKILLs of our three services and of the devbroker
+# (restarted empty on the same ports, at least once per run), DVCQG and broker faults; then every acknowledged change verified at DVCQG. The report (what was injected, what
 # was verified) is printed and kept in .chaos/report.txt. CHAOS_SEED=N replays a run's choices.
 # The short form (20 s, 120 dossiers) runs with the test suite (ctest -L chaos).
 set -euo pipefail
