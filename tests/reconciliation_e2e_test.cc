@@ -659,6 +659,15 @@ TEST_F(ReconciliationE2ETest, ARequestForALostStreamStartsOneRepairingRunOverIts
       testing::ScrapeMetricSum((*app)->metrics_port(), "dossiersync_reconciliation_requests_total"),
       3)
       << "two requests, one run";
+  // The repair carries the provincial truth: the sync can push what its stream never brought.
+  auto repairs = testing::CollectTopic(broker_->bootstrap(), kTopicSyncRequests, 1);
+  ASSERT_EQ(repairs.size(), 1u);
+  dossiersync::v1::SyncRequest sr;
+  ASSERT_TRUE(sr.ParseFromString(repairs[0].value));
+  EXPECT_EQ(sr.code(), code(12));
+  EXPECT_EQ(sr.truth().code(), code(12));
+  EXPECT_EQ(sr.truth().revision(), 100);
+  EXPECT_EQ(sr.truth().steps_size(), testing::ValidRequest(12, 2, 100).new_steps_size());
 }
 
 // A run's service on the fixture's stack, reached over gRPC.

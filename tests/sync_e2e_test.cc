@@ -15,6 +15,7 @@
 #include "common/dvcqg/mapping.h"
 #include "common/errors.h"
 #include "common/grpc_client.h"
+#include "common/ids.h"
 #include "dossiersync/v1/sync.grpc.pb.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -564,6 +565,67 @@ TEST_F(SyncE2ETest, ASlowDvcqgHoldsUpNoOtherDossierAndCreatesNothingTwice) {
   EXPECT_EQ(SimOutcomes("DongBoHoSoMC", "3"), 0) << "a dossier was created twice";
   json stats = Stats();
   EXPECT_GT(stats["injected"].value("slow", 0), 0);
+}
+
+// A repair that carries the provincial truth (the reconciliation's) heals a dossier whose changes
+// the sync never received: it records the snapshot and the steps it lacks, then pushes them. The
+// same request without the truth can do nothing for such a dossier.
+TEST_F(SyncE2ETest, ARepairCarryingTheTruthPushesWhatTheStreamNeverBrought) {
+  auto sync = StartSync(SyncTestConfig());
+  ASSERT_TRUE(sync);
+  tools::Workload w(workload_);
+  auto life = w.Lifecycle(0);
+  dossiersync::v1::Dossier truth = life.back().dossier();
+  for (const auto& change : life) {
+    for (const auto& step : change.new_steps()) *truth.add_steps() = step;
+  }
+  auto producer = KafkaProducer::Create(broker_->bootstrap(), DeliveryCallback());
+  ASSERT_TRUE(producer.ok());
+  auto request = [&](bool with_truth) {
+    dossiersync::v1::SyncRequest r;
+    r.set_code(truth.code());
+    r.set_reason("reconciliation: missing nationally");
+    r.set_requested_by("test");
+    if (with_truth) *r.mutable_truth() = truth;
+    ASSERT_TRUE((*producer)
+                    ->Produce({kTopicSyncRequests, truth.code(), r.SerializeAsString(),
+                               "dossiersync.v1.SyncRequest", NewEventId(), "", 0})
+                    .ok());
+    ASSERT_TRUE((*producer)->Flush(absl::Seconds(10)).ok());
+  };
+  request(false);
+  ASSERT_TRUE(testing::WaitFor([&] {
+    int series = 0;
+    double lag =
+        testing::ScrapeMetricSum(sync->metrics_port(), "dossiersync_sync_consumer_lag", &series);
+    return series > 0 && lag == 0;
+  }, kFirstProgress));
+  EXPECT_EQ(SimDossiers(), 0) << "without the truth the sync has nothing to push";
+  request(true);
+  dossiers_ = 1;
+  WaitConverged();
+  CheckHistories();
+}
+
+// A DVCQG that takes the progress rows of one dossier per call: the shared calls are refused once,
+// then every dossier's steps go alone; nothing dead-letters, every step arrives once.
+TEST_F(SyncE2ETest, ADvcqgRefusingSharedProgressCallsGetsOneDossierPerCall) {
+  SetFaults({{"refuse_mixed_progress", true}});
+  auto sync = StartSync(SyncTestConfig());
+  ASSERT_TRUE(sync);
+  Submit(40);
+  WaitConverged();
+  CheckHistories();
+  EXPECT_LE(testing::ScrapeMetricSum(sync->metrics_port(), "dossiersync_sync_dead_letters_total"),
+            0);
+  int shared = 0;
+  for (const auto& c : SimCalls()) {
+    std::set<std::string> dossiers;
+    for (const auto& code : c["codes"]) dossiers.insert(code.get<std::string>());
+    if (c["service"] == "CapNhatTienDoHoSoMC" && dossiers.size() > 1) ++shared;
+  }
+  EXPECT_GE(shared, 1) << "no shared call was tried";
+  EXPECT_LE(shared, 8) << "shared calls went on after the refusal (8 workers at most in flight)";
 }
 
 // A 429 with Retry-After: 2 holds every worker: after the simulator answered it, no call arrives

@@ -82,6 +82,32 @@ class FakeDvcqg : public dvcqg::Api {
     return {s ? Failed(*s) : dvcqg::CallResult{}};
   }
 
+  // Logged as "CapNhatTienDoHoSoMC:code,code:rows". A scripted kInvalidItem refuses the whole
+  // call (a DVCQG that takes one dossier per call).
+  dvcqg::CallResult UpdateProgressRows(const std::vector<dvcqg::ProgressRow>& rows) override {
+    std::vector<std::string> codes;
+    for (const auto& row : rows) {
+      if (codes.empty() || codes.back() != row.code) codes.push_back(row.code);
+    }
+    calls.push_back(absl::StrCat(dvcqg::kServiceProgress, ":", absl::StrJoin(codes, ","), ":",
+                                 rows.size()));
+    std::optional<Scripted> s = Next(dvcqg::kServiceProgress);
+    if (s && !s->apply_then_fail) return Failed(*s);
+    dvcqg::CallResult r;
+    for (const auto& code : codes) {
+      dvcqg::ItemResult ir;
+      ir.code = code;
+      if (held.count(code) == 0) ir.outcome = dvcqg::Outcome::kNotFound;
+      r.items.push_back(ir);
+    }
+    for (const auto& row : rows) {
+      if (auto it = held.find(row.code); it != held.end()) {
+        it->second.rows.push_back(dvcqg::StepToJson(row.code, *row.step, row.status));
+      }
+    }
+    return s ? Failed(*s) : r;
+  }
+
   dvcqg::LookupResult Lookup(const std::string& code) override {
     calls.push_back(absl::StrCat(dvcqg::kServiceLookup, ":", code));
     dvcqg::LookupResult l;
@@ -197,6 +223,66 @@ TEST_F(PusherTest, ABatchIsOneCreateCallAndOneUpdateCall) {
   EXPECT_EQ(TakeCalls(),
             (std::vector<std::string>{absl::StrCat("DongBoHoSoMC:", Code(2), ",", Code(3)),
                                       absl::StrCat("DongBoHoSoMC:", Code(1), ":update")}));
+}
+
+// Progress rows name their dossier: dossiers with a few steps share one CapNhatTienDoHoSoMC call
+// (up to progress_chunk rows); a dossier with more has calls of its own. When DVCQG refuses a call
+// naming several dossiers, each is sent alone (nothing dead-letters) and later calls do not mix.
+TEST_F(PusherTest, StepsOfSeveralDossiersShareACallAndARefusedMixGoesOneDossierPerCall) {
+  auto push = [&](std::vector<DossierChange> cs) {
+    std::vector<PushItem> items;
+    for (const auto& c : cs) items.push_back({c.dossier().code(), {&c}, false});
+    auto outcomes = pusher_->Push(items);
+    for (const auto& [code, o] : outcomes) {
+      EXPECT_EQ(o.result, Result::kDone) << code << ": " << o.error;
+      EXPECT_STREQ(o.service, dvcqg::kServiceProgress) << code;
+    }
+  };
+  std::vector<std::string> twelve;
+  for (int i = 0; i < 12; ++i) twelve.push_back(absl::StrCat("s", i));
+  push({testing::ValidChange(1, 1, 1, {"a", "b"}), testing::ValidChange(2, 1, 1, {"a", "b"}),
+        testing::ValidChange(3, 1, 1, {"a", "b"}), testing::ValidChange(4, 1, 1, twelve)});
+  EXPECT_EQ(TakeCalls(),
+            (std::vector<std::string>{
+                absl::StrCat("DongBoHoSoMC:", Code(1), ",", Code(2), ",", Code(3), ",", Code(4)),
+                absl::StrCat("CapNhatTienDoHoSoMC:", Code(4), ":10"),
+                absl::StrCat("CapNhatTienDoHoSoMC:", Code(4), ":2"),
+                absl::StrCat("CapNhatTienDoHoSoMC:", Code(1), ",", Code(2), ",", Code(3), ":6")}));
+  for (int d = 1; d <= 3; ++d) EXPECT_EQ(dvcqg_.held[Code(d)].rows.size(), 2u) << d;
+  EXPECT_EQ(dvcqg_.held[Code(4)].rows.size(), 12u);
+  // A DVCQG that takes one dossier per call refuses the shared call whole.
+  dvcqg_.next[dvcqg::kServiceProgress].emplace_back(dvcqg::Outcome::kInvalidItem);
+  push({testing::ValidChange(5, 1, 1, {"a"}), testing::ValidChange(6, 1, 1, {"a"})});
+  EXPECT_EQ(TakeCalls(),
+            (std::vector<std::string>{absl::StrCat("DongBoHoSoMC:", Code(5), ",", Code(6)),
+                                      absl::StrCat("CapNhatTienDoHoSoMC:", Code(5), ",", Code(6), ":2"),
+                                      absl::StrCat("CapNhatTienDoHoSoMC:", Code(5), ":1"),
+                                      absl::StrCat("CapNhatTienDoHoSoMC:", Code(6), ":1")}));
+  push({testing::ValidChange(7, 1, 1, {"a"}), testing::ValidChange(8, 1, 1, {"a"})});
+  EXPECT_EQ(TakeCalls(),
+            (std::vector<std::string>{absl::StrCat("DongBoHoSoMC:", Code(7), ",", Code(8)),
+                                      absl::StrCat("CapNhatTienDoHoSoMC:", Code(7), ":1"),
+                                      absl::StrCat("CapNhatTienDoHoSoMC:", Code(8), ":1")}));
+  for (int d = 5; d <= 8; ++d) EXPECT_EQ(dvcqg_.held[Code(d)].rows.size(), 1u) << d;
+}
+
+// A create whose outcome is unknown (a timeout: DVCQG may have applied it) is followed by an
+// update, never by a second create; if DVCQG had not taken it, the update's "không tồn tại" turns
+// it back into a create within the same attempt.
+TEST_F(PusherTest, ACreateWithAnUncertainOutcomeIsFollowedByAnUpdateNeverASecondCreate) {
+  const std::string c1 = Code(1), c2 = Code(2);
+  dvcqg_.next[dvcqg::kServiceSync].emplace_back(dvcqg::Outcome::kTimeout, /*apply_then_fail=*/true);
+  EXPECT_EQ(Push({testing::ValidChange(1, 1, 1)}).result, Result::kRetry);
+  EXPECT_EQ(Push({testing::ValidChange(1, 1, 1)}).result, Result::kDone);
+  EXPECT_EQ(TakeCalls(), (std::vector<std::string>{absl::StrCat("DongBoHoSoMC:", c1),
+                                                   absl::StrCat("DongBoHoSoMC:", c1, ":update")}));
+  dvcqg_.next[dvcqg::kServiceSync].emplace_back(dvcqg::Outcome::kTimeout);  // not applied
+  EXPECT_EQ(Push({testing::ValidChange(2, 1, 1)}).result, Result::kRetry);
+  EXPECT_EQ(Push({testing::ValidChange(2, 1, 1)}).result, Result::kDone);
+  EXPECT_EQ(TakeCalls(), (std::vector<std::string>{absl::StrCat("DongBoHoSoMC:", c2),
+                                                   absl::StrCat("DongBoHoSoMC:", c2, ":update"),
+                                                   absl::StrCat("DongBoHoSoMC:", c2)}));
+  EXPECT_EQ(dvcqg_.held.count(c2), 1u);
 }
 
 TEST_F(PusherTest, AlreadyExistsBecomesOneUpdateAndOnlyTheStepsDvcqgLacksAreSent) {

@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -368,6 +370,25 @@ std::vector<CallResult> Client::UpdateProgress(const std::string& code,
     if (out.back().outcome != Outcome::kAccepted) break;
   }
   return out;
+}
+
+CallResult Client::UpdateProgressRows(const std::vector<ProgressRow>& rows) {
+  if (rows.empty() || static_cast<int>(rows.size()) > config_.progress_chunk) {
+    CallResult r;
+    r.outcome = Outcome::kInvalidItem;
+    r.message = absl::StrCat("CapNhatTienDoHoSoMC takes 1-", config_.progress_chunk, " rows, got ",
+                             rows.size());
+    return r;
+  }
+  json data = json::array();
+  std::vector<std::string> codes;
+  for (const ProgressRow& row : rows) {
+    data.push_back(StepToJson(row.code, *row.step, row.status, config_.limits));
+    if (std::find(codes.begin(), codes.end(), row.code) == codes.end()) codes.push_back(row.code);
+  }
+  json body = {
+      {"madonvi", config_.agency_code}, {"service", kServiceProgress}, {"data", std::move(data)}};
+  return Call(kServiceProgress, std::move(body), codes);
 }
 
 LookupResult Client::Lookup(const std::string& code) {

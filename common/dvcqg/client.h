@@ -85,6 +85,14 @@ using DossierItem = std::pair<const dossiersync::v1::Dossier*, int>;
 // A progress step with its DVCQG status code.
 using StepItem = std::pair<const dossiersync::v1::ProgressStep*, int>;
 
+// One row of a progress call. CapNhatTienDoHoSoMC rows each name their dossier, so one call may
+// carry the rows of several.
+struct ProgressRow {
+  std::string code;
+  const dossiersync::v1::ProgressStep* step;
+  int status;  // DVCQG status code
+};
+
 // The national services as the sync uses them: Client speaks them over HTTP; tests of the sync's
 // parts put a scripted DVCQG behind this interface. Implementations are thread-safe.
 class Api {
@@ -95,6 +103,9 @@ class Api {
   // CapNhatTienDoHoSoMC in chunks of config().progress_chunk; one result per chunk sent.
   virtual std::vector<CallResult> UpdateProgress(const std::string& code,
                                                  const std::vector<StepItem>& steps) = 0;
+  // One CapNhatTienDoHoSoMC call of 1..config().progress_chunk rows of one or several dossiers;
+  // `items` holds one result per dossier, in the order the dossiers first appear.
+  virtual CallResult UpdateProgressRows(const std::vector<ProgressRow>& rows) = 0;
   virtual LookupResult Lookup(const std::string& code) = 0;
   virtual const ClientConfig& config() const = 0;
 };
@@ -112,6 +123,7 @@ class Client : public Api {
   // chunk, stopping after the first chunk that is not accepted.
   std::vector<CallResult> UpdateProgress(const std::string& code,
                                          const std::vector<StepItem>& steps) override;
+  CallResult UpdateProgressRows(const std::vector<ProgressRow>& rows) override;
   LookupResult Lookup(const std::string& code) override;
 
   int64_t logins() const;

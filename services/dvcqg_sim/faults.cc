@@ -17,6 +17,7 @@ nlohmann::json Faults::ToJson() const {
           {"hang_ms", hang_ms},
           {"hang_after_apply", hang_after_apply},
           {"drop_rate", drop_rate},
+          {"refuse_mixed_progress", refuse_mixed_progress},
           {"slow_codes", slow_codes},
           {"slow_ms", slow_ms},
           {"slow_jitter_ms", slow_jitter_ms}};
@@ -65,9 +66,9 @@ absl::Status Faults::Merge(const nlohmann::json& j) {
       st = ms(&f.slow_ms, 600000);
     else if (k == "slow_jitter_ms")
       st = ms(&f.slow_jitter_ms, 600000);
-    else if (k == "hang_after_apply") {
-      if (!v.is_boolean()) return absl::InvalidArgumentError("faults.hang_after_apply: a boolean");
-      f.hang_after_apply = v.get<bool>();
+    else if (k == "hang_after_apply" || k == "refuse_mixed_progress") {
+      if (!v.is_boolean()) return absl::InvalidArgumentError(absl::StrCat("faults.", k, ": a boolean"));
+      (k == "hang_after_apply" ? f.hang_after_apply : f.refuse_mixed_progress) = v.get<bool>();
     } else if (k == "reject_procedure_codes" || k == "slow_codes") {
       std::vector<std::string> codes;
       if (!v.is_array()) return absl::InvalidArgumentError(absl::StrCat("faults.", k, ": strings"));

@@ -29,6 +29,9 @@ struct Faults {
   int hang_ms = 30000;
   bool hang_after_apply = true;  // the write is applied before the hang (the client sees a timeout)
   double drop_rate = 0;          // writes answered with success but not stored
+  // CapNhatTienDoHoSoMC calls whose rows name more than one dossier are refused whole ("2"), as a
+  // DVCQG that takes one dossier per call would.
+  bool refuse_mixed_progress = false;
   // Requests about these dossiers (MaHoSo of a write's items, mahoso of a lookup) are held
   // slow_ms plus uniform 0..slow_jitter_ms before DVCQG handles them: a slow DVCQG for some.
   std::vector<std::string> slow_codes;

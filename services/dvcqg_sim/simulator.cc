@@ -1,5 +1,7 @@
 #include "services/dvcqg_sim/simulator.h"
 
+#include <set>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -194,6 +196,13 @@ json Simulator::Dispatch(const json& body, bool drop) {
   if (data == body.end() || !data->is_array() || data->empty() ||
       static_cast<int>(data->size()) > max) {
     return Error("2", absl::StrCat("Trường data phải là mảng 1-", max, " phần tử"));
+  }
+  if (!sync && faults_.Get().refuse_mixed_progress) {
+    std::set<std::string> codes;
+    for (const auto& item : *data) codes.insert(item.is_object() ? Str(item, "MaHoSo") : "");
+    if (codes.size() > 1) {
+      return Error("2", "Mỗi yêu cầu CapNhatTienDoHoSoMC chỉ được chứa tiến độ của một hồ sơ");
+    }
   }
   std::string updating = Str(body, "isUpdating");
   if (sync && updating != "True" && updating != "False") {

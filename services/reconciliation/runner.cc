@@ -423,6 +423,7 @@ void Runner::Check(const Item& item, const StartRunRequest& req, const std::stri
   sr.set_requested_by(absl::StrCat("reconciliation run ", run_id));
   sr.set_full(full);
   *sr.mutable_requested_at() = NowTimestamp();
+  if (item.provincial) *sr.mutable_truth() = *item.provincial;
   Publish(kTopicSyncRequests, code, sr);
   // Safe to ignore: an unrecorded repair is only not re-checked by the next run, which finds the
   // drift again if the repair did not land.

@@ -134,17 +134,31 @@ void Consumer::HandleSyncRequest(const InMessage& m, const TopicPartition& tp,
                                  const std::string& traceparent) {
   dossiersync::v1::SyncRequest req;
   if (!req.ParseFromString(m.value) || req.code().empty()) return Skip(m, tp, "not a SyncRequest");
-  auto latest = ledger_->Latest(req.code());
-  if (!latest.ok() || !latest->has_value()) {
-    LogWarn("sync request for a dossier never seen; nothing to push", {{"code", req.code()}});
-    offsets_->Done(tp, m.offset);
-    return;
+  Work w;
+  if (req.has_truth() && req.truth().code() == req.code()) {
+    // The provincial truth comes with the request: recorded as an arrival (the ledger keeps the
+    // newer snapshot and adds only steps it lacks), so what the stream lost is pushed too.
+    dossiersync::v1::DossierChange& c = w.change;
+    *c.mutable_dossier() = req.truth();
+    c.mutable_dossier()->clear_steps();
+    *c.mutable_new_steps() = req.truth().steps();
+    c.set_revision(req.truth().revision());
+    c.set_change_id(m.headers.count("event-id") ? m.headers.at("event-id") : "");
+    *c.mutable_accepted_at() =
+        req.truth().has_changed_at() ? req.truth().changed_at() : req.requested_at();
+    c.set_change_seq(req.truth().change_seq());
+  } else {
+    auto latest = ledger_->Latest(req.code());
+    if (!latest.ok() || !latest->has_value()) {
+      LogWarn("sync request for a dossier never seen; nothing to push", {{"code", req.code()}});
+      offsets_->Done(tp, m.offset);
+      return;
+    }
+    w.change = std::move(**latest);
   }
   // Safe to ignore: without the recheck a full resync still sends the snapshot; the steps are
   // verified on the next uncertain push or reconciliation.
   if (req.full()) (void)ledger_->RecheckSteps(req.code());
-  Work w;
-  w.change = std::move(**latest);
   w.tp = tp;
   w.offset = m.offset;
   w.force = true;

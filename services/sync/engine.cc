@@ -233,6 +233,13 @@ std::vector<dvcqg::CallResult> Engine::GatedApi::UpdateProgress(
   return rs;
 }
 
+dvcqg::CallResult Engine::GatedApi::UpdateProgressRows(const std::vector<dvcqg::ProgressRow>& rows) {
+  if (auto held = Admit()) return *held;
+  dvcqg::CallResult r = api_->UpdateProgressRows(rows);
+  engine_->RecordCall(r);
+  return r;
+}
+
 dvcqg::LookupResult Engine::GatedApi::Lookup(const std::string& code) {
   if (auto held = Admit()) return {*held, std::nullopt};
   dvcqg::LookupResult l = api_->Lookup(code);

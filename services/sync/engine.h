@@ -110,6 +110,7 @@ class Engine {
                                    bool is_update) override;
     std::vector<dvcqg::CallResult> UpdateProgress(
         const std::string& code, const std::vector<dvcqg::StepItem>& steps) override;
+    dvcqg::CallResult UpdateProgressRows(const std::vector<dvcqg::ProgressRow>& rows) override;
     dvcqg::LookupResult Lookup(const std::string& code) override;
     const dvcqg::ClientConfig& config() const override { return api_->config(); }
 

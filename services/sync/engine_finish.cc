@@ -90,8 +90,14 @@ void Engine::Settle(Taken& t, const Outcome& o, bool done) {
     scheduler_.Done(t, now);
   } else {
     retries_->Increment();
+    // After a timeout DVCQG may still be working on the call: wait at least as long again before
+    // the next attempt looks it up or resends, so that a late write has landed by then (a slow
+    // DVCQG would otherwise see a step twice, or a create answered "đã tồn tại").
+    const absl::Duration floor = o.dvcqg == dvcqg::Outcome::kTimeout
+                                     ? std::max(o.retry_after, api_->config().read_timeout)
+                                     : o.retry_after;
     absl::Duration delay = Backoff(scheduler_.Failures(t.code) + 1, options_.backoff_base,
-                                   options_.backoff_cap, o.retry_after);
+                                   options_.backoff_cap, floor);
     RetryBudget::Taken budget = retry_budget_.Take(now, options_.backoff_cap);
     if (!budget.within_budget) {
       budget_exhausted_->Increment();

@@ -26,7 +26,8 @@ Outcome LedgerFailure(const absl::Status& st) {
   return RetryOutcome(absl::StrCat("ledger: ", st.message()));
 }
 
-// A failed call's outcome for the dossier: retry, honouring DVCQG's Retry-After.
+}  // namespace
+
 Outcome CallFailure(const char* service, const dvcqg::CallResult& r, std::string error) {
   Outcome o = RetryOutcome(std::move(error));
   o.service = service;
@@ -36,8 +37,6 @@ Outcome CallFailure(const char* service, const dvcqg::CallResult& r, std::string
   return o;
 }
 
-}  // namespace
-
 std::map<std::string, Outcome> Pusher::Push(const std::vector<PushItem>& items) {
   Outcomes outcomes;
   for (const PushItem& it : items) outcomes[it.code] = Outcome{};
@@ -45,9 +44,7 @@ std::map<std::string, Outcome> Pusher::Push(const std::vector<PushItem>& items) 
   if (!need_snapshot.empty()) PushSnapshots(need_snapshot, outcomes);
   std::map<std::string, std::vector<StoredStep>> steps = ClaimUnsentSteps(items, outcomes);
   std::map<std::string, std::vector<std::string>> sent;
-  for (auto& [code, unsent] : steps) {
-    outcomes[code] = PushSteps(code, std::move(unsent), &sent[code]);
-  }
+  PushSteps(steps, outcomes, sent);
   RecordSentSteps(sent);
   return outcomes;
 }
@@ -223,6 +220,12 @@ void Pusher::RecordSyncAnswer(const std::vector<SnapshotItem*>& group, const dvc
     } else {
       o.result = Result::kRetry;
       o.retry_after = r.retry_after;
+      if (!update && (oc == dvcqg::Outcome::kTimeout || oc == dvcqg::Outcome::kServerError ||
+                      oc == dvcqg::Outcome::kBadResponse || oc == dvcqg::Outcome::kNetworkError)) {
+        // The create may have landed: the next attempt updates (a "không tồn tại" answer turns it
+        // back into a create at once), so DVCQG never sees the same dossier created twice.
+        (void)ledger_->SetCreated(it->code, true, tx->get());
+      }
     }
   }
   absl::Status st = tx.ok() ? (*tx)->Commit() : tx.status();
@@ -232,70 +235,6 @@ void Pusher::RecordSyncAnswer(const std::vector<SnapshotItem*>& group, const dvc
     for (SnapshotItem* it : group) outcomes[it->code] = LedgerFailure(st);
     again.resize(again_before);
   }
-}
-
-bool Pusher::VerifyUncertain(const std::string& code, std::vector<StoredStep>& steps,
-                             std::vector<std::string>* pushed, Outcome* failed) {
-  dvcqg::LookupResult l = api_->Lookup(code);
-  if (l.call.outcome != dvcqg::Outcome::kAccepted) {
-    *failed =
-        CallFailure(dvcqg::kServiceLookup, l.call, absl::StrCat("verify steps: ", l.call.message));
-    return false;
-  }
-  std::multiset<std::string> national = dvcqg::NationalStepKeys(l.call.response);
-  std::vector<StoredStep> to_send;
-  for (auto& s : steps) {
-    std::string key = dvcqg::StepRowKey(s.step, MapStatus(s.step.status()), api_->config().limits);
-    auto it = s.uncertain ? national.find(key) : national.end();
-    if (it != national.end()) {
-      national.erase(it);
-      pushed->push_back(s.step_id);
-    } else {
-      to_send.push_back(std::move(s));
-    }
-  }
-  steps = std::move(to_send);
-  return true;
-}
-
-Outcome Pusher::PushSteps(const std::string& code, std::vector<StoredStep> steps,
-                          std::vector<std::string>* pushed) {
-  // Steps whose earlier push had an uncertain outcome: ask DVCQG which it has.
-  bool uncertain = false;
-  for (const auto& s : steps) uncertain |= s.uncertain;
-  if (uncertain) {
-    Outcome failed;
-    if (!VerifyUncertain(code, steps, pushed, &failed)) return failed;
-  }
-  const size_t chunk = static_cast<size_t>(api_->config().progress_chunk);
-  for (size_t i = 0; i < steps.size(); i += chunk) {
-    std::vector<std::string> ids;
-    std::vector<dvcqg::StepItem> items;
-    for (size_t k = i; k < std::min(steps.size(), i + chunk); ++k) {
-      ids.push_back(steps[k].step_id);
-      items.push_back({&steps[k].step, MapStatus(steps[k].step.status())});
-    }
-    std::vector<dvcqg::CallResult> rs = api_->UpdateProgress(code, items);
-    const dvcqg::CallResult& r = rs.back();
-    if (r.outcome == dvcqg::Outcome::kAccepted) {
-      pushed->insert(pushed->end(), ids.begin(), ids.end());
-      continue;
-    }
-    Outcome o = CallFailure(dvcqg::kServiceProgress, r, r.message);
-    if (r.outcome == dvcqg::Outcome::kNotFound) {
-      // DVCQG does not have the dossier: create it again first, then every step.
-      // Safe to ignore: if not recorded, the next attempt meets "không tồn tại" again.
-      (void)ledger_->ResetNational(code);
-      pushed->clear();
-    } else if (r.outcome == dvcqg::Outcome::kInvalidItem) {
-      o.result = Result::kDeadLetter;
-      if (!r.field.empty()) o.error = absl::StrCat(r.field, ": ", o.error);
-    }
-    return o;
-  }
-  Outcome done;
-  done.service = !steps.empty() ? dvcqg::kServiceProgress : uncertain ? dvcqg::kServiceLookup : "";
-  return done;
 }
 
 }  // namespace dossiersync::sync

@@ -12,10 +12,12 @@
 // What it does not do: wait, retry, rate-limit or trip a breaker (the engine's scheduler and
 // policies do, around it; the engine's Api wrapper applies the rate limit and feeds the breaker).
 //
-// Thread safety: thread-safe (no state between calls) as long as its Api and Ledger are.
+// Thread safety: thread-safe as long as its Api and Ledger are (the only state between calls is an
+// atomic flag).
 #ifndef DOSSIERSYNC_SERVICES_SYNC_PUSHER_H_
 #define DOSSIERSYNC_SERVICES_SYNC_PUSHER_H_
 
+#include <atomic>
 #include <map>
 #include <string>
 #include <vector>
@@ -77,10 +79,21 @@ class Pusher {
                         bool update, Outcomes& outcomes, std::vector<SnapshotItem>& again);
   std::map<std::string, std::vector<StoredStep>> ClaimUnsentSteps(
       const std::vector<PushItem>& items, Outcomes& outcomes);
-  // Sends `steps` (unsent, already marked uncertain in the ledger); appends to `pushed` the ones
-  // DVCQG has now. No ledger writes but ResetNational.
-  Outcome PushSteps(const std::string& code, std::vector<StoredStep> steps,
+  // Sends every dossier's unsent steps (already marked uncertain in the ledger), verifying
+  // uncertain ones first; appends to sent[code] the ids DVCQG has now. Dossiers with a few rows
+  // share CapNhatTienDoHoSoMC calls (rows name their dossier; up to progress_chunk rows a call);
+  // when DVCQG refuses a call naming several dossiers, one dossier per call from then on.
+  // No ledger writes but ResetNational. (pusher_steps.cc)
+  void PushSteps(std::map<std::string, std::vector<StoredStep>>& steps, Outcomes& outcomes,
+                 std::map<std::string, std::vector<std::string>>& sent);
+  // One dossier's steps in calls of its own.
+  Outcome SendSteps(const std::string& code, const std::vector<StoredStep>& steps,
                     std::vector<std::string>* pushed);
+  // The steps of `group` (two or more dossiers) in one call; an item refused as invalid is sent
+  // again alone (a refused mix, or the dossier's own fault: then it dead-letters).
+  void SendShared(const std::vector<std::string>& group,
+                  std::map<std::string, std::vector<StoredStep>>& steps, Outcomes& outcomes,
+                  std::map<std::string, std::vector<std::string>>& sent);
   // Asks DVCQG which of the uncertain `steps` it has: those move to `pushed`, the rest stay.
   // False (and `*failed` set) when the lookup failed.
   bool VerifyUncertain(const std::string& code, std::vector<StoredStep>& steps,
@@ -91,7 +104,12 @@ class Pusher {
   const PusherOptions options_;
   dvcqg::Api* api_;
   Ledger* ledger_;
+  // DVCQG refused a progress call naming several dossiers: one dossier per call from now on.
+  std::atomic<bool> mixed_refused_{false};
 };
+
+// A failed call's outcome for a dossier: retry, honouring DVCQG's Retry-After.
+Outcome CallFailure(const char* service, const dvcqg::CallResult& r, std::string error);
 
 }  // namespace dossiersync::sync
 
