@@ -594,12 +594,14 @@ TEST_F(SyncE2ETest, ARepairCarryingTheTruthPushesWhatTheStreamNeverBrought) {
     ASSERT_TRUE((*producer)->Flush(absl::Seconds(10)).ok());
   };
   request(false);
-  ASSERT_TRUE(testing::WaitFor([&] {
-    int series = 0;
-    double lag =
-        testing::ScrapeMetricSum(sync->metrics_port(), "dossiersync_sync_consumer_lag", &series);
-    return series > 0 && lag == 0;
-  }, kFirstProgress));
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        int series = 0;
+        double lag = testing::ScrapeMetricSum(sync->metrics_port(), "dossiersync_sync_consumer_lag",
+                                              &series);
+        return series > 0 && lag == 0;
+      },
+      kFirstProgress));
   EXPECT_EQ(SimDossiers(), 0) << "without the truth the sync has nothing to push";
   request(true);
   dossiers_ = 1;

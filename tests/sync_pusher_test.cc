@@ -89,8 +89,8 @@ class FakeDvcqg : public dvcqg::Api {
     for (const auto& row : rows) {
       if (codes.empty() || codes.back() != row.code) codes.push_back(row.code);
     }
-    calls.push_back(absl::StrCat(dvcqg::kServiceProgress, ":", absl::StrJoin(codes, ","), ":",
-                                 rows.size()));
+    calls.push_back(
+        absl::StrCat(dvcqg::kServiceProgress, ":", absl::StrJoin(codes, ","), ":", rows.size()));
     std::optional<Scripted> s = Next(dvcqg::kServiceProgress);
     if (s && !s->apply_then_fail) return Failed(*s);
     dvcqg::CallResult r;
@@ -253,11 +253,11 @@ TEST_F(PusherTest, StepsOfSeveralDossiersShareACallAndARefusedMixGoesOneDossierP
   // A DVCQG that takes one dossier per call refuses the shared call whole.
   dvcqg_.next[dvcqg::kServiceProgress].emplace_back(dvcqg::Outcome::kInvalidItem);
   push({testing::ValidChange(5, 1, 1, {"a"}), testing::ValidChange(6, 1, 1, {"a"})});
-  EXPECT_EQ(TakeCalls(),
-            (std::vector<std::string>{absl::StrCat("DongBoHoSoMC:", Code(5), ",", Code(6)),
-                                      absl::StrCat("CapNhatTienDoHoSoMC:", Code(5), ",", Code(6), ":2"),
-                                      absl::StrCat("CapNhatTienDoHoSoMC:", Code(5), ":1"),
-                                      absl::StrCat("CapNhatTienDoHoSoMC:", Code(6), ":1")}));
+  EXPECT_EQ(TakeCalls(), (std::vector<std::string>{
+                             absl::StrCat("DongBoHoSoMC:", Code(5), ",", Code(6)),
+                             absl::StrCat("CapNhatTienDoHoSoMC:", Code(5), ",", Code(6), ":2"),
+                             absl::StrCat("CapNhatTienDoHoSoMC:", Code(5), ":1"),
+                             absl::StrCat("CapNhatTienDoHoSoMC:", Code(6), ":1")}));
   push({testing::ValidChange(7, 1, 1, {"a"}), testing::ValidChange(8, 1, 1, {"a"})});
   EXPECT_EQ(TakeCalls(),
             (std::vector<std::string>{absl::StrCat("DongBoHoSoMC:", Code(7), ",", Code(8)),

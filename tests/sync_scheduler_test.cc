@@ -59,6 +59,25 @@ TEST_F(SchedulerTest, TakeHonoursTheLimit) {
   EXPECT_EQ(s_.Take(3, now_).size(), 1u);
 }
 
+// A dossier DVCQG is slow for goes in a batch of its own, before or after the others.
+TEST_F(SchedulerTest, ADossierToGoAloneIsTakenInABatchOfItsOwn) {
+  for (int i = 1; i <= 4; ++i) ASSERT_TRUE(s_.Enqueue(W(i, 1), now_));
+  const std::string c2 = W(2, 1).change.dossier().code();
+  const std::string c3 = W(3, 1).change.dossier().code();
+  const std::set<std::string> alone = {c2, c3};
+  auto codes = [](const std::vector<Taken>& batch) {
+    std::vector<std::string> out;
+    for (const auto& t : batch) out.push_back(t.code);
+    return out;
+  };
+  EXPECT_EQ(codes(s_.Take(10, now_, &alone)),
+            (std::vector<std::string>{W(1, 1).change.dossier().code()}));
+  EXPECT_EQ(codes(s_.Take(10, now_, &alone)), (std::vector<std::string>{c2}));
+  EXPECT_EQ(codes(s_.Take(10, now_, &alone)), (std::vector<std::string>{c3}));
+  EXPECT_EQ(codes(s_.Take(10, now_, &alone)),
+            (std::vector<std::string>{W(4, 1).change.dossier().code()}));
+}
+
 TEST_F(SchedulerTest, DoneHandsBackEveryOffsetInArrivalOrder) {
   ASSERT_TRUE(s_.Enqueue(W(1, 1, kP0, 10), now_));
   ASSERT_TRUE(s_.Enqueue(W(1, 2, kP1, 4), now_));

@@ -67,7 +67,8 @@ absl::Status Faults::Merge(const nlohmann::json& j) {
     else if (k == "slow_jitter_ms")
       st = ms(&f.slow_jitter_ms, 600000);
     else if (k == "hang_after_apply" || k == "refuse_mixed_progress") {
-      if (!v.is_boolean()) return absl::InvalidArgumentError(absl::StrCat("faults.", k, ": a boolean"));
+      if (!v.is_boolean())
+        return absl::InvalidArgumentError(absl::StrCat("faults.", k, ": a boolean"));
       (k == "hang_after_apply" ? f.hang_after_apply : f.refuse_mixed_progress) = v.get<bool>();
     } else if (k == "reject_procedure_codes" || k == "slow_codes") {
       std::vector<std::string> codes;

@@ -42,6 +42,19 @@ json Simulator::Stats() {
   return out;
 }
 
+json Simulator::CallLog() {
+  json out = json::array();
+  absl::MutexLock l(&mu_);
+  for (const Call& c : calls_) {
+    out.push_back({{"arrived_us", c.arrived_us},
+                   {"answered_us", c.answered_us},
+                   {"service", c.service},
+                   {"status", c.status},
+                   {"codes", c.codes}});
+  }
+  return out;
+}
+
 void Simulator::Routes() {
   httplib::Server& s = *http_;
   s.Post("/mapi/login",
@@ -94,18 +107,8 @@ void Simulator::Routes() {
   });
   s.Get("/admin/stats",
         [this](const httplib::Request&, httplib::Response& r) { Reply(r, 200, Stats()); });
-  s.Get("/admin/calls", [this](const httplib::Request&, httplib::Response& r) {
-    json out = json::array();
-    absl::MutexLock l(&mu_);
-    for (const Call& c : calls_) {
-      out.push_back({{"arrived_us", c.arrived_us},
-                     {"answered_us", c.answered_us},
-                     {"service", c.service},
-                     {"status", c.status},
-                     {"codes", c.codes}});
-    }
-    Reply(r, 200, out);
-  });
+  s.Get("/admin/calls",
+        [this](const httplib::Request&, httplib::Response& r) { Reply(r, 200, CallLog()); });
   s.Post("/admin/reset", [this](const httplib::Request&, httplib::Response& r) {
     absl::Status st = store_->Reset();
     if (!st.ok()) return Reply(r, 500, ErrorBody(500, std::string(st.message())));

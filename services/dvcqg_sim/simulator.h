@@ -88,6 +88,7 @@ class Simulator {
   bool SessionValid(const std::string& token);
   void Count(const std::string& service, const std::string& outcome);
   nlohmann::json Stats();
+  nlohmann::json CallLog();  // GET /admin/calls
 
   const SimConfig config_;
   FaultState faults_;

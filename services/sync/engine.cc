@@ -143,7 +143,7 @@ std::vector<Taken> Engine::TakeBatch() {
   if (admit == Breaker::Admit::kNothing) return {};
   const bool probe = admit == Breaker::Admit::kProbe;
   const size_t limit = probe ? 1 : static_cast<size_t>(api_->config().batch_size);
-  std::vector<Taken> out = scheduler_.Take(limit, now);
+  std::vector<Taken> out = scheduler_.Take(limit, now, &alone_);
   if (probe && !out.empty()) breaker_.ProbeTaken(out.front().code);
   return out;
 }
@@ -221,7 +221,9 @@ dvcqg::CallResult Engine::GatedApi::SyncDossiers(const std::vector<dvcqg::Dossie
                                                  bool is_update) {
   if (auto held = Admit()) return *held;
   dvcqg::CallResult r = api_->SyncDossiers(items, is_update);
-  engine_->RecordCall(r);
+  std::vector<std::string> codes;
+  for (const auto& [d, status] : items) codes.push_back(d->code());
+  Record(codes, r);
   return r;
 }
 
@@ -229,22 +231,40 @@ std::vector<dvcqg::CallResult> Engine::GatedApi::UpdateProgress(
     const std::string& code, const std::vector<dvcqg::StepItem>& steps) {
   if (auto held = Admit()) return {*held};
   std::vector<dvcqg::CallResult> rs = api_->UpdateProgress(code, steps);
-  if (!rs.empty()) engine_->RecordCall(rs.back());
+  if (!rs.empty()) Record({code}, rs.back());
   return rs;
 }
 
-dvcqg::CallResult Engine::GatedApi::UpdateProgressRows(const std::vector<dvcqg::ProgressRow>& rows) {
+dvcqg::CallResult Engine::GatedApi::UpdateProgressRows(
+    const std::vector<dvcqg::ProgressRow>& rows) {
   if (auto held = Admit()) return *held;
   dvcqg::CallResult r = api_->UpdateProgressRows(rows);
-  engine_->RecordCall(r);
+  std::vector<std::string> codes;
+  for (const auto& row : rows) {
+    if (codes.empty() || codes.back() != row.code) codes.push_back(row.code);
+  }
+  Record(codes, r);
   return r;
 }
 
 dvcqg::LookupResult Engine::GatedApi::Lookup(const std::string& code) {
   if (auto held = Admit()) return {*held, std::nullopt};
   dvcqg::LookupResult l = api_->Lookup(code);
-  engine_->RecordCall(l.call);
+  Record({code}, l.call);
   return l;
+}
+
+void Engine::GatedApi::Record(const std::vector<std::string>& codes, const dvcqg::CallResult& r) {
+  engine_->RecordCall(r);
+  const bool slow =
+      r.outcome == dvcqg::Outcome::kTimeout || r.latency > engine_->options_.slow_call;
+  absl::MutexLock l(&engine_->mu_);
+  if (slow) {
+    if (engine_->alone_.size() >= 100000) engine_->alone_.clear();  // bounded
+    engine_->alone_.insert(codes.begin(), codes.end());
+  } else if (codes.size() == 1) {
+    engine_->alone_.erase(codes.front());  // fast on its own again
+  }
 }
 
 void Engine::RecordCall(const dvcqg::CallResult& r) {

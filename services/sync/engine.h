@@ -73,6 +73,9 @@ struct EngineOptions {
   double retry_budget_min_per_second = 10;
   dvcqg::StatusMap status_map = dvcqg::kIdentityStatusMap;  // ours -> DVCQG
   std::string service_name = "dossier-sync";
+  // A DVCQG call slower than this (or timed out) makes its dossiers go alone, until a call of
+  // theirs alone is fast again.
+  absl::Duration slow_call = absl::Seconds(2);
 };
 
 class Engine {
@@ -118,6 +121,8 @@ class Engine {
     // Waits out a Retry-After DVCQG gave any call, then takes a token of the rate limit. A result
     // instead when stopping first (the call is not made).
     std::optional<dvcqg::CallResult> Admit();
+    // Feeds the breaker and notes which dossiers DVCQG is slow for (see alone_).
+    void Record(const std::vector<std::string>& codes, const dvcqg::CallResult& r);
     Engine* engine_;
     dvcqg::Api* api_;
   };
@@ -158,6 +163,9 @@ class Engine {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   // No DVCQG call before this (the latest 429's Retry-After, for every worker).
   absl::Time dvcqg_hold_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // Dossiers whose last attempt was slow or timed out: taken alone, so that a dossier DVCQG is
+  // slow for holds up no other in its batch (one that then goes fast leaves the set).
+  std::set<std::string> alone_ ABSL_GUARDED_BY(mu_);
   bool operator_paused_ ABSL_GUARDED_BY(mu_) = false;
   RetryBudget retry_budget_ ABSL_GUARDED_BY(mu_);
   Breaker breaker_ ABSL_GUARDED_BY(mu_);

@@ -111,8 +111,9 @@ void Pusher::SendShared(const std::vector<std::string>& group,
   if (alone.empty()) return;
   if (alone.size() == group.size() && r.outcome == dvcqg::Outcome::kInvalidItem &&
       !mixed_refused_.exchange(true)) {
-    LogWarn("DVCQG refused a progress call naming several dossiers; one dossier per call from now on",
-            {{"error", r.message}, {"dossiers", static_cast<int64_t>(group.size())}});
+    LogWarn(
+        "DVCQG refused a progress call naming several dossiers; one dossier per call from now on",
+        {{"error", r.message}, {"dossiers", static_cast<int64_t>(group.size())}});
   }
   for (const std::string& code : alone) outcomes[code] = SendSteps(code, steps[code], &sent[code]);
 }

@@ -27,13 +27,16 @@ std::optional<absl::Time> Scheduler::NextTimer() const {
   return timers_.top().first;
 }
 
-std::vector<Taken> Scheduler::Take(size_t limit, absl::Time now) {
+std::vector<Taken> Scheduler::Take(size_t limit, absl::Time now,
+                                   const std::set<std::string>* alone) {
   while (!timers_.empty() && timers_.top().first <= now) {
     ready_.push_back(timers_.top().second);
     timers_.pop();
   }
   std::vector<Taken> out;
   while (!ready_.empty() && out.size() < limit) {
+    const bool solo = alone != nullptr && alone->count(ready_.front()) > 0;
+    if (solo && !out.empty()) break;  // it goes in the next batch, alone
     std::string code = std::move(ready_.front());
     ready_.pop_front();
     auto it = queues_.find(code);
@@ -49,6 +52,7 @@ std::vector<Taken> Scheduler::Take(size_t limit, absl::Time now) {
     }
     q.pending.clear();
     out.push_back(std::move(t));
+    if (solo) break;
   }
   return out;
 }

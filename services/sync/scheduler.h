@@ -50,8 +50,10 @@ class Scheduler {
 
   // False (and dropped) when its partition is being released.
   bool Enqueue(Work w, absl::Time now);
-  // Up to `limit` ready dossiers (timers due by `now` become ready first), each marked active.
-  std::vector<Taken> Take(size_t limit, absl::Time now);
+  // Up to `limit` ready dossiers (timers due by `now` become ready first), each marked active. A
+  // dossier in `alone` (may be null) is taken in a batch of its own.
+  std::vector<Taken> Take(size_t limit, absl::Time now,
+                          const std::set<std::string>* alone = nullptr);
   bool HasReady() const { return !ready_.empty(); }
   // When the earliest timer is due, if any.
   std::optional<absl::Time> NextTimer() const;
