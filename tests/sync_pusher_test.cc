@@ -6,6 +6,7 @@
 #include <deque>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/dvcqg/mapping.h"
@@ -264,6 +265,26 @@ TEST_F(PusherTest, StepsOfSeveralDossiersShareACallAndARefusedMixGoesOneDossierP
                                       absl::StrCat("CapNhatTienDoHoSoMC:", Code(7), ":1"),
                                       absl::StrCat("CapNhatTienDoHoSoMC:", Code(8), ":1")}));
   for (int d = 5; d <= 8; ++d) EXPECT_EQ(dvcqg_.held[Code(d)].rows.size(), 1u) << d;
+}
+
+// Regression: after DVCQG refused a shared call, the batch's next group was still sent shared
+// (13 shared calls at the simulator with 8 workers). Twelve dossiers of one step: groups of 10 and
+// 2; the first is refused, then every dossier goes alone.
+TEST_F(PusherTest, ARefusedSharedCallSendsTheRestOfTheBatchAloneToo) {
+  std::vector<DossierChange> cs;
+  for (int d = 1; d <= 12; ++d) cs.push_back(testing::ValidChange(d, 1, 1, {"a"}));
+  std::vector<PushItem> items;
+  for (const auto& c : cs) items.push_back({c.dossier().code(), {&c}, false});
+  dvcqg_.next[dvcqg::kServiceProgress].emplace_back(dvcqg::Outcome::kInvalidItem);
+  auto outcomes = pusher_->Push(items);
+  for (const auto& [code, o] : outcomes) EXPECT_EQ(o.result, Result::kDone) << code;
+  int shared = 0, alone = 0;
+  for (const auto& call : TakeCalls()) {
+    if (!absl::StartsWith(call, "CapNhatTienDoHoSoMC:")) continue;
+    (absl::StrContains(call, ",") ? shared : alone) += 1;
+  }
+  EXPECT_EQ(shared, 1);
+  EXPECT_EQ(alone, 12);
 }
 
 // A create whose outcome is unknown (a timeout: DVCQG may have applied it) is followed by an

@@ -62,11 +62,12 @@ void Pusher::PushSteps(std::map<std::string, std::vector<StoredStep>>& steps, Ou
       rows += steps[shareable[i]].size();
       group.push_back(shareable[i++]);
     }
-    if (group.size() == 1) {
-      outcomes[group[0]] = SendSteps(group[0], steps[group[0]], &sent[group[0]]);
-    } else {
+    if (group.size() > 1 && !mixed_refused_) {
       SendShared(group, steps, outcomes, sent);
+      continue;
     }
+    // Alone: a group of one, or DVCQG refused a shared call meanwhile (this batch's too).
+    for (const std::string& code : group) outcomes[code] = SendSteps(code, steps[code], &sent[code]);
   }
 }
 
