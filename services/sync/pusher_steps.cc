@@ -67,7 +67,8 @@ void Pusher::PushSteps(std::map<std::string, std::vector<StoredStep>>& steps, Ou
       continue;
     }
     // Alone: a group of one, or DVCQG refused a shared call meanwhile (this batch's too).
-    for (const std::string& code : group) outcomes[code] = SendSteps(code, steps[code], &sent[code]);
+    for (const std::string& code : group)
+      outcomes[code] = SendSteps(code, steps[code], &sent[code]);
   }
 }
 
