@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <iostream>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -77,7 +78,8 @@ class ReconciliationE2ETest : public ::testing::Test {
   void Submit(const dossiersync::v1::SubmitChangeRequest& r) {
     auto ctx = MakeContext({}, absl::Seconds(10));
     dossiersync::v1::SubmitChangeResponse resp;
-    ASSERT_TRUE(stub_->SubmitChange(ctx.get(), r, &resp).ok());
+    auto st = stub_->SubmitChange(ctx.get(), r, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
   }
   json Stored(const std::string& code) { return testing::SimStored(*admin_, code); }
 
@@ -594,6 +596,68 @@ TEST_F(ReconciliationE2ETest, TwoReplicasNeverRunAtOnce) {
     }
   }
   EXPECT_EQ(holders.size(), 2u) << "both replicas took turns";
+}
+
+TEST_F(ReconciliationE2ETest, ASampledRunReportsTheScopesRatioWithAnIntervalHoldingTheTruth) {
+  // 240 dossiers in three agencies (120 / 80 / 40), submitted one by one (a repeatable order for
+  // the seeded draw); a quarter of them tampered at DVCQG: the true consistency is 0.75.
+  const std::vector<std::string> agencies = {"000.21.37.H37", "000.22.37.H37", "000.23.37.H37"};
+  auto request = [&](int i) {
+    auto r = testing::ValidRequest(i, 2, 100);
+    testing::SetAgency(&r, agencies[i % 6 < 3 ? 0 : i % 6 < 5 ? 1 : 2]);
+    return r;
+  };
+  for (int i = 0; i < 240; ++i) Submit(request(i));
+  for (int i = 0; i < 240; ++i) {
+    ASSERT_TRUE(SyncedAgain(request(i).dossier().code(), 100)) << i;
+  }
+  for (int i = 0; i < 240; i += 4) {
+    auto res = admin_->Post(("/admin/tamper/" + request(i).dossier().code()).c_str(),
+                            R"({"NgayHenTra":"20240801080000"})", "application/json");
+    ASSERT_TRUE(res && res->status == 200);
+  }
+  dossiersync::v1::StartRunRequest req;
+  req.set_sample_size(90);
+  req.set_sample_seed(20261207);
+  auto run = runner_->RunNow(req);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state(), "FINISHED");
+  EXPECT_EQ(run->sample_size(), 90);
+  EXPECT_EQ(run->dossiers_checked(), 90);
+  EXPECT_EQ(run->population(), 240);
+  EXPECT_EQ(run->population_by_agency().at(agencies[0]), 120);
+  EXPECT_EQ(run->population_by_agency().at(agencies[2]), 40);
+  // Proportional: 45 / 30 / 15.
+  EXPECT_EQ(run->checked_by_agency().at(agencies[0]), 45);
+  EXPECT_EQ(run->checked_by_agency().at(agencies[1]), 30);
+  EXPECT_EQ(run->checked_by_agency().at(agencies[2]), 15);
+  std::cout << "sampled run: consistency " << run->consistency_ratio() << " in ["
+            << run->consistency_low() << ", " << run->consistency_high() << "], truth 0.75"
+            << std::endl;
+  EXPECT_LE(run->consistency_low(), 0.75);
+  EXPECT_GE(run->consistency_high(), 0.75);
+  EXPECT_GT(run->consistency_high() - run->consistency_low(), 0.05);
+  EXPECT_LT(run->consistency_high() - run->consistency_low(), 0.4);
+  EXPECT_GE(run->consistency_ratio(), run->consistency_low());
+  EXPECT_LE(run->consistency_ratio(), run->consistency_high());
+  // The drift found is the sampled share of the tampered dossiers, and only those.
+  auto drift = DriftOf(run->run_id());
+  int64_t drifted = 0;
+  for (const auto& [a, n] : run->drifted_by_agency()) drifted += n;
+  EXPECT_EQ(static_cast<int64_t>(drift.size()), drifted);
+  EXPECT_GT(drifted, 5);
+  for (const auto& [code, kinds] : drift) {
+    int i = std::stoi(code.substr(code.rfind('-') + 1));
+    EXPECT_EQ(i % 4, 0) << code << " was not tampered";
+  }
+  // A sample is of a scope, within bounds.
+  dossiersync::v1::StartRunRequest bad;
+  bad.set_sample_size(10);
+  bad.add_codes(request(1).dossier().code());
+  EXPECT_EQ(runner_->Start(bad).status().code(), absl::StatusCode::kInvalidArgument);
+  bad.clear_codes();
+  bad.set_sample_size(reconciliation::Runner::kMaxSample + 1);
+  EXPECT_EQ(runner_->Start(bad).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(ReconciliationE2ETest, ScheduledIncrementalRunLooksOnlyAtRecentDossiers) {

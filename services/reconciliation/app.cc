@@ -29,6 +29,9 @@ absl::Status ReconciliationConfig::Validate() const {
     return absl::InvalidArgumentError("--lease_ttl must be at least 1s");
   }
   if (evidence_group.empty()) return absl::InvalidArgumentError("--evidence_group is required");
+  if (kpi_follow_every < absl::Milliseconds(100)) {
+    return absl::InvalidArgumentError("--kpi_follow_every must be at least 100ms");
+  }
   if (incremental_every < absl::ZeroDuration() || full_sweep_every < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("schedules must not be negative");
   }
@@ -61,7 +64,8 @@ nlohmann::json ReconciliationConfig::ToJson() const {
           {"incremental_every", absl::FormatDuration(incremental_every)},
           {"incremental_window", absl::FormatDuration(incremental_window)},
           {"full_sweep_at", full_sweep_at},
-          {"full_sweep_every", absl::FormatDuration(full_sweep_every)}};
+          {"full_sweep_every", absl::FormatDuration(full_sweep_every)},
+          {"kpi_follow_every", absl::FormatDuration(kpi_follow_every)}};
 }
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& config) {
@@ -72,6 +76,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& conf
   a->registry_ = std::make_shared<prometheus::Registry>();
   DS_ASSIGN_OR_RETURN(a->db_, storage::Open(config.database));
   DS_ASSIGN_OR_RETURN(a->store_, RunStore::Open(a->db_.get()));
+  DS_ASSIGN_OR_RETURN(a->kpis_, KpiStore::Open(a->db_.get()));
   DS_ASSIGN_OR_RETURN(a->auth_, MakeAuthenticator(config.server));
   DS_ASSIGN_OR_RETURN(a->client_, dvcqg::Client::Create(config.dvcqg, a->registry_.get()));
   DS_ASSIGN_OR_RETURN(a->producer_,
@@ -95,7 +100,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& conf
   DS_ASSIGN_OR_RETURN(a->requests_, RequestConsumer::Start(config.kafka_brokers,
                                                            config.evidence_group + "-requests",
                                                            a->runner_.get(), a->registry_.get()));
-  a->service_ = std::make_unique<ServiceImpl>(a->runner_.get(), a->store_.get(), a->intake_.get(),
+  a->kpi_follower_ =
+      std::make_unique<KpiFollower>(a->kpis_.get(), a->intake_.get(), config.intake_client);
+  a->kpi_follower_->Start(config.kpi_follow_every);
+  a->service_ = std::make_unique<ServiceImpl>(a->runner_.get(), a->store_.get(), a->kpis_.get(),
+                                              a->kpi_follower_.get(), a->intake_.get(),
                                               config.intake_client, a->auth_.get());
   DS_ASSIGN_OR_RETURN(
       a->server_, GrpcServer::Start(config.server, {a->service_.get()},
@@ -168,6 +177,7 @@ void App::Stop() {
     runner_->Join();
   }
   if (evidence_) evidence_->Stop();
+  if (kpi_follower_) kpi_follower_->Stop();
   if (producer_) producer_->Flush(absl::Seconds(5)).IgnoreError();
   if (poller_.joinable()) poller_.join();
 }

@@ -18,6 +18,8 @@
 #include "common/server.h"
 #include "nlohmann/json.hpp"
 #include "services/reconciliation/evidence.h"
+#include "services/reconciliation/kpi_follower.h"
+#include "services/reconciliation/kpi_store.h"
 #include "services/reconciliation/requests.h"
 #include "services/reconciliation/run_store.h"
 #include "services/reconciliation/runner.h"
@@ -40,6 +42,8 @@ struct ReconciliationConfig {
   std::string full_sweep_at = "02:00";  // nightly, Vietnam time; "" = no nightly sweep
   absl::Duration full_sweep_every = absl::ZeroDuration();  // a period instead of nightly; 0 = off
   std::string evidence_group = "dossier-reconciliation";   // consumer group on sync-results
+  absl::Duration kpi_follow_every =
+      absl::Seconds(10);  // KPI rows read from intake (kpi_follower.h)
 
   static absl::StatusOr<ReconciliationConfig> FromFlags();
   absl::Status Validate() const;
@@ -62,6 +66,8 @@ class App {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<RunStore> store_;
+  std::unique_ptr<KpiStore> kpis_;
+  std::unique_ptr<KpiFollower> kpi_follower_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<dvcqg::Client> client_;
   std::unique_ptr<KafkaProducer> producer_;

@@ -32,6 +32,9 @@ ABSL_FLAG(std::string, evidence_group, "dossier-reconciliation",
 ABSL_FLAG(std::string, status_map, "", "The sync's status mapping OURS:DVCQG,...");
 ABSL_FLAG(std::string, instance_id, "",
           "Lease holder identity, stable across restarts of one replica (default: HOSTNAME-PID)");
+ABSL_FLAG(
+    absl::Duration, kpi_follow_every, absl::Seconds(10),
+    "How often the KPI figures read what intake accepted (GetKpis also reads before answering)");
 ABSL_FLAG(absl::Duration, incremental_every, absl::Minutes(5), "Incremental run period (0 = off)");
 ABSL_FLAG(absl::Duration, incremental_window, absl::Minutes(30),
           "Incremental runs check dossiers changed this recently (at least the period)");
@@ -67,6 +70,7 @@ absl::StatusOr<ReconciliationConfig> ReconciliationConfig::FromFlags() {
   c.runner.repairs_per_second = absl::GetFlag(FLAGS_repair_rate);
   c.runner.lease_ttl = absl::GetFlag(FLAGS_lease_ttl);
   c.evidence_group = absl::GetFlag(FLAGS_evidence_group);
+  c.kpi_follow_every = absl::GetFlag(FLAGS_kpi_follow_every);
   c.runner.holder = absl::GetFlag(FLAGS_instance_id);
   c.incremental_every = absl::GetFlag(FLAGS_incremental_every);
   c.incremental_window = absl::GetFlag(FLAGS_incremental_window);

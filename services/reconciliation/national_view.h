@@ -27,6 +27,15 @@ struct NationalView {
   const dossiersync::v1::Dossier* snapshot = nullptr;
 };
 
+struct SyncFlags {
+  bool known = false;
+  bool in_sync = false;
+};
+
+// NationalView's `known` and `in_sync` for a provincial dossier at `revision` (what the KPIs keep
+// per dossier).
+SyncFlags SyncFlagsOf(int64_t revision, const DossierEvidence* evidence);
+
 // `evidence` may be null (nothing known). The result points into `provincial` or `evidence`.
 NationalView NationalViewOf(const dossiersync::v1::Dossier& provincial,
                             const DossierEvidence* evidence);

@@ -4,6 +4,7 @@
 #include "absl/time/clock.h"
 #include "common/storage/schema.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/reconciliation/kpi_store.h"
 
 namespace dossiersync::reconciliation {
 namespace {
@@ -73,6 +74,7 @@ ReconciliationRun ParseRun(const storage::Row& row, absl::Status* st) {
 
 absl::StatusOr<std::unique_ptr<RunStore>> RunStore::Open(storage::Database* db) {
   if (auto st = db->ApplyMigrations(kComponent, {kSchema, kSchemaV2}); !st.ok()) return st;
+  if (auto st = KpiStore::Migrate(db); !st.ok()) return st;
   auto leases = storage::Leases::Open(db);
   if (!leases.ok()) return leases.status();
   auto store = std::unique_ptr<RunStore>(new RunStore(db));
@@ -214,6 +216,7 @@ absl::Status RunStore::RecordSyncResults(const std::vector<dossiersync::v1::Sync
              ? r.dvcqg_message()
              : absl::StrCat(r.dvcqg_error_code(), " ", r.dvcqg_message())});
     if (!last.ok()) return last.status();
+    if (auto st = KpiStore::RefreshEvidence(**tx, r.code()); !st.ok()) return st;
     if (r.outcome() != dossiersync::v1::SYNC_OUTCOME_ACCEPTED || !r.has_change_accepted_at()) {
       continue;
     }
@@ -223,6 +226,10 @@ absl::Status RunStore::RecordSyncResults(const std::vector<dossiersync::v1::Sync
         "($1, $2, $3, $4, $5) ON CONFLICT (code, revision) DO NOTHING",
         {r.code(), r.revision(), r.agency_code(), accepted, std::max<int64_t>(0, at - accepted)});
     if (!lag.ok()) return lag.status();
+    if (*lag == 0) continue;  // counted already
+    auto st =
+        KpiStore::CountLag(**tx, r.agency_code(), accepted, std::max<int64_t>(0, at - accepted));
+    if (!st.ok()) return st;
   }
   return (*tx)->Commit();
 }
@@ -244,21 +251,6 @@ absl::StatusOr<std::string> RunStore::LastSync(const std::string& code) {
   return out;
 }
 
-absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> RunStore::SyncLags(
-    int64_t since_us, int64_t until_us, const std::string& agency) {
-  auto tx = db_->BeginRead();
-  if (!tx.ok()) return tx.status();
-  auto rows = (*tx)->Query(
-      "SELECT agency_code, lag_us FROM recon_sync_lag WHERE accepted_at_us >= $1 AND "
-      "accepted_at_us < $2 AND ($3 = '' OR agency_code = $3)",
-      {since_us, until_us, agency});
-  if (!rows.ok()) return rows.status();
-  std::vector<std::pair<std::string, int64_t>> out;
-  out.reserve(rows->size());
-  for (const auto& r : *rows) out.emplace_back(r.Str(0), r.Int(1));
-  return out;
-}
-
 }  // namespace dossiersync::reconciliation
 
 namespace dossiersync::reconciliation {
@@ -277,6 +269,7 @@ absl::Status RunStore::RecordCheck(const DossierCheck& c) {
        int64_t{c.in_sync}, int64_t{c.national.has_value()},
        Blob{c.national && !c.in_sync ? c.national->SerializeAsString() : std::string()}});
   if (!r.ok()) return r.status();
+  if (auto st = KpiStore::RefreshEvidence(**tx, c.code); !st.ok()) return st;
   return (*tx)->Commit();
 }
 

@@ -79,10 +79,6 @@ class RunStore {
   absl::Status RecordSyncResults(const std::vector<dossiersync::v1::SyncResult>& results);
   // A one-line description of the dossier's last sync result, for drift details.
   absl::StatusOr<std::string> LastSync(const std::string& code);
-  // (agency, lag in microseconds) of pushes whose change intake accepted in [since, until).
-  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> SyncLags(int64_t since_us,
-                                                                        int64_t until_us,
-                                                                        const std::string& agency);
 
  private:
   explicit RunStore(storage::Database* db) : db_(db) {}

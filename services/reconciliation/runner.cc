@@ -2,6 +2,7 @@
 
 #include <deque>
 #include <map>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -12,6 +13,7 @@
 #include "common/log.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/reconciliation/drift.h"
+#include "services/reconciliation/sampling.h"
 
 namespace dossiersync::reconciliation {
 
@@ -81,6 +83,8 @@ struct Runner::Tally {
   std::map<std::string, int64_t> by_kind ABSL_GUARDED_BY(mu);
   std::map<std::string, int64_t> checked_by_agency ABSL_GUARDED_BY(mu);
   std::map<std::string, int64_t> drifted_by_agency ABSL_GUARDED_BY(mu);
+  bool sampled ABSL_GUARDED_BY(mu) = false;  // population known once the sample is drawn
+  std::map<std::string, int64_t> population ABSL_GUARDED_BY(mu);
 
   void Into(ReconciliationRun* run) {
     absl::MutexLock l(&mu);
@@ -98,6 +102,24 @@ struct Runner::Tally {
     run->set_not_checked_share(checked + failed > 0 ? static_cast<double>(failed) /
                                                           static_cast<double>(checked + failed)
                                                     : 0.0);
+    run->set_consistency_low(run->consistency_ratio());
+    run->set_consistency_high(run->consistency_ratio());
+    if (sampled) {
+      int64_t total = 0;
+      run->mutable_population_by_agency()->clear();
+      for (const auto& [k, v] : population) {
+        (*run->mutable_population_by_agency())[k] = v;
+        total += v;
+      }
+      run->set_population(total);
+      if (checked > 0) {
+        const ConsistencyEstimate e =
+            EstimateConsistency(population, checked_by_agency, drifted_by_agency);
+        run->set_consistency_ratio(e.ratio);
+        run->set_consistency_low(e.low);
+        run->set_consistency_high(e.high);
+      }
+    }
     run->set_repairs_requested(repairs);
     run->set_escalated(escalated);
     run->set_not_checked(failed);
@@ -193,6 +215,12 @@ absl::Status Runner::Recover() {
 
 absl::StatusOr<std::string> Runner::Start(const StartRunRequest& req, const std::string& trigger,
                                           const std::string& traceparent) {
+  if (req.sample_size() < 0 || req.sample_size() > kMaxSample) {
+    return FieldError("sample_size", "must be 0-100000 (0: every dossier in scope)");
+  }
+  if (req.sample_size() > 0 && !req.codes().empty()) {
+    return FieldError("sample_size", "samples a scope; explicit codes are all checked");
+  }
   const std::string trace = ChildTraceparent(traceparent);
   ScopedTrace scoped(trace);
   auto in_progress = [] {
@@ -220,6 +248,7 @@ absl::StatusOr<std::string> Runner::Start(const StartRunRequest& req, const std:
   }
   ReconciliationRun run;
   run.set_run_id(NewEventId());
+  run.set_sample_size(req.sample_size());
   run.set_state("RUNNING");
   run.set_trigger(trigger);
   run.set_holder(options_.holder);
@@ -263,24 +292,52 @@ void Runner::Publish(const std::string& topic, const std::string& key,
   }
 }
 
-absl::Status Runner::Feed(const StartRunRequest& req, Queue& q) {
-  if (!req.codes().empty()) {
-    for (const auto& code : req.codes()) {
-      auto ctx = MakeContext(intake_client_, absl::Seconds(10));
-      dossiersync::v1::GetDossierRequest g;
-      g.set_code(code);
-      Dossier d;
-      grpc::Status st = intake_->GetDossier(ctx.get(), g, &d);
-      Item item{code, std::nullopt};
-      if (st.ok()) {
-        item.provincial = std::move(d);
-      } else if (st.error_code() != grpc::StatusCode::NOT_FOUND) {
-        return absl::UnavailableError(absl::StrCat("intake GetDossier: ", st.error_message()));
-      }
-      if (!q.Push(std::move(item))) return absl::CancelledError("run stopped");
+absl::Status Runner::Feed(const StartRunRequest& req, Queue& q, Tally& tally) {
+  if (!req.codes().empty()) return FeedCodes({req.codes().begin(), req.codes().end()}, q);
+  if (req.sample_size() > 0) {
+    StratifiedSample sample(req.sample_size(),
+                            req.sample_seed() != 0 ? req.sample_seed() : std::random_device{}());
+    auto st = ForEachInScope(req, /*include_steps=*/false, [&](Dossier& d) {
+      sample.Offer(d.agency_code(), d.code());
+      return !Stopping();
+    });
+    if (!st.ok()) return st;
+    std::vector<std::string> codes = sample.Draw();
+    {
+      absl::MutexLock l(&tally.mu);
+      tally.sampled = true;
+      tally.population = sample.population();
     }
-    return absl::OkStatus();
+    LogInfo("reconciliation sample drawn",
+            {{"population", absl::StrCat(sample.population().size(), " agencies")},
+             {"sample", codes.size()}});
+    return FeedCodes(codes, q);
   }
+  return ForEachInScope(req, /*include_steps=*/true, [&](Dossier& d) {
+    return q.Push(Item{d.code(), std::move(d)});
+  });
+}
+
+absl::Status Runner::FeedCodes(const std::vector<std::string>& codes, Queue& q) {
+  for (const auto& code : codes) {
+    auto ctx = MakeContext(intake_client_, absl::Seconds(10));
+    dossiersync::v1::GetDossierRequest g;
+    g.set_code(code);
+    Dossier d;
+    grpc::Status st = intake_->GetDossier(ctx.get(), g, &d);
+    Item item{code, std::nullopt};
+    if (st.ok()) {
+      item.provincial = std::move(d);
+    } else if (st.error_code() != grpc::StatusCode::NOT_FOUND) {
+      return absl::UnavailableError(absl::StrCat("intake GetDossier: ", st.error_message()));
+    }
+    if (!q.Push(std::move(item))) return absl::CancelledError("run stopped");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Runner::ForEachInScope(const StartRunRequest& req, bool include_steps,
+                                    const std::function<bool(Dossier&)>& each) {
   std::vector<std::string> agencies(req.agency_codes().begin(), req.agency_codes().end());
   if (agencies.empty()) agencies.push_back("");
   constexpr int kMaxResumes = 5;
@@ -293,15 +350,15 @@ absl::Status Runner::Feed(const StartRunRequest& req, Queue& q) {
       if (req.has_changed_since()) *lr.mutable_changed_since() = req.changed_since();
       if (req.has_changed_until()) *lr.mutable_changed_until() = req.changed_until();
       if (last_seq > 0) lr.set_page_token(absl::StrCat(last_seq));
-      lr.set_include_steps(true);
+      lr.set_include_steps(include_steps);
       auto reader = intake_->ListDossiers(ctx.get(), lr);
       Dossier d;
-      bool pushed = true;
-      while (pushed && reader->Read(&d)) {
+      bool more = true;
+      while (more && reader->Read(&d)) {
         last_seq = d.change_seq();
-        pushed = q.Push(Item{d.code(), d});
+        more = each(d);
       }
-      if (!pushed) {
+      if (!more) {
         ctx->TryCancel();
         (void)reader->Finish();  // the run is stopping
         return absl::CancelledError("run stopped");
@@ -447,7 +504,7 @@ void Runner::Execute(ReconciliationRun run, const StartRunRequest& req, const st
   } else {
     std::thread feeder([&] {
       ScopedTrace t(trace);
-      feed_status = Feed(req, q);
+      feed_status = Feed(req, q, tally);
       q.Done();
     });
     std::vector<std::thread> workers;

@@ -13,6 +13,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -48,6 +49,7 @@ struct RunnerOptions {
 
 class Runner {
  public:
+  static constexpr int kMaxSample = 100000;
   Runner(RunnerOptions options, dvcqg::Client* dvcqg, dossiersync::v1::IntakeService::Stub* intake,
          ClientOptions intake_client, KafkaProducer* producer, RunStore* store,
          prometheus::Registry* registry);
@@ -86,7 +88,13 @@ class Runner {
                 const absl::Status& feed_status, absl::Time started);
   // Streams the provincial dossiers in scope into `q` (ListDossiers resumed from the last
   // change_seq after a broken stream, or GetDossier for explicit codes).
-  absl::Status Feed(const dossiersync::v1::StartRunRequest& req, Queue& q);
+  // A sampled run first streams the scope into a StratifiedSample and checks what it draws.
+  absl::Status Feed(const dossiersync::v1::StartRunRequest& req, Queue& q, Tally& tally);
+  absl::Status FeedCodes(const std::vector<std::string>& codes, Queue& q);
+  // Each dossier in the scope (ListDossiers per agency, resumed after a broken stream) until
+  // `each` answers false (CANCELLED).
+  absl::Status ForEachInScope(const dossiersync::v1::StartRunRequest& req, bool include_steps,
+                              const std::function<bool(dossiersync::v1::Dossier&)>& each);
   void Check(const Item& item, const dossiersync::v1::StartRunRequest& req,
              const std::string& run_id, const std::map<std::string, std::string>& pending,
              Tally& tally);

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/log.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/reconciliation/national_view.h"
 #include "services/reconciliation/score.h"
@@ -178,79 +179,18 @@ absl::Status ServiceImpl::ComputeScore(const dossiersync::v1::GetScoreRequest& r
   return absl::OkStatus();
 }
 
-namespace {
-
-struct Counts {
-  int64_t received = 0, online = 0, resolved = 0, on_time = 0;
-  int64_t known = 0, in_sync = 0;  // dossiers with national evidence, and those in sync
-  std::vector<int64_t> lags_us;
-};
-
-// Nearest-rank percentile of sorted values.
-int64_t Percentile(const std::vector<int64_t>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(sorted.size())));
-  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
-}
-
-void Fill(Counts& c, dossiersync::v1::Kpis* k) {
-  const double in_sync = c.known ? static_cast<double>(c.in_sync) / c.known : 0;
-  k->set_received(c.received);
-  k->set_online_share(c.received ? static_cast<double>(c.online) / c.received : 0);
-  k->set_resolved(c.resolved);
-  k->set_on_time_share(c.resolved ? static_cast<double>(c.on_time) / c.resolved : 0);
-  k->set_in_sync_share(in_sync);
-  std::sort(c.lags_us.begin(), c.lags_us.end());
-  *k->mutable_sync_lag_p50() = TimeUtil::MicrosecondsToDuration(Percentile(c.lags_us, 0.50));
-  *k->mutable_sync_lag_p99() = TimeUtil::MicrosecondsToDuration(Percentile(c.lags_us, 0.99));
-  k->set_lag_samples(static_cast<int64_t>(c.lags_us.size()));
-}
-
-}  // namespace
-
 absl::Status ServiceImpl::ComputeKpis(const dossiersync::v1::GetKpisRequest& req,
                                       dossiersync::v1::Kpis* resp) {
   const int64_t since = req.has_since() ? TimeUtil::TimestampToMicroseconds(req.since()) : 0;
   const int64_t until = req.has_until() ? TimeUtil::TimestampToMicroseconds(req.until())
                                         : std::numeric_limits<int64_t>::max();
   if (since >= until) return FieldError("until", "must be after since");
-  // Received / online / resolved / on time over dossiers submitted in the window; in sync by
-  // each dossier's latest evidence.
-  auto evidence = store_->Evidence(req.agency_code());
-  if (!evidence.ok()) return absl::UnavailableError(evidence.status().message());
-  Counts total;
-  std::map<std::string, Counts> agencies;
-  absl::Status listed = ForEachProvincial(req.agency_code(), [&](dossiersync::v1::Dossier& d) {
-    const int64_t submitted = TimeUtil::TimestampToMicroseconds(d.submitted_at());
-    if (submitted < since || submitted >= until) return;
-    const bool online = d.channel() == dossiersync::v1::CHANNEL_ONLINE;
-    const bool resolved = d.has_finished_at();
-    const bool on_time =
-        resolved && (!d.has_due_at() || TimeUtil::TimestampToMicroseconds(d.finished_at()) <=
-                                            TimeUtil::TimestampToMicroseconds(d.due_at()));
-    auto e = evidence->find(d.code());
-    NationalView v = NationalViewOf(d, e == evidence->end() ? nullptr : &e->second);
-    for (Counts* c : {&total, &agencies[d.agency_code()]}) {
-      ++c->received;
-      c->online += online;
-      c->resolved += resolved;
-      c->on_time += on_time;
-      c->known += v.known;
-      c->in_sync += v.in_sync;
-    }
-  });
-  if (!listed.ok()) return listed;
-  // Sync lag of the changes intake accepted in the window (evidence from sync-results).
-  auto lags = store_->SyncLags(since, until, req.agency_code());
-  if (!lags.ok()) return absl::UnavailableError(lags.status().message());
-  for (const auto& [agency, lag] : *lags) {
-    total.lags_us.push_back(lag);
-    agencies[agency].lags_us.push_back(lag);
+  if (absl::Status st = kpi_follower_->CatchUp(); !st.ok()) {
+    LogWarn("GetKpis answers from the figures read before: intake could not be followed",
+            {{"error", std::string(st.message())}});
   }
-  Fill(total, resp);
-  if (req.agency_code().empty()) {
-    for (auto& [agency, c] : agencies) Fill(c, &(*resp->mutable_by_agency())[agency]);
-  }
+  absl::Status st = kpis_->Compute(since, until, req.agency_code(), resp);
+  if (!st.ok()) return absl::UnavailableError(st.message());
   return absl::OkStatus();
 }
 

@@ -17,6 +17,8 @@
 #include "common/work_pool.h"
 #include "dossiersync/v1/intake.grpc.pb.h"
 #include "dossiersync/v1/reconciliation.grpc.pb.h"
+#include "services/reconciliation/kpi_follower.h"
+#include "services/reconciliation/kpi_store.h"
 #include "services/reconciliation/run_store.h"
 #include "services/reconciliation/runner.h"
 
@@ -32,10 +34,13 @@ using ReconciliationRawService =
 
 class ServiceImpl final : public ReconciliationRawService {
  public:
-  ServiceImpl(Runner* runner, RunStore* store, dossiersync::v1::IntakeService::Stub* intake,
-              ClientOptions intake_client, const Authenticator* auth)
+  ServiceImpl(Runner* runner, RunStore* store, KpiStore* kpis, KpiFollower* kpi_follower,
+              dossiersync::v1::IntakeService::Stub* intake, ClientOptions intake_client,
+              const Authenticator* auth)
       : runner_(runner),
         store_(store),
+        kpis_(kpis),
+        kpi_follower_(kpi_follower),
         intake_(intake),
         intake_client_(std::move(intake_client)),
         auth_(auth) {}
@@ -64,8 +69,9 @@ class ServiceImpl final : public ReconciliationRawService {
     return RawUnaryCall<Req, Resp>::Begin(ctx, in, out,
                                           auth_->Authenticate(*ctx, Role::kOperator).status());
   }
-  // The KPIs of `req`'s window and agency (see GetKpis); INVALID_ARGUMENT for an empty window,
-  // UNAVAILABLE when intake or the database cannot answer.
+  // The KPIs of `req`'s window and agency (see GetKpis) from the maintained figures, after
+  // catching up with intake (when intake cannot answer, from what was read before);
+  // INVALID_ARGUMENT for an empty window, UNAVAILABLE when the database cannot answer.
   absl::Status ComputeKpis(const dossiersync::v1::GetKpisRequest& req, dossiersync::v1::Kpis* resp);
   // The score of `req`'s period and agency; INVALID_ARGUMENT for a malformed period.
   absl::Status ComputeScore(const dossiersync::v1::GetScoreRequest& req,
@@ -75,6 +81,8 @@ class ServiceImpl final : public ReconciliationRawService {
                                  const std::function<void(dossiersync::v1::Dossier&)>& each);
   Runner* runner_;
   RunStore* store_;
+  KpiStore* kpis_;
+  KpiFollower* kpi_follower_;
   dossiersync::v1::IntakeService::Stub* intake_;
   const ClientOptions intake_client_;
   const Authenticator* auth_;

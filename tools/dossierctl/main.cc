@@ -3,10 +3,11 @@
 //   tail TOPIC [--from_beginning] [--max_messages=N] [--idle_timeout=5s]
 //   get CODE
 //   dvcqg lookup CODE --dvcqg_url=URL --dvcqg_credentials_file=FILE
-//   reconcile [--repair] [--codes=A,B] [--agency=CODE]
+//   reconcile [--repair] [--codes=A,B] [--agency=CODE] [--sample=N [--sample_seed=S]]
 //   kpis [--agency=CODE]
 //   score [--period=yyyy-MM|yyyy-Qn|yyyy] [--agency=CODE] [--json]
 //   republish --since=RFC3339|DURATION
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -50,6 +51,11 @@ ABSL_FLAG(bool, progress, true, "submit: progress line on stderr");
 ABSL_FLAG(bool, from_beginning, true, "tail: start at the earliest offset");
 ABSL_FLAG(int64_t, max_messages, 0, "tail: stop after N messages (0 = no limit)");
 ABSL_FLAG(bool, repair, false, "reconcile: request repairs of the drift found");
+ABSL_FLAG(int32_t, sample, 0,
+          "reconcile: check a random sample of this many dossiers, stratified by agency, and "
+          "report the consistency with a 99% interval (0: every dossier)");
+ABSL_FLAG(int32_t, calls, 1, "kpis: call GetKpis this many times, printing each call's time");
+ABSL_FLAG(uint64_t, sample_seed, 0, "reconcile --sample: the draw's seed (0: random)");
 ABSL_FLAG(std::string, codes, "", "reconcile: only these dossier codes (comma-separated)");
 ABSL_FLAG(std::string, agency, "", "reconcile, kpis, score: only this agency code");
 ABSL_FLAG(std::string, period, "", "score: yyyy-MM, yyyy-Qn or yyyy (default: this month)");
@@ -70,7 +76,7 @@ constexpr char kUsage[] =
     "  tail TOPIC                           print a Kafka topic as JSON lines\n"
     "  get CODE                             print a dossier as stored by intake\n"
     "  dvcqg lookup CODE                    TraCuuHoSo against --dvcqg_url (exit 3: not found)\n"
-    "  reconcile [--repair]                 run a reconciliation and print its report\n"
+    "  reconcile [--repair] [--sample=N]    run a reconciliation and print its report\n"
     "  kpis [--agency=CODE]                 the province's figures (GetKpis), per agency\n"
     "  score [--period=P] [--agency=CODE]   the national score forecast and what the sync gap "
     "costs\n"
@@ -263,6 +269,8 @@ int Reconcile() {
   auto client = Client();
   dossiersync::v1::StartRunRequest req;
   req.set_repair(absl::GetFlag(FLAGS_repair));
+  req.set_sample_size(absl::GetFlag(FLAGS_sample));
+  req.set_sample_seed(absl::GetFlag(FLAGS_sample_seed));
   for (absl::string_view c : absl::StrSplit(absl::GetFlag(FLAGS_codes), ',', absl::SkipEmpty())) {
     req.add_codes(std::string(c));
   }
@@ -315,11 +323,19 @@ int Kpis() {
   dossiersync::v1::GetKpisRequest req;
   req.set_agency_code(absl::GetFlag(FLAGS_agency));
   dossiersync::v1::Kpis k;
-  grpc::Status st =
-      stub->GetKpis(dossiersync::MakeContext(Client(), absl::Minutes(5)).get(), req, &k);
-  if (!st.ok()) {
-    std::cerr << "kpis: " << st.error_message() << std::endl;
-    return 1;
+  // --calls > 1: the call repeated on one channel, each call's time on stderr (for benchmarks).
+  for (int i = 0; i < std::max(1, absl::GetFlag(FLAGS_calls)); ++i) {
+    const absl::Time t0 = absl::Now();
+    grpc::Status st =
+        stub->GetKpis(dossiersync::MakeContext(Client(), absl::Minutes(5)).get(), req, &k);
+    if (!st.ok()) {
+      std::cerr << "kpis: " << st.error_message() << std::endl;
+      return 1;
+    }
+    if (absl::GetFlag(FLAGS_calls) > 1) {
+      std::cerr << "{\"get_kpis_ms\":" << absl::ToDoubleMilliseconds(absl::Now() - t0) << "}"
+                << std::endl;
+    }
   }
   // The province's line first, then one line per agency (each tagged with its code).
   google::protobuf::util::JsonPrintOptions po;
