@@ -127,18 +127,42 @@ void KafkaProducer::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* o
   self->on_report_(r);
 }
 
-absl::StatusOr<std::pair<int64_t, int64_t>> KafkaProducer::Watermarks(const std::string& topic,
-                                                                      int32_t partition,
-                                                                      absl::Duration timeout) {
-  int64_t low = 0, high = 0;
-  rd_kafka_resp_err_t err =
-      rd_kafka_query_watermark_offsets(rk_, topic.c_str(), partition, &low, &high,
-                                       static_cast<int>(absl::ToInt64Milliseconds(timeout)));
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return absl::UnavailableError(
-        absl::StrCat("watermarks of ", topic, "/", partition, ": ", rd_kafka_err2str(err)));
+// rd_kafka_offsets_for_times takes -1 / -2 as timestamps meaning latest / earliest. Regression: one
+// rd_kafka_query_watermark_offsets per partition took 20 s over 1,000 partitions not yet fetching,
+// every 2 s, on the sync's consume thread (it read nothing meanwhile), and seconds of every 10 s
+// on intake's relay thread (its topic check over 500 partitions).
+std::map<std::pair<std::string, int32_t>, int64_t> BatchOffsets(
+    rd_kafka_t* rk, const std::set<std::pair<std::string, int32_t>>& tps, int64_t which,
+    int timeout_ms) {
+  std::map<std::pair<std::string, int32_t>, int64_t> out;
+  if (tps.empty()) return out;
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(tps.size()));
+  for (const auto& tp : tps) {
+    rd_kafka_topic_partition_list_add(list, tp.first.c_str(), tp.second)->offset = which;
   }
-  return std::make_pair(low, high);
+  if (rd_kafka_offsets_for_times(rk, list, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    for (int i = 0; i < list->cnt; ++i) {
+      if (list->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && list->elems[i].offset >= 0) {
+        out[{list->elems[i].topic, list->elems[i].partition}] = list->elems[i].offset;
+      }
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  return out;
+}
+
+std::map<int32_t, int64_t> KafkaProducer::HighWatermarks(const std::string& topic,
+                                                         const std::set<int32_t>& partitions,
+                                                         absl::Duration timeout) {
+  std::set<std::pair<std::string, int32_t>> tps;
+  for (int32_t p : partitions) tps.insert({topic, p});
+  std::map<int32_t, int64_t> out;
+  for (const auto& [tp, high] : BatchOffsets(
+           rk_, tps, RD_KAFKA_OFFSET_END, static_cast<int>(absl::ToInt64Milliseconds(timeout)))) {
+    out[tp.second] = high;
+  }
+  return out;
 }
 
 absl::Status KafkaProducer::Produce(const OutMessage& m, absl::Duration queue_wait) {

@@ -95,9 +95,11 @@ class KafkaProducer {
   int OutQueueLen() const;
   // The fatal error, if the idempotent producer has hit one.
   std::optional<std::string> FatalError() const;
-  // The log's low and high watermarks of `topic`/`partition`, asked of the broker.
-  absl::StatusOr<std::pair<int64_t, int64_t>> Watermarks(const std::string& topic,
-                                                         int32_t partition, absl::Duration timeout);
+  // The high watermarks of `partitions` of `topic`, asked of the brokers in one request per
+  // leader; partitions that did not answer within `timeout` are missing.
+  std::map<int32_t, int64_t> HighWatermarks(const std::string& topic,
+                                            const std::set<int32_t>& partitions,
+                                            absl::Duration timeout);
 
  private:
   KafkaProducer() = default;

@@ -275,22 +275,41 @@ std::vector<KafkaConsumer::Lag> KafkaConsumer::Lags() {
     }
     rd_kafka_topic_partition_list_destroy(ask);
   }
+  // Watermarks: those the fetcher last saw, else asked for all at once.
+  std::map<TopicPartition, int64_t> high, low;
+  std::set<TopicPartition> ask_high, ask_low;
   for (int i = 0; i < list->cnt; ++i) {
     const TopicPartition tp{list->elems[i].topic, list->elems[i].partition};
-    int64_t low = -1, high = -1;
-    if (rd_kafka_get_watermark_offsets(rk_, tp.first.c_str(), tp.second, &low, &high) || low < 0 ||
-        high < 0) {
-      if (rd_kafka_query_watermark_offsets(rk_, tp.first.c_str(), tp.second, &low, &high, 1000)) {
-        continue;
-      }
+    int64_t l = -1, h = -1;
+    if (rd_kafka_get_watermark_offsets(rk_, tp.first.c_str(), tp.second, &l, &h) == 0 && l >= 0 &&
+        h >= 0) {
+      high[tp] = h;
+      low[tp] = l;
+      continue;
     }
+    ask_high.insert(tp);
+    auto c = committed.find(tp);
+    if (list->elems[i].offset < 0 && c != committed.end() && c->second < 0) ask_low.insert(tp);
+  }
+  high.merge(BatchOffsets(rk_, ask_high, RD_KAFKA_OFFSET_END, 2000));
+  low.merge(BatchOffsets(rk_, ask_low, RD_KAFKA_OFFSET_BEGINNING, 2000));
+  for (int i = 0; i < list->cnt; ++i) {
+    const TopicPartition tp{list->elems[i].topic, list->elems[i].partition};
+    auto h = high.find(tp);
+    if (h == high.end()) continue;
     int64_t pos = list->elems[i].offset;
     if (pos < 0) {
       auto c = committed.find(tp);
-      if (c == committed.end()) continue;      // not known yet: no figure rather than a wrong one
-      pos = c->second >= 0 ? c->second : low;  // nothing committed: consumption starts at low
+      if (c == committed.end()) continue;  // not known yet: no figure rather than a wrong one
+      if (c->second >= 0) {
+        pos = c->second;
+      } else {  // nothing committed: consumption starts at low
+        auto l = low.find(tp);
+        if (l == low.end()) continue;
+        pos = l->second;
+      }
     }
-    out.push_back({tp, std::max<int64_t>(0, high - pos)});
+    out.push_back({tp, std::max<int64_t>(0, h->second - pos)});
   }
   rd_kafka_topic_partition_list_destroy(list);
   return out;

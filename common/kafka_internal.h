@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -19,6 +20,12 @@ namespace dossiersync {
 absl::StatusOr<rd_kafka_t*> NewHandle(rd_kafka_type_t type, std::map<std::string, std::string> kv,
                                       const std::map<std::string, std::string>& overrides,
                                       const std::function<void(rd_kafka_conf_t*)>& configure = {});
+
+// The latest (`which` RD_KAFKA_OFFSET_END) or earliest (RD_KAFKA_OFFSET_BEGINNING) offsets of
+// `tps`, in one ListOffsets request per leader; partitions that did not answer are left out.
+std::map<std::pair<std::string, int32_t>, int64_t> BatchOffsets(
+    rd_kafka_t* rk, const std::set<std::pair<std::string, int32_t>>& tps, int64_t which,
+    int timeout_ms);
 
 }  // namespace dossiersync
 

@@ -119,9 +119,14 @@ void OutboxRelay::CheckTopic() {
     if (auto n = log_->RetainedRows(); n.ok()) retained_->Set(static_cast<double>(*n));
   }
   std::set<int32_t> reset;
-  for (const auto& [partition, high] : log_->HighOffsets()) {
-    auto wm = producer_->Watermarks(options_.topic, partition, absl::Seconds(2));
-    if (wm.ok() && wm->second <= high) reset.insert(partition);
+  const std::map<int32_t, int64_t> delivered = log_->HighOffsets();
+  std::set<int32_t> partitions;
+  for (const auto& [partition, high] : delivered) partitions.insert(partition);
+  // All at once: one request per partition took seconds per check with hundreds of partitions,
+  // on the relay's thread.
+  for (const auto& [partition, wm] :
+       producer_->HighWatermarks(options_.topic, partitions, absl::Seconds(2))) {
+    if (wm <= delivered.at(partition)) reset.insert(partition);
   }
   if (reset.empty()) return;
   auto rows = log_->RepublishPartitions(reset);
