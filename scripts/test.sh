@@ -11,7 +11,15 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/format.sh --check
 bash scripts/build.sh
+pg_dirs() { find /tmp -maxdepth 1 -name 'dossiersync-pg-*' 2>/dev/null | sort; }
+pg_before=$(pg_dirs)
 (cd "${BUILD_DIR:-build}" && ctest -j "${TEST_JOBS:-2}" --output-on-failure --timeout 600 "$@")
+# The PostgreSQL suites start their own server in /tmp/dossiersync-pg-*: none may stay behind.
+left=$(comm -13 <(echo "$pg_before") <(pg_dirs))
+if [ -n "$left" ]; then
+  echo "tests left PostgreSQL data directories behind:" $left >&2
+  exit 1
+fi
 if [ "${SKIP_FUZZ:-0}" != "1" ]; then
   bash scripts/fuzz.sh
 fi

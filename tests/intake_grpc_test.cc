@@ -493,6 +493,17 @@ TEST(IntakeConfigTest, RequiresBrokers) {
   EXPECT_NE(c.Validate().message().find("--kafka_brokers"), absl::string_view::npos);
 }
 
+TEST(IntakeConfigTest, RejectsAnOutOfRangeCache) {
+  intake::IntakeConfig c;
+  c.server.allow_insecure = true;
+  c.kafka_brokers = "127.0.0.1:9092";
+  EXPECT_TRUE(c.Validate().ok());
+  c.sqlite_cache_mb = -1;
+  EXPECT_NE(c.Validate().message().find("--sqlite_cache_mb"), absl::string_view::npos);
+  c.sqlite_cache_mb = 5000;
+  EXPECT_NE(c.Validate().message().find("--sqlite_cache_mb"), absl::string_view::npos);
+}
+
 TEST(IntakeConfigTest, RejectsBadTransitions) {
   intake::IntakeConfig c;
   c.server.allow_insecure = true;

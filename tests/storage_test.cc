@@ -218,6 +218,23 @@ TEST_P(StorageTest, MigrationsApplyEachVersionOnce) {
   EXPECT_NE(older.message().find("version 2"), std::string::npos) << older;
 }
 
+TEST(SqliteTest, TheWritersCacheAndCheckpointSizesAreApplied) {
+  testing::TempDir dir;
+  OpenOptions o;
+  o.sqlite_cache_mib = 8;
+  o.sqlite_wal_autocheckpoint = 4096;
+  auto db = Open(absl::StrCat("sqlite:", dir.path(), "/c.db"), o);
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto tx = (*db)->Begin();
+  ASSERT_TRUE(tx.ok());
+  auto cache = (*tx)->QueryOne("PRAGMA cache_size");
+  ASSERT_TRUE(cache.ok()) << cache.status();
+  EXPECT_EQ((*cache)->Int(0), -8 * 1024);  // negative: KiB
+  auto ckpt = (*tx)->QueryOne("PRAGMA wal_autocheckpoint");
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+  EXPECT_EQ((*ckpt)->Int(0), 4096);
+}
+
 TEST(SqliteTest, UnwritablePathIsUnavailable) {
   auto db = Open("sqlite:/nonexistent-dir/x/y.db");
   EXPECT_EQ(db.status().code(), absl::StatusCode::kUnavailable);

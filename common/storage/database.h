@@ -91,6 +91,12 @@ struct OpenOptions {
   // SQLite: the database stops growing at this many pages (PRAGMA max_page_count; 0: no limit).
   // Writes that need more answer UNAVAILABLE until rows are deleted.
   int64_t sqlite_max_pages = 0;
+  // SQLite: the write connection's page cache in MiB (PRAGMA cache_size; 0: SQLite's 2 MiB). A
+  // writer whose indexes do not fit reads its pages back from the file on every batch.
+  int sqlite_cache_mib = 0;
+  // SQLite: the WAL is copied back into the database after this many pages (PRAGMA
+  // wal_autocheckpoint; 0: SQLite's 1,000). Larger: a page written by many batches is copied once.
+  int sqlite_wal_autocheckpoint = 0;
   // PostgreSQL: connections kept open (each transaction holds one).
   int pool_size = 8;
 };

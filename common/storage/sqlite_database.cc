@@ -43,13 +43,20 @@ class Connection {
     if (rc != SQLITE_OK) return SqliteError(c->db_, rc, absl::StrCat("open ", path));
     sqlite3_busy_timeout(c->db_, o.busy_timeout_ms);
     std::string pragmas =
-        readonly
-            ? "PRAGMA query_only=1;"
-            : absl::StrCat("PRAGMA journal_mode=WAL; PRAGMA synchronous=", o.sqlite_synchronous,
-                           "; PRAGMA foreign_keys=ON;",
-                           o.sqlite_max_pages > 0
-                               ? absl::StrCat(" PRAGMA max_page_count=", o.sqlite_max_pages, ";")
-                               : "");
+        readonly ? "PRAGMA query_only=1;"
+                 : absl::StrCat(
+                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=", o.sqlite_synchronous,
+                       "; PRAGMA foreign_keys=ON;",
+                       o.sqlite_max_pages > 0
+                           ? absl::StrCat(" PRAGMA max_page_count=", o.sqlite_max_pages, ";")
+                           : "",
+                       o.sqlite_cache_mib > 0
+                           ? absl::StrCat(" PRAGMA cache_size=-", o.sqlite_cache_mib * 1024, ";")
+                           : "",
+                       o.sqlite_wal_autocheckpoint > 0
+                           ? absl::StrCat(
+                                 " PRAGMA wal_autocheckpoint=", o.sqlite_wal_autocheckpoint, ";")
+                           : "");
     char* err = nullptr;
     rc = sqlite3_exec(c->db_, pragmas.c_str(), nullptr, nullptr, &err);
     if (rc != SQLITE_OK) {
@@ -77,8 +84,14 @@ class Connection {
   }
 
   absl::Status Bind(sqlite3_stmt* stmt, const std::vector<Value>& params) {
+    static const std::vector<std::string> kNames = [] {
+      std::vector<std::string> names;
+      for (int i = 1; i <= 64; ++i) names.push_back(absl::StrCat("$", i));
+      return names;
+    }();
     for (size_t i = 0; i < params.size(); ++i) {
-      std::string name = absl::StrCat("$", i + 1);
+      std::string more;
+      const std::string& name = i < kNames.size() ? kNames[i] : (more = absl::StrCat("$", i + 1));
       int idx = sqlite3_bind_parameter_index(stmt, name.c_str());
       if (idx == 0) continue;  // parameter not used by this statement
       const Value& v = params[i];

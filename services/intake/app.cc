@@ -27,6 +27,9 @@ absl::Status IntakeConfig::Validate() const {
     return absl::InvalidArgumentError("--sqlite_synchronous: expected FULL or NORMAL");
   }
   if (sqlite_max_mb < 0) return absl::InvalidArgumentError("--sqlite_max_mb must not be negative");
+  if (sqlite_cache_mb < 0 || sqlite_cache_mb > 4096) {
+    return absl::InvalidArgumentError("--sqlite_cache_mb: expected 0 to 4096");
+  }
   if (relay_lease_ttl < absl::Seconds(1)) {
     return absl::InvalidArgumentError("--relay_lease_ttl must be at least 1s");
   }
@@ -57,6 +60,7 @@ nlohmann::json IntakeConfig::ToJson() const {
           {"database", MaskUri(database)},
           {"sqlite_synchronous", sqlite_synchronous},
           {"sqlite_max_mb", sqlite_max_mb},
+          {"sqlite_cache_mb", sqlite_cache_mb},
           {"province_code", validator.province_code},
           {"code_agency_must_match", validator.code_agency_must_match},
           {"transitions", transitions},
@@ -76,6 +80,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const IntakeConfig& config) {
   storage::OpenOptions oo;
   oo.sqlite_synchronous = config.sqlite_synchronous;
   oo.sqlite_max_pages = config.sqlite_max_mb * 256;  // 4 KiB pages
+  oo.sqlite_cache_mib = config.sqlite_cache_mb;
+  // 32 MiB of WAL between checkpoints: pages rewritten by many batches are copied back once.
+  oo.sqlite_wal_autocheckpoint = 8192;
   DS_ASSIGN_OR_RETURN(app->db_, storage::Open(config.database, oo));
   DS_ASSIGN_OR_RETURN(app->auth_, MakeAuthenticator(config.server));
   IntakeStore::Options so;

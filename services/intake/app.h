@@ -30,6 +30,9 @@ struct IntakeConfig {
   std::string database = "sqlite:dossier-intake.db";
   std::string sqlite_synchronous = "FULL";
   int64_t sqlite_max_mb = 0;  // SQLite only: the database stops growing here (0: no limit)
+  // SQLite only: the writer's page cache. Intake's indexes are keyed by dossier code, so each
+  // batch touches pages all over them; with SQLite's 2 MiB they are read back on every batch.
+  int sqlite_cache_mb = 64;
   std::string transitions = TransitionRules::kDefaultSpec;
   ValidatorConfig validator;
   absl::Duration shutdown_grace = absl::Seconds(10);

@@ -17,6 +17,8 @@ ABSL_FLAG(std::string, sqlite_synchronous, "FULL",
 ABSL_FLAG(int64_t, sqlite_max_mb, 0,
           "SQLite only: the database stops growing at this size in MiB (0: no limit); changes are "
           "then refused UNAVAILABLE until space is freed, as on a full disk");
+ABSL_FLAG(int32_t, sqlite_cache_mb, 64,
+          "SQLite only: the write connection's page cache in MiB (0: SQLite's default 2 MiB)");
 ABSL_FLAG(std::string, province_code, "H37", "Province part (Hnn) every dossier code must carry");
 ABSL_FLAG(bool, code_agency_must_match, true,
           "A dossier code's agency part must equal its agency_code (false: inter-agency setups)");
@@ -53,6 +55,7 @@ IntakeConfig IntakeConfig::FromFlags() {
   c.database = absl::GetFlag(FLAGS_database);
   c.sqlite_synchronous = absl::GetFlag(FLAGS_sqlite_synchronous);
   c.sqlite_max_mb = absl::GetFlag(FLAGS_sqlite_max_mb);
+  c.sqlite_cache_mb = absl::GetFlag(FLAGS_sqlite_cache_mb);
   c.validator.province_code = absl::GetFlag(FLAGS_province_code);
   c.validator.code_agency_must_match = absl::GetFlag(FLAGS_code_agency_must_match);
   c.transitions = absl::GetFlag(FLAGS_transitions);
