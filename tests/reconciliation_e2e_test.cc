@@ -82,6 +82,14 @@ class ReconciliationE2ETest : public ::testing::Test {
     ASSERT_TRUE(st.ok()) << st.error_message();
   }
   json Stored(const std::string& code) { return testing::SimStored(*admin_, code); }
+  static double LastSuccess(prometheus::Registry& r) {
+    for (const auto& f : r.Collect()) {
+      if (f.name == "dossiersync_reconciliation_last_success_timestamp_seconds") {
+        return f.metric.at(0).gauge.value;
+      }
+    }
+    return -1;
+  }
 
   void Faults(const json& f) { admin_->Post("/admin/faults", f.dump(), "application/json"); }
   // Submits ValidRequest(i, 2, 100) for i in [from, to] and waits until the sync reported each.
@@ -323,6 +331,9 @@ TEST_F(ReconciliationE2ETest, ARunThatCouldNotCheckEverythingIsNeverCalledConsis
     ASSERT_EQ(client_->SyncDossiers({{&d, 2}}, false).outcome, dvcqg::Outcome::kAccepted);
     req.add_codes(d.code());
   }
+  // Before any run finished: when the runner started (the overdue alert counts from there).
+  const double started = LastSuccess(registry_);
+  EXPECT_NEAR(started, static_cast<double>(absl::ToUnixMicros(absl::Now())) / 1e6, 120);
   Faults({{"error_503_rate", 1.0}});
   auto failed = runner_->RunNow(req);
   ASSERT_TRUE(failed.ok()) << failed.status();
@@ -331,6 +342,7 @@ TEST_F(ReconciliationE2ETest, ARunThatCouldNotCheckEverythingIsNeverCalledConsis
   EXPECT_EQ(failed->not_checked(), 3);
   EXPECT_DOUBLE_EQ(failed->not_checked_share(), 1.0);
   EXPECT_DOUBLE_EQ(failed->consistency_ratio(), 0.0) << "nothing known to be consistent";
+  EXPECT_EQ(LastSuccess(registry_), started) << "an incomplete run is no success";
 
   Faults({{"error_503_rate", 0.0}});
   auto clean = runner_->RunNow(req);
@@ -338,6 +350,22 @@ TEST_F(ReconciliationE2ETest, ARunThatCouldNotCheckEverythingIsNeverCalledConsis
   EXPECT_EQ(clean->state(), "FINISHED");
   EXPECT_EQ(clean->dossiers_checked(), 3);
   EXPECT_DOUBLE_EQ(clean->not_checked_share(), 0.0);
+  const double finished = TimeUtil::TimestampToMilliseconds(clean->finished_at()) / 1000.0;
+  EXPECT_GT(LastSuccess(registry_), started);
+  EXPECT_NEAR(LastSuccess(registry_), finished, 1.0);
+  // A restarted replica reads it from the stored runs (DossierSyncReconciliationOverdue must not
+  // reset on a restart): here the latest is one another replica finished at 2023-11-14 22:13:20.
+  dossiersync::v1::ReconciliationRun other;
+  other.set_run_id("other-replica-run");
+  other.set_state("FINISHED");
+  *other.mutable_started_at() = TimeUtil::MillisecondsToTimestamp(
+      TimeUtil::TimestampToMilliseconds(clean->started_at()) + 1000);
+  *other.mutable_finished_at() = TimeUtil::SecondsToTimestamp(1700000000);
+  ASSERT_TRUE(store_->SaveRun(other).ok());
+  prometheus::Registry fresh;
+  reconciliation::Runner restarted(reconciliation::RunnerOptions{}, client_.get(), stub_.get(),
+                                   ClientOptions{}, producer_.get(), store_.get(), &fresh);
+  EXPECT_EQ(LastSuccess(fresh), 1700000000.0);
 }
 
 TEST_F(ReconciliationE2ETest, ServiceRunsOverGrpcAndKpisMatchTheWorkload) {
@@ -811,7 +839,10 @@ TEST_F(ReconciliationE2ETest, DroppedWritesCostTheExpectedPointsAndARepairRestor
   for (int i = 4; i <= 5; ++i) ASSERT_TRUE(SyncedAgain(code(i), 200)) << LastSync(code(i));
   Faults({{"drop_rate", 0.0}});
 
-  auto app = reconciliation::App::Start(AppConfig());
+  reconciliation::ReconciliationConfig rc = AppConfig();
+  rc.score_period = "2024-07";  // the period of the score gauges (the dashboard's)
+  rc.score_every = absl::Seconds(1);
+  auto app = reconciliation::App::Start(rc);
   ASSERT_TRUE(app.ok()) << app.status();
   ServedApp served{std::move(*app), nullptr};
   served.stub = dossiersync::v1::ReconciliationService::NewStub(
@@ -839,6 +870,19 @@ TEST_F(ReconciliationE2ETest, DroppedWritesCostTheExpectedPointsAndARepairRestor
   EXPECT_NEAR(after.by_agency().at("000.00.13.H37").points_at_stake(), 3.8, 1e-9);
   // KPIs by the same evidence: 5 of 10 out of sync.
   EXPECT_DOUBLE_EQ(served.Kpis().in_sync_share(), 0.5);
+  // The score gauges follow within --score_every and say what GetScore says.
+  const int mport = served.app->metrics_port();
+  EXPECT_TRUE(testing::WaitFor([&] {
+    return std::abs(
+               testing::ScrapeMetric(mport, "dossiersync_reconciliation_score_points_at_stake") -
+               3.8) < 1e-6;
+  })) << testing::ScrapeMetric(mport, "dossiersync_reconciliation_score_points_at_stake");
+  EXPECT_NEAR(
+      testing::ScrapeMetric(mport, "dossiersync_reconciliation_score_points{view=\"provincial\"}"),
+      t.provincial().points(), 1e-6);
+  EXPECT_NEAR(
+      testing::ScrapeMetric(mport, "dossiersync_reconciliation_score_points{view=\"national\"}"),
+      t.national().points(), 1e-6);
 
   // The repair: a run that requests it; once the sync's pushes are accepted after the check, the
   // points are back, and the next run confirms it.

@@ -51,5 +51,23 @@ TEST(ScheduleTest, RunsAreScheduledByDefaultAndAWindowShorterThanItsPeriodIsRefu
   EXPECT_NE(c.Validate().message().find("--full_sweep_at"), std::string::npos) << c.Validate();
 }
 
+TEST(ScheduleTest, TheScoreGaugesPeriodAndRefreshAreValidated) {
+  ReconciliationConfig c;
+  c.kafka_brokers = "127.0.0.1:9092";
+  c.server.allow_insecure = true;
+  c.dvcqg.base_url = "http://127.0.0.1:8080";
+  c.dvcqg.credentials = {"user", "secret"};
+  EXPECT_EQ(c.score_every, absl::Hours(1));
+  c.score_period = "2024-Q3";
+  ASSERT_TRUE(c.Validate().ok()) << c.Validate();
+  c.score_period = "2024-13";
+  EXPECT_NE(c.Validate().message().find("--score_period"), std::string::npos) << c.Validate();
+  c.score_period = "";
+  c.score_every = absl::Milliseconds(10);
+  EXPECT_NE(c.Validate().message().find("--score_every"), std::string::npos) << c.Validate();
+  c.score_every = absl::ZeroDuration();  // off
+  EXPECT_TRUE(c.Validate().ok()) << c.Validate();
+}
+
 }  // namespace
 }  // namespace dossiersync::reconciliation

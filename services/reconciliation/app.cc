@@ -10,6 +10,7 @@
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/reconciliation/schedule.h"
+#include "services/reconciliation/score.h"
 
 namespace dossiersync::reconciliation {
 
@@ -29,6 +30,13 @@ absl::Status ReconciliationConfig::Validate() const {
     return absl::InvalidArgumentError("--lease_ttl must be at least 1s");
   }
   if (evidence_group.empty()) return absl::InvalidArgumentError("--evidence_group is required");
+  if (score_every < absl::ZeroDuration() ||
+      (score_every > absl::ZeroDuration() && score_every < absl::Seconds(1))) {
+    return absl::InvalidArgumentError("--score_every must be 0 (off) or at least 1s");
+  }
+  if (auto p = ParsePeriod(score_period, absl::Now()); !p.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--score_period: ", p.status().message()));
+  }
   if (kpi_follow_every < absl::Milliseconds(100)) {
     return absl::InvalidArgumentError("--kpi_follow_every must be at least 100ms");
   }
@@ -65,7 +73,9 @@ nlohmann::json ReconciliationConfig::ToJson() const {
           {"incremental_window", absl::FormatDuration(incremental_window)},
           {"full_sweep_at", full_sweep_at},
           {"full_sweep_every", absl::FormatDuration(full_sweep_every)},
-          {"kpi_follow_every", absl::FormatDuration(kpi_follow_every)}};
+          {"kpi_follow_every", absl::FormatDuration(kpi_follow_every)},
+          {"score_every", absl::FormatDuration(score_every)},
+          {"score_period", score_period}};
 }
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& config) {
@@ -103,9 +113,18 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& conf
   a->kpi_follower_ =
       std::make_unique<KpiFollower>(a->kpis_.get(), a->intake_.get(), config.intake_client);
   a->kpi_follower_->Start(config.kpi_follow_every);
-  a->service_ = std::make_unique<ServiceImpl>(a->runner_.get(), a->store_.get(), a->kpis_.get(),
-                                              a->kpi_follower_.get(), a->intake_.get(),
-                                              config.intake_client, a->auth_.get());
+  a->service_ = std::make_unique<ServiceImpl>(
+      a->runner_.get(), a->store_.get(), a->kpis_.get(), a->kpi_follower_.get(), a->intake_.get(),
+      config.intake_client, a->auth_.get(), a->registry_.get());
+  if (config.score_every > absl::ZeroDuration()) {
+    a->scorer_ = std::thread([a] {
+      do {
+        if (absl::Status st = a->service_->RefreshScore(a->config_.score_period); !st.ok()) {
+          LogWarn("score refresh failed", {{"error", std::string(st.message())}});
+        }
+      } while (!a->stop_.WaitForNotificationWithTimeout(a->config_.score_every));
+    });
+  }
   DS_ASSIGN_OR_RETURN(
       a->server_, GrpcServer::Start(config.server, {a->service_.get()},
                                     {{dossiersync::v1::ReconciliationService::service_full_name()},
@@ -180,6 +199,7 @@ void App::Stop() {
   if (kpi_follower_) kpi_follower_->Stop();
   if (producer_) producer_->Flush(absl::Seconds(5)).IgnoreError();
   if (poller_.joinable()) poller_.join();
+  if (scorer_.joinable()) scorer_.join();
 }
 
 App::~App() { Stop(); }

@@ -44,6 +44,9 @@ struct ReconciliationConfig {
   std::string evidence_group = "dossier-reconciliation";   // consumer group on sync-results
   absl::Duration kpi_follow_every =
       absl::Seconds(10);  // KPI rows read from intake (kpi_follower.h)
+  // The score gauges are computed again this often (each streams every dossier from intake).
+  absl::Duration score_every = absl::Hours(1);
+  std::string score_period;  // the gauges' period (yyyy-MM, yyyy-Qn, yyyy); "" = this month
 
   static absl::StatusOr<ReconciliationConfig> FromFlags();
   absl::Status Validate() const;
@@ -82,6 +85,7 @@ class App {
   absl::Notification stop_;
   std::thread scheduler_;
   std::thread poller_;
+  std::thread scorer_;  // --score_every
   bool stopped_ = false;
 };
 

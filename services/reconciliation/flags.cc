@@ -35,6 +35,11 @@ ABSL_FLAG(std::string, instance_id, "",
 ABSL_FLAG(
     absl::Duration, kpi_follow_every, absl::Seconds(10),
     "How often the KPI figures read what intake accepted (GetKpis also reads before answering)");
+ABSL_FLAG(absl::Duration, score_every, absl::Hours(1),
+          "How often this month's score forecast is computed for its gauges (0 = only when "
+          "GetScore is asked; each computation reads every dossier from intake)");
+ABSL_FLAG(std::string, score_period, "",
+          "The period of the score gauges: yyyy-MM, yyyy-Qn or yyyy (default: this month)");
 ABSL_FLAG(absl::Duration, incremental_every, absl::Minutes(5), "Incremental run period (0 = off)");
 ABSL_FLAG(absl::Duration, incremental_window, absl::Minutes(30),
           "Incremental runs check dossiers changed this recently (at least the period)");
@@ -71,6 +76,8 @@ absl::StatusOr<ReconciliationConfig> ReconciliationConfig::FromFlags() {
   c.runner.lease_ttl = absl::GetFlag(FLAGS_lease_ttl);
   c.evidence_group = absl::GetFlag(FLAGS_evidence_group);
   c.kpi_follow_every = absl::GetFlag(FLAGS_kpi_follow_every);
+  c.score_every = absl::GetFlag(FLAGS_score_every);
+  c.score_period = absl::GetFlag(FLAGS_score_period);
   c.runner.holder = absl::GetFlag(FLAGS_instance_id);
   c.incremental_every = absl::GetFlag(FLAGS_incremental_every);
   c.incremental_window = absl::GetFlag(FLAGS_incremental_window);

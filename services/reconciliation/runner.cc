@@ -183,6 +183,20 @@ Runner::Runner(RunnerOptions options, dvcqg::Client* dvcqg,
                         .Help("1 while this replica executes a run")
                         .Register(r)
                         .Add({});
+  last_success_ = &prometheus::BuildGauge()
+                       .Name("dossiersync_reconciliation_last_success_timestamp_seconds")
+                       .Help(
+                           "When the last run finished (Unix seconds); before any run finished "
+                           "on this database: when this replica started")
+                       .Register(r)
+                       .Add({});
+  // From the stored runs, so that a restart does not reset how overdue the next run is.
+  absl::Time last = absl::Now();
+  if (auto run = store_->LatestFinished(); run.ok() && run->has_value()) {
+    const auto& f = (*run)->finished_at();
+    last = absl::FromUnixSeconds(f.seconds()) + absl::Nanoseconds(f.nanos());
+  }
+  last_success_->Set(static_cast<double>(absl::ToUnixMicros(last)) / 1e6);
   duration_ =
       &prometheus::BuildHistogram()
            .Name("dossiersync_reconciliation_run_duration_seconds")
@@ -574,6 +588,8 @@ void Runner::Conclude(ReconciliationRun& run, Tally& tally, const absl::Status& 
     consistency_->Set(run.consistency_ratio());
     not_checked_share_->Set(run.not_checked_share());
     duration_->Observe(absl::ToDoubleSeconds(absl::Now() - started));
+    if (run.not_checked() == 0)
+      last_success_->Set(static_cast<double>(absl::ToUnixMicros(absl::Now())) / 1e6);
   }
   int64_t failed;
   {

@@ -128,6 +128,8 @@ class Runner {
   prometheus::Gauge* consistency_;
   prometheus::Gauge* not_checked_share_;
   prometheus::Gauge* running_gauge_;
+  // When the last run FINISHED (Unix seconds; the alert DossierSyncReconciliationOverdue).
+  prometheus::Gauge* last_success_;
   prometheus::Histogram* duration_;
 };
 

@@ -132,6 +132,37 @@ absl::Status ServiceImpl::ForEachProvincial(
   return absl::OkStatus();
 }
 
+void ServiceImpl::RegisterScoreGauges(prometheus::Registry& registry) {
+  auto& points = prometheus::BuildGauge()
+                     .Name("dossiersync_reconciliation_score_points")
+                     .Help(
+                         "The national score forecast for the province in --score_period (default "
+                         "this month), from the province's data (provincial) and from what DVCQG "
+                         "holds (national)")
+                     .Register(registry);
+  score_provincial_ = &points.Add({{"view", "provincial"}});
+  score_national_ = &points.Add({{"view", "national"}});
+  score_at_stake_ = &prometheus::BuildGauge()
+                         .Name("dossiersync_reconciliation_score_points_at_stake")
+                         .Help("Points of the --score_period score the sync gap costs the province")
+                         .Register(registry)
+                         .Add({});
+}
+
+absl::Status ServiceImpl::RefreshScore(const std::string& period) {
+  dossiersync::v1::GetScoreRequest req;
+  req.set_period(period);
+  req.set_max_codes(1);
+  dossiersync::v1::Score score;
+  if (absl::Status st = ComputeScore(req, &score); !st.ok()) return st;
+  if (score_provincial_ != nullptr) {
+    score_provincial_->Set(score.total().provincial().points());
+    score_national_->Set(score.total().national().points());
+    score_at_stake_->Set(score.total().points_at_stake());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ServiceImpl::ComputeScore(const dossiersync::v1::GetScoreRequest& req,
                                        dossiersync::v1::Score* resp) {
   auto period = ParsePeriod(req.period(), absl::Now());

@@ -17,6 +17,8 @@
 #include "common/work_pool.h"
 #include "dossiersync/v1/intake.grpc.pb.h"
 #include "dossiersync/v1/reconciliation.grpc.pb.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
 #include "services/reconciliation/kpi_follower.h"
 #include "services/reconciliation/kpi_store.h"
 #include "services/reconciliation/run_store.h"
@@ -36,14 +38,16 @@ class ServiceImpl final : public ReconciliationRawService {
  public:
   ServiceImpl(Runner* runner, RunStore* store, KpiStore* kpis, KpiFollower* kpi_follower,
               dossiersync::v1::IntakeService::Stub* intake, ClientOptions intake_client,
-              const Authenticator* auth)
+              const Authenticator* auth, prometheus::Registry* registry = nullptr)
       : runner_(runner),
         store_(store),
         kpis_(kpis),
         kpi_follower_(kpi_follower),
         intake_(intake),
         intake_client_(std::move(intake_client)),
-        auth_(auth) {}
+        auth_(auth) {
+    if (registry != nullptr) RegisterScoreGauges(*registry);
+  }
 
   grpc::ServerUnaryReactor* StartRun(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
                                      grpc::ByteBuffer* resp) override;
@@ -55,6 +59,10 @@ class ServiceImpl final : public ReconciliationRawService {
                                     grpc::ByteBuffer* resp) override;
   grpc::ServerUnaryReactor* GetScore(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
                                      grpc::ByteBuffer* resp) override;
+
+  // Computes the province-wide score of `period` (GetScoreRequest.period: "" is this month) and
+  // sets the score gauges from it (the dashboard's panel); run by the app every --score_every.
+  absl::Status RefreshScore(const std::string& period);
 
   RunStore* store() { return store_; }
   WorkPool* pool() { return &pool_; }
@@ -79,8 +87,14 @@ class ServiceImpl final : public ReconciliationRawService {
   // Streams the provincial dossiers of `agency` from intake into `each`.
   absl::Status ForEachProvincial(const std::string& agency,
                                  const std::function<void(dossiersync::v1::Dossier&)>& each);
+  void RegisterScoreGauges(prometheus::Registry& registry);
   Runner* runner_;
   RunStore* store_;
+  // dossiersync_reconciliation_score_points{view="provincial"|"national"} and
+  // dossiersync_reconciliation_score_points_at_stake; null without a registry.
+  prometheus::Gauge* score_provincial_ = nullptr;
+  prometheus::Gauge* score_national_ = nullptr;
+  prometheus::Gauge* score_at_stake_ = nullptr;
   KpiStore* kpis_;
   KpiFollower* kpi_follower_;
   dossiersync::v1::IntakeService::Stub* intake_;
