@@ -914,11 +914,16 @@ TEST_F(ReconciliationE2ETest, DroppedWritesCostTheExpectedPointsAndARepairRestor
 // codes unknown provincially turned the in-sync share from 1 to 0 for the province.
 TEST_F(ReconciliationE2ETest, InSyncShareComesFromEachDossiersLatestEvidence) {
   SubmitSynced(1, 10);
-  auto app = reconciliation::App::Start(AppConfig());
+  reconciliation::ReconciliationConfig rc = AppConfig();
+  rc.score_every = absl::ZeroDuration();  // no score computed: its gauges show nothing, not 0
+  auto app = reconciliation::App::Start(rc);
   ASSERT_TRUE(app.ok()) << app.status();
   ServedApp served{std::move(*app), nullptr};
   served.stub = dossiersync::v1::ReconciliationService::NewStub(
       *MakeChannel(absl::StrCat("127.0.0.1:", served.app->grpc_port()), {}));
+  EXPECT_EQ(testing::ScrapeMetric(served.app->metrics_port(),
+                                  "dossiersync_reconciliation_score_points_at_stake"),
+            -1);
   EXPECT_EQ(served.Run({}).consistency_ratio(), 1.0);
   EXPECT_DOUBLE_EQ(served.Kpis().in_sync_share(), 1.0);
   // Two dossiers DVCQG has and the province does not.

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -118,11 +119,16 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& conf
       config.intake_client, a->auth_.get(), a->registry_.get());
   if (config.score_every > absl::ZeroDuration()) {
     a->scorer_ = std::thread([a] {
+      absl::Duration wait;
       do {
+        wait = a->config_.score_every;
         if (absl::Status st = a->service_->RefreshScore(a->config_.score_period); !st.ok()) {
-          LogWarn("score refresh failed", {{"error", std::string(st.message())}});
+          // Intake not up yet (a fresh start) or away: sooner than the period.
+          wait = std::min(wait, absl::Seconds(30));
+          LogWarn("score refresh failed; trying again",
+                  {{"error", std::string(st.message())}, {"in", absl::FormatDuration(wait)}});
         }
-      } while (!a->stop_.WaitForNotificationWithTimeout(a->config_.score_every));
+      } while (!a->stop_.WaitForNotificationWithTimeout(wait));
     });
   }
   DS_ASSIGN_OR_RETURN(

@@ -140,13 +140,12 @@ void ServiceImpl::RegisterScoreGauges(prometheus::Registry& registry) {
                          "this month), from the province's data (provincial) and from what DVCQG "
                          "holds (national)")
                      .Register(registry);
-  score_provincial_ = &points.Add({{"view", "provincial"}});
-  score_national_ = &points.Add({{"view", "national"}});
-  score_at_stake_ = &prometheus::BuildGauge()
-                         .Name("dossiersync_reconciliation_score_points_at_stake")
-                         .Help("Points of the --score_period score the sync gap costs the province")
-                         .Register(registry)
-                         .Add({});
+  score_points_ = &points;
+  score_at_stake_family_ =
+      &prometheus::BuildGauge()
+           .Name("dossiersync_reconciliation_score_points_at_stake")
+           .Help("Points of the --score_period score the sync gap costs the province")
+           .Register(registry);
 }
 
 absl::Status ServiceImpl::RefreshScore(const std::string& period) {
@@ -155,7 +154,14 @@ absl::Status ServiceImpl::RefreshScore(const std::string& period) {
   req.set_max_codes(1);
   dossiersync::v1::Score score;
   if (absl::Status st = ComputeScore(req, &score); !st.ok()) return st;
-  if (score_provincial_ != nullptr) {
+  if (score_points_ != nullptr) {
+    // The series appear with the first computed score: before it, no figure rather than 0 points.
+    absl::MutexLock l(&score_mu_);
+    if (score_provincial_ == nullptr) {
+      score_provincial_ = &score_points_->Add({{"view", "provincial"}});
+      score_national_ = &score_points_->Add({{"view", "national"}});
+      score_at_stake_ = &score_at_stake_family_->Add({});
+    }
     score_provincial_->Set(score.total().provincial().points());
     score_national_->Set(score.total().national().points());
     score_at_stake_->Set(score.total().points_at_stake());

@@ -11,12 +11,14 @@
 #include <memory>
 #include <string>
 
+#include "absl/synchronization/mutex.h"
 #include "common/auth.h"
 #include "common/grpc_client.h"
 #include "common/raw_messages.h"
 #include "common/work_pool.h"
 #include "dossiersync/v1/intake.grpc.pb.h"
 #include "dossiersync/v1/reconciliation.grpc.pb.h"
+#include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "services/reconciliation/kpi_follower.h"
@@ -91,10 +93,14 @@ class ServiceImpl final : public ReconciliationRawService {
   Runner* runner_;
   RunStore* store_;
   // dossiersync_reconciliation_score_points{view="provincial"|"national"} and
-  // dossiersync_reconciliation_score_points_at_stake; null without a registry.
-  prometheus::Gauge* score_provincial_ = nullptr;
-  prometheus::Gauge* score_national_ = nullptr;
-  prometheus::Gauge* score_at_stake_ = nullptr;
+  // dossiersync_reconciliation_score_points_at_stake; families null without a registry, series
+  // added by the first RefreshScore that succeeds.
+  prometheus::Family<prometheus::Gauge>* score_points_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* score_at_stake_family_ = nullptr;
+  absl::Mutex score_mu_;
+  prometheus::Gauge* score_provincial_ ABSL_GUARDED_BY(score_mu_) = nullptr;
+  prometheus::Gauge* score_national_ ABSL_GUARDED_BY(score_mu_) = nullptr;
+  prometheus::Gauge* score_at_stake_ ABSL_GUARDED_BY(score_mu_) = nullptr;
   KpiStore* kpis_;
   KpiFollower* kpi_follower_;
   dossiersync::v1::IntakeService::Stub* intake_;
