@@ -69,5 +69,21 @@ TEST(ScheduleTest, TheScoreGaugesPeriodAndRefreshAreValidated) {
   EXPECT_TRUE(c.Validate().ok()) << c.Validate();
 }
 
+TEST(ScheduleTest, TheSqliteCacheIsValidated) {
+  ReconciliationConfig c;
+  c.kafka_brokers = "127.0.0.1:9092";
+  c.server.allow_insecure = true;
+  c.dvcqg.base_url = "http://127.0.0.1:8080";
+  c.dvcqg.credentials = {"user", "secret"};
+  EXPECT_EQ(c.sqlite_cache_mb, 64);
+  c.sqlite_cache_mb = -1;
+  EXPECT_EQ(c.Validate().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(c.Validate().message().find("--sqlite_cache_mb"), std::string::npos) << c.Validate();
+  c.sqlite_cache_mb = 4097;
+  EXPECT_NE(c.Validate().message().find("--sqlite_cache_mb"), std::string::npos) << c.Validate();
+  c.sqlite_cache_mb = 0;  // SQLite's default
+  EXPECT_TRUE(c.Validate().ok()) << c.Validate();
+}
+
 }  // namespace
 }  // namespace dossiersync::reconciliation

@@ -112,6 +112,13 @@ absl::Status Database::ApplyMigrations(absl::string_view component,
   return (*tx)->Commit();
 }
 
+absl::Status ValidateSqliteCacheMib(int mib, absl::string_view flag) {
+  if (mib < 0 || mib > 4096) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": expected 0 to 4096 (MiB), got ", mib));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<Database>> Open(absl::string_view uri, const OpenOptions& options) {
   if (absl::StartsWith(uri, "postgresql://") || absl::StartsWith(uri, "postgres://")) {
     return OpenPostgres(std::string(uri), options);

@@ -101,6 +101,9 @@ struct OpenOptions {
   int pool_size = 8;
 };
 
+// OK when `mib` is a valid sqlite_cache_mib (0-4096); else INVALID_ARGUMENT naming `flag`.
+absl::Status ValidateSqliteCacheMib(int mib, absl::string_view flag);
+
 // Opens `uri`: "sqlite:PATH" (or a bare path), or a PostgreSQL URI "postgresql://..." /
 // "postgres://...".
 absl::StatusOr<std::unique_ptr<Database>> Open(absl::string_view uri,

@@ -27,8 +27,8 @@ absl::Status IntakeConfig::Validate() const {
     return absl::InvalidArgumentError("--sqlite_synchronous: expected FULL or NORMAL");
   }
   if (sqlite_max_mb < 0) return absl::InvalidArgumentError("--sqlite_max_mb must not be negative");
-  if (sqlite_cache_mb < 0 || sqlite_cache_mb > 4096) {
-    return absl::InvalidArgumentError("--sqlite_cache_mb: expected 0 to 4096");
+  if (auto st = storage::ValidateSqliteCacheMib(sqlite_cache_mb, "--sqlite_cache_mb"); !st.ok()) {
+    return st;
   }
   if (relay_lease_ttl < absl::Seconds(1)) {
     return absl::InvalidArgumentError("--relay_lease_ttl must be at least 1s");

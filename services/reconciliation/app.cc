@@ -30,6 +30,9 @@ absl::Status ReconciliationConfig::Validate() const {
   if (runner.lease_ttl < absl::Seconds(1)) {
     return absl::InvalidArgumentError("--lease_ttl must be at least 1s");
   }
+  if (auto st = storage::ValidateSqliteCacheMib(sqlite_cache_mb, "--sqlite_cache_mb"); !st.ok()) {
+    return st;
+  }
   if (evidence_group.empty()) return absl::InvalidArgumentError("--evidence_group is required");
   if (score_every < absl::ZeroDuration() ||
       (score_every > absl::ZeroDuration() && score_every < absl::Seconds(1))) {
@@ -62,6 +65,7 @@ nlohmann::json ReconciliationConfig::ToJson() const {
           {"metrics_listen", metrics_listen},
           {"kafka_brokers", kafka_brokers},
           {"database", MaskUri(database)},
+          {"sqlite_cache_mb", sqlite_cache_mb},
           {"intake_addr", intake_addr},
           {"dvcqg", dvcqg.ToJson()},
           {"concurrency", runner.concurrency},
@@ -85,7 +89,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& conf
   App* a = app.get();
   a->config_ = config;
   a->registry_ = std::make_shared<prometheus::Registry>();
-  DS_ASSIGN_OR_RETURN(a->db_, storage::Open(config.database));
+  storage::OpenOptions oo;
+  oo.sqlite_cache_mib = config.sqlite_cache_mb;
+  DS_ASSIGN_OR_RETURN(a->db_, storage::Open(config.database, oo));
   DS_ASSIGN_OR_RETURN(a->store_, RunStore::Open(a->db_.get()));
   DS_ASSIGN_OR_RETURN(a->kpis_, KpiStore::Open(a->db_.get()));
   DS_ASSIGN_OR_RETURN(a->auth_, MakeAuthenticator(config.server));

@@ -32,6 +32,9 @@ struct ReconciliationConfig {
   std::string metrics_listen = "127.0.0.1:9103";
   std::string kafka_brokers;
   std::string database = "sqlite:dossier-reconciliation.db";
+  // SQLite: the page cache in MiB. A run writes a check per dossier into tables keyed by code; with
+  // SQLite's 2 MiB those pages were read back from the file on every group (0-4096).
+  int sqlite_cache_mb = 64;
   std::string intake_addr = "127.0.0.1:50051";
   ClientOptions intake_client;
   dvcqg::ClientConfig dvcqg;

@@ -12,6 +12,8 @@ ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9103", "Prometheus /metrics HO
 ABSL_FLAG(std::string, kafka_brokers, "", "Kafka bootstrap servers");
 ABSL_FLAG(std::string, database, "sqlite:dossier-reconciliation.db",
           "sqlite:PATH or postgresql://");
+ABSL_FLAG(int32_t, sqlite_cache_mb, 64,
+          "SQLite only: the page cache in MiB (0: SQLite's default 2 MiB)");
 ABSL_FLAG(std::string, intake_addr, "127.0.0.1:50051",
           "IntakeService address (the provincial truth)");
 ABSL_FLAG(std::string, intake_token_file, "", "Bearer token for IntakeService");
@@ -56,6 +58,7 @@ absl::StatusOr<ReconciliationConfig> ReconciliationConfig::FromFlags() {
   c.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   c.kafka_brokers = absl::GetFlag(FLAGS_kafka_brokers);
   c.database = absl::GetFlag(FLAGS_database);
+  c.sqlite_cache_mb = absl::GetFlag(FLAGS_sqlite_cache_mb);
   c.intake_addr = absl::GetFlag(FLAGS_intake_addr);
   auto client = ClientOptionsFrom(
       absl::GetFlag(FLAGS_intake_ca_file), absl::GetFlag(FLAGS_intake_cert_file),

@@ -255,21 +255,24 @@ absl::StatusOr<std::string> RunStore::LastSync(const std::string& code) {
 
 namespace dossiersync::reconciliation {
 
-absl::Status RunStore::RecordCheck(const DossierCheck& c) {
+absl::Status RunStore::RecordChecks(const std::vector<DossierCheck>& checks) {
+  if (checks.empty()) return absl::OkStatus();
   auto tx = db_->Begin();
   if (!tx.ok()) return tx.status();
-  auto r = (*tx)->Exec(
-      "INSERT INTO recon_dossier_state (code, agency_code, revision, checked_at_us, run_id, "
-      "in_sync, present, national) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (code) DO "
-      "UPDATE SET agency_code = excluded.agency_code, revision = excluded.revision, checked_at_us "
-      "= excluded.checked_at_us, run_id = excluded.run_id, in_sync = excluded.in_sync, present = "
-      "excluded.present, national = excluded.national WHERE recon_dossier_state.checked_at_us <= "
-      "excluded.checked_at_us",
-      {c.code, c.agency_code, c.revision, absl::ToUnixMicros(c.checked_at), c.run_id,
-       int64_t{c.in_sync}, int64_t{c.national.has_value()},
-       Blob{c.national && !c.in_sync ? c.national->SerializeAsString() : std::string()}});
-  if (!r.ok()) return r.status();
-  if (auto st = KpiStore::RefreshEvidence(**tx, c.code); !st.ok()) return st;
+  for (const DossierCheck& c : checks) {
+    auto r = (*tx)->Exec(
+        "INSERT INTO recon_dossier_state (code, agency_code, revision, checked_at_us, run_id, "
+        "in_sync, present, national) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (code) "
+        "DO UPDATE SET agency_code = excluded.agency_code, revision = excluded.revision, "
+        "checked_at_us = excluded.checked_at_us, run_id = excluded.run_id, in_sync = "
+        "excluded.in_sync, present = excluded.present, national = excluded.national WHERE "
+        "recon_dossier_state.checked_at_us <= excluded.checked_at_us",
+        {c.code, c.agency_code, c.revision, absl::ToUnixMicros(c.checked_at), c.run_id,
+         int64_t{c.in_sync}, int64_t{c.national.has_value()},
+         Blob{c.national && !c.in_sync ? c.national->SerializeAsString() : std::string()}});
+    if (!r.ok()) return r.status();
+    if (auto st = KpiStore::RefreshEvidence(**tx, c.code); !st.ok()) return st;
+  }
   return (*tx)->Commit();
 }
 

@@ -69,7 +69,9 @@ class RunStore {
   absl::StatusOr<int> MarkInterrupted(const std::string& holder);
 
   // Records a check of a provincial dossier (an older check never replaces a newer one).
-  absl::Status RecordCheck(const DossierCheck& check);
+  absl::Status RecordCheck(const DossierCheck& check) { return RecordChecks({check}); }
+  // Records checks in one transaction (a run's workers write their checks in groups).
+  absl::Status RecordChecks(const std::vector<DossierCheck>& checks);
   // Per dossier code: the latest check (of dossiers of `agency`; every agency when empty) and the
   // last sync result (of every dossier).
   absl::StatusOr<std::map<std::string, DossierEvidence>> Evidence(const std::string& agency);

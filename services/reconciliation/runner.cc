@@ -72,6 +72,37 @@ class Runner::Queue {
   bool aborted_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// One worker's checks, written in groups: one transaction per dossier cost more than the lookup
+// itself at a million dossiers. A group is written at 256 checks, a second after its first, and
+// when the worker ends (before the run concludes), so a run's evidence is complete when it ends.
+class Runner::CheckBuffer {
+ public:
+  explicit CheckBuffer(RunStore* store) : store_(store) {}
+  ~CheckBuffer() { Flush(); }
+  CheckBuffer(const CheckBuffer&) = delete;
+  CheckBuffer& operator=(const CheckBuffer&) = delete;
+
+  void Add(DossierCheck c) {
+    if (checks_.empty()) first_ = absl::Now();
+    checks_.push_back(std::move(c));
+    if (checks_.size() >= 256 || absl::Now() - first_ >= absl::Seconds(1)) Flush();
+  }
+  void Flush() {
+    if (checks_.empty()) return;
+    if (auto st = store_->RecordChecks(checks_); !st.ok()) {
+      LogWarn("checks not recorded", {{"checks", static_cast<int64_t>(checks_.size())},
+                                      {"first_code", checks_.front().code},
+                                      {"error", std::string(st.message())}});
+    }
+    checks_.clear();
+  }
+
+ private:
+  RunStore* store_;
+  std::vector<DossierCheck> checks_;
+  absl::Time first_;
+};
+
 // The run's counts, shared by the workers.
 struct Runner::Tally {
   absl::Mutex mu;
@@ -418,7 +449,8 @@ std::optional<std::vector<dossiersync::v1::Dossier>> Runner::History(const std::
 }
 
 void Runner::Check(const Item& item, const StartRunRequest& req, const std::string& run_id,
-                   const std::map<std::string, std::string>& pending, Tally& tally) {
+                   const std::map<std::string, std::string>& pending, Tally& tally,
+                   CheckBuffer& checks) {
   const std::string& code = item.code;
   dvcqg::LookupResult l = LookupWithRetries(code);
   if (l.call.outcome != dvcqg::Outcome::kAccepted) {
@@ -442,12 +474,8 @@ void Runner::Check(const Item& item, const StartRunRequest& req, const std::stri
       Classify(item.provincial, l.dossier, options_.status_map, history ? &*history : nullptr);
   if (item.provincial) {
     // The dossier's latest evidence, which KPIs and the score read (not the last run's ratio).
-    DossierCheck c{code,        agency, item.provincial->revision(),
-                   absl::Now(), run_id, findings.empty(),
-                   l.dossier};
-    if (auto st = store_->RecordCheck(c); !st.ok()) {
-      LogWarn("check not recorded", {{"code", code}, {"error", std::string(st.message())}});
-    }
+    checks.Add({code, agency, item.provincial->revision(), absl::Now(), run_id, findings.empty(),
+                l.dossier});
   }
   auto repair = pending.find(code);
   const bool again = repair != pending.end() && repair->second != run_id;
@@ -525,7 +553,8 @@ void Runner::Execute(ReconciliationRun run, const StartRunRequest& req, const st
     for (int k = 0; k < std::max(1, options_.concurrency); ++k) {
       workers.emplace_back([&] {
         ScopedTrace t(trace);
-        while (auto item = q.Pop()) Check(*item, req, run_id, *pending, tally);
+        CheckBuffer checks(store_);
+        while (auto item = q.Pop()) Check(*item, req, run_id, *pending, tally, checks);
       });
     }
     absl::Notification workers_done;

@@ -78,6 +78,7 @@ class Runner {
     std::optional<dossiersync::v1::Dossier> provincial;
   };
   class Queue;
+  class CheckBuffer;
   struct Tally;
 
   void Execute(dossiersync::v1::ReconciliationRun run, const dossiersync::v1::StartRunRequest& req,
@@ -97,7 +98,7 @@ class Runner {
                               const std::function<bool(dossiersync::v1::Dossier&)>& each);
   void Check(const Item& item, const dossiersync::v1::StartRunRequest& req,
              const std::string& run_id, const std::map<std::string, std::string>& pending,
-             Tally& tally);
+             Tally& tally, CheckBuffer& checks);
   dvcqg::LookupResult LookupWithRetries(const std::string& code);
   // Intake's revisions of `code` (nullopt when intake cannot answer).
   std::optional<std::vector<dossiersync::v1::Dossier>> History(const std::string& code);
