@@ -413,12 +413,100 @@ TEST_F(SyncE2ETest, PermanentRejectGoesToDeadLettersAndReplayFixesIt) {
     return stub->GetSyncState(ctx.get(), req, &st).ok() &&
            st.state() == dossiersync::v1::SYNC_STATE_KIND_DEAD_LETTERED;
   }));
-  // The cause is fixed nationally; an operator replays.
+  // The operator lists them: all, by DVCQG's answer (case folded), by agency.
+  auto list = [&](const dossiersync::v1::DeadLetterFilter& f, int limit = 0) {
+    dossiersync::v1::ListDeadLettersRequest req;
+    *req.mutable_filter() = f;
+    req.set_limit(limit);
+    dossiersync::v1::ListDeadLettersResponse resp;
+    grpc::Status st = stub->ListDeadLetters(MakeContext({}, absl::Seconds(5)).get(), req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp;
+  };
+  auto all = list({});
+  std::set<std::string> listed;
+  std::map<std::string, int> by_agency;
+  for (const auto& d : all.dead_letters()) {
+    listed.insert(d.code());
+    ++by_agency[d.agency_code()];
+    EXPECT_FALSE(d.replayed());
+    EXPECT_GT(d.revision(), 0);
+    EXPECT_GT(d.dead_lettered_at().seconds(), 0);
+  }
+  EXPECT_EQ(listed, dl_codes);
+  EXPECT_EQ(all.matched(), all.dead_letters_size());
+  dossiersync::v1::DeadLetterFilter f;
+  f.set_reason_contains("mattHC");
+  EXPECT_EQ(list(f).matched(), all.matched());
+  f.set_reason_contains("no such answer");
+  EXPECT_EQ(list(f).matched(), 0);
+  EXPECT_EQ(list({}, 1).dead_letters_size(), 1);
+  EXPECT_EQ(list({}, 1).matched(), all.matched());
+  dossiersync::v1::ListDeadLettersRequest bad;
+  bad.set_limit(20000);
+  dossiersync::v1::ListDeadLettersResponse ignored;
+  EXPECT_EQ(
+      stub->ListDeadLetters(MakeContext({}, absl::Seconds(5)).get(), bad, &ignored).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
+  const std::string agency = by_agency.begin()->first;
+  // The same through dossierctl: the JSON lines it prints, and its exit codes.
+  auto ctl = [&](std::vector<std::string> a, const std::string& log, std::vector<json>* lines) {
+    a.insert(a.begin(), testing::BinaryPath("dossierctl"));
+    a.push_back(absl::StrCat("--sync_addr=127.0.0.1:", sync->grpc_port()));
+    testing::Process p(a, dir_.File(log));
+    const int rc = p.Wait();
+    std::ifstream in(dir_.File(log));
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line[0] == '{') lines->push_back(json::parse(line));
+    }
+    return rc;
+  };
+  std::vector<json> lines;
+  ASSERT_EQ(
+      ctl({"dead-letters", "--reason_contains=MATTHC", "--agency=" + agency}, "dl.log", &lines), 0);
+  EXPECT_EQ(static_cast<int>(lines.size()), by_agency[agency]);
+  for (const auto& l : lines) EXPECT_EQ(l["agency_code"], agency);
+  lines.clear();
+  ASSERT_EQ(ctl({"replay", "--dry_run"}, "dry.log", &lines), 0);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["dry_run"], true);
+  EXPECT_EQ(lines[0]["replayed"], 0);
+  EXPECT_EQ(static_cast<int>(lines[0]["dead_letters"].size()), all.matched());
+  lines.clear();
+  ASSERT_EQ(ctl({"state", one}, "state.log", &lines), 0);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["state"], "SYNC_STATE_KIND_DEAD_LETTERED");
+  EXPECT_EQ(ctl({"state", "000.00.13.H37-260101-9999"}, "unseen.log", &lines), 3);
+  EXPECT_EQ(ctl({"dead-letters", "--limit=-1"}, "badlimit.log", &lines), 2);
+  // The cause is fixed nationally. A dry run sends nothing and names what it would send.
   SetFaults({{"reject_procedure_codes", json::array()}});
-  auto ctx = MakeContext({}, absl::Seconds(10));
-  dossiersync::v1::ReplayDeadLettersResponse resp;
-  ASSERT_TRUE(stub->ReplayDeadLetters(ctx.get(), {}, &resp).ok());
-  EXPECT_GE(resp.replayed(), n_rejected);
+  auto replay = [&](const std::string& agency_code, bool dry_run) {
+    dossiersync::v1::ReplayDeadLettersRequest req;
+    req.set_agency_code(agency_code);
+    req.set_dry_run(dry_run);
+    dossiersync::v1::ReplayDeadLettersResponse resp;
+    grpc::Status st = stub->ReplayDeadLetters(MakeContext({}, absl::Seconds(10)).get(), req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp;
+  };
+  auto dry = replay("", true);
+  EXPECT_TRUE(dry.dry_run());
+  EXPECT_EQ(dry.replayed(), 0);
+  EXPECT_EQ(dry.dead_letters_size(), all.matched());
+  EXPECT_EQ(list({}).matched(), all.matched()) << "a dry run replayed something";
+  // One agency's first, then the rest.
+  auto first = replay(agency, false);
+  EXPECT_EQ(first.replayed(), by_agency[agency]);
+  for (const auto& d : first.dead_letters()) EXPECT_EQ(d.agency_code(), agency);
+  EXPECT_EQ(list({}).matched(), all.matched() - by_agency[agency]);
+  auto rest = replay("", false);
+  EXPECT_EQ(first.replayed() + rest.replayed(), all.matched());
+  EXPECT_EQ(list({}).matched(), 0);
+  f.Clear();
+  f.set_include_replayed(true);
+  auto replayed = list(f);
+  EXPECT_EQ(replayed.matched(), all.matched());
+  for (const auto& d : replayed.dead_letters()) EXPECT_TRUE(d.replayed());
   WaitConverged();
   CheckHistories();
 }
@@ -721,23 +809,23 @@ TEST_F(SyncE2ETest, OperatorPauseResumeResyncAndResults) {
   ASSERT_TRUE(sync);
   auto ch = MakeChannel(absl::StrCat("127.0.0.1:", sync->grpc_port()), {});
   auto stub = dossiersync::v1::SyncService::NewStub(*ch);
-  {
-    auto ctx = MakeContext({}, absl::Seconds(5));
-    dossiersync::v1::PauseResponse r;
-    ASSERT_TRUE(stub->Pause(ctx.get(), {}, &r).ok());
-    EXPECT_TRUE(r.paused());
-  }
+  // The operator pauses and resumes with dossierctl.
+  auto ctl = [&](const std::string& cmd) {
+    testing::Process p({testing::BinaryPath("dossierctl"), cmd, "--reason=test",
+                        absl::StrCat("--sync_addr=127.0.0.1:", sync->grpc_port())},
+                       dir_.File(cmd + ".log"));
+    EXPECT_EQ(p.Wait(), 0) << cmd;
+    std::ifstream in(dir_.File(cmd + ".log"));
+    return json::parse(in);
+  };
+  EXPECT_EQ(ctl("pause")["paused"], true);
   ASSERT_TRUE(testing::WaitFor([&] { return sync->consumer()->paused(); }));
   Submit(30);
   // Paused: for a second of observation nothing reaches DVCQG.
   absl::Time until = absl::Now() + absl::Seconds(1);
   ASSERT_TRUE(testing::WaitFor([&] { return absl::Now() > until || SimDossiers() > 0; }));
   EXPECT_EQ(SimDossiers(), 0);
-  {
-    auto ctx = MakeContext({}, absl::Seconds(5));
-    dossiersync::v1::ResumeResponse r;
-    ASSERT_TRUE(stub->Resume(ctx.get(), {}, &r).ok());
-  }
+  EXPECT_EQ(ctl("resume")["paused"], false);
   WaitConverged();
   // Drift at DVCQG, repaired by a full Resync: the snapshot is sent again and every step is
   // checked; the two DVCQG lost are sent again, none it still has (no duplicate rows).
@@ -846,7 +934,8 @@ TEST_F(SyncE2ETest, GarbageBytesGetInvalidArgumentNamingTheRequestType) {
            {"Resync", "ResyncRequest"},
            {"Pause", "PauseRequest"},
            {"Resume", "ResumeRequest"},
-           {"ReplayDeadLetters", "ReplayDeadLettersRequest"}}) {
+           {"ReplayDeadLetters", "ReplayDeadLettersRequest"},
+           {"ListDeadLetters", "ListDeadLettersRequest"}}) {
     grpc::Status st =
         testing::CallRaw(sync->grpc_port(), "/dossiersync.v1.SyncService/" + method, garbage);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT)

@@ -1,8 +1,11 @@
 #include "services/sync/ledger.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "common/dvcqg/client.h"
 #include "common/storage/schema.h"
 
 namespace dossiersync::sync {
@@ -268,8 +271,8 @@ absl::Status Ledger::AddDeadLetter(const DossierChange& change, const std::strin
   });
 }
 
-absl::StatusOr<std::vector<DeadLetterRow>> Ledger::DeadLetters(
-    const std::vector<std::string>& codes, LedgerTx* txn) {
+absl::StatusOr<std::vector<DeadLetterRow>> Ledger::DeadLetters(const DeadLetterQuery& q,
+                                                               LedgerTx* txn) {
   return InTx<absl::StatusOr<std::vector<DeadLetterRow>>>(
       txn, false, [&](storage::Transaction& tx) -> absl::StatusOr<std::vector<DeadLetterRow>> {
         std::vector<DeadLetterRow> out;
@@ -282,21 +285,31 @@ absl::StatusOr<std::vector<DeadLetterRow>> Ledger::DeadLetters(
             if (!d.change.ParseFromString(r.Str(2)))
               return absl::DataLossError("corrupt dead letter");
             d.reason = r.Str(3);
+            d.at_us = r.Int(4);
+            d.replayed = r.Int(5) != 0;
+            if (!q.agency_code.empty() && d.change.dossier().agency_code() != q.agency_code) {
+              continue;
+            }
+            if (!q.reason_contains.empty() && !dvcqg::ContainsFolded(d.reason, q.reason_contains)) {
+              continue;
+            }
             out.push_back(std::move(d));
           }
           return absl::OkStatus();
         };
-        const char* sql =
-            "SELECT id, code, change, reason FROM sync_dead_letters WHERE replayed = 0 %s ORDER BY "
-            "id";
-        if (codes.empty()) {
+        const std::string sql = absl::StrCat(
+            "SELECT id, code, change, reason, at_us, replayed FROM sync_dead_letters WHERE ",
+            q.include_replayed ? "1 = 1" : "replayed = 0", " %s ORDER BY id");
+        if (q.codes.empty()) {
           if (auto st = collect(tx.Query(absl::StrReplaceAll(sql, {{"%s", ""}}))); !st.ok())
             return st;
         } else {
-          for (const auto& c : codes) {
+          for (const auto& c : q.codes) {
             auto st = collect(tx.Query(absl::StrReplaceAll(sql, {{"%s", "AND code = $1"}}), {c}));
             if (!st.ok()) return st;
           }
+          std::sort(out.begin(), out.end(),
+                    [](const DeadLetterRow& a, const DeadLetterRow& b) { return a.id < b.id; });
         }
         return out;
       });

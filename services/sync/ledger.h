@@ -49,6 +49,16 @@ struct DeadLetterRow {
   std::string code;
   dossiersync::v1::DossierChange change;
   std::string reason;
+  int64_t at_us = 0;  // when it was dead-lettered
+  bool replayed = false;
+};
+
+// Which dead letters: every condition given must hold (none: all not yet replayed).
+struct DeadLetterQuery {
+  std::vector<std::string> codes;
+  std::string agency_code;
+  std::string reason_contains;  // case folded, Vietnamese capitals included
+  bool include_replayed = false;
 };
 
 class Ledger;
@@ -103,6 +113,11 @@ class Ledger {
                              const std::string& reason, LedgerTx* txn = nullptr);
   // Not yet replayed; all codes when `codes` is empty.
   absl::StatusOr<std::vector<DeadLetterRow>> DeadLetters(const std::vector<std::string>& codes,
+                                                         LedgerTx* txn = nullptr) {
+    return DeadLetters(DeadLetterQuery{codes, "", "", false}, txn);
+  }
+  // Those `q` selects, oldest first.
+  absl::StatusOr<std::vector<DeadLetterRow>> DeadLetters(const DeadLetterQuery& q,
                                                          LedgerTx* txn = nullptr);
   // Where consumption of a partition stood at a commit: the next offset to read and the Kafka
   // timestamp of the message at it (or of the last one read, when all were done), in µs.

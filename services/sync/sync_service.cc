@@ -116,6 +116,22 @@ grpc::ServerUnaryReactor* SyncServiceImpl::Resume(grpc::CallbackServerContext* c
   return call->reactor();
 }
 
+namespace {
+
+dossiersync::v1::DeadLetterSummary ToProto(const DeadLetterRow& d) {
+  dossiersync::v1::DeadLetterSummary out;
+  out.set_id(d.id);
+  out.set_code(d.code);
+  out.set_agency_code(d.change.dossier().agency_code());
+  out.set_revision(d.change.revision());
+  out.set_reason(d.reason);
+  *out.mutable_dead_lettered_at() = TimeUtil::MicrosecondsToTimestamp(d.at_us);
+  out.set_replayed(d.replayed);
+  return out;
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* SyncServiceImpl::ReplayDeadLetters(grpc::CallbackServerContext* ctx,
                                                              const grpc::ByteBuffer* in,
                                                              grpc::ByteBuffer* out) {
@@ -124,10 +140,16 @@ grpc::ServerUnaryReactor* SyncServiceImpl::ReplayDeadLetters(grpc::CallbackServe
           ctx, in, out);
   if (!call->started()) return call->reactor();
   pool_.Post([this, call] {
-    std::vector<std::string> codes(call->req().codes().begin(), call->req().codes().end());
-    auto dls = ledger_->DeadLetters(codes);
+    const auto& req = call->req();
+    DeadLetterQuery q{
+        {req.codes().begin(), req.codes().end()}, req.agency_code(), req.reason_contains(), false};
+    auto dls = ledger_->DeadLetters(q);
     if (!dls.ok()) return call->Finish(absl::UnavailableError(dls.status().message()));
+    auto* resp = call->resp();
+    resp->set_dry_run(req.dry_run());
     for (auto& d : *dls) {
+      *resp->add_dead_letters() = ToProto(d);
+      if (req.dry_run()) continue;
       if (auto st = ledger_->MarkReplayed(d.id); !st.ok()) {
         return call->Finish(absl::UnavailableError(st.message()));
       }
@@ -135,9 +157,41 @@ grpc::ServerUnaryReactor* SyncServiceImpl::ReplayDeadLetters(grpc::CallbackServe
       w.change = std::move(d.change);
       w.force = true;
       engine_->Enqueue(std::move(w));
+      resp->set_replayed(resp->replayed() + 1);
     }
-    call->resp()->set_replayed(static_cast<int>(dls->size()));
-    LogInfo("dead letters replayed", {{"count", static_cast<int64_t>(dls->size())}});
+    LogInfo(req.dry_run() ? "dead letters to replay (dry run)" : "dead letters replayed",
+            {{"count", static_cast<int64_t>(dls->size())},
+             {"agency_code", req.agency_code()},
+             {"reason_contains", req.reason_contains()}});
+    call->Finish(absl::OkStatus());
+  });
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor* SyncServiceImpl::ListDeadLetters(grpc::CallbackServerContext* ctx,
+                                                           const grpc::ByteBuffer* in,
+                                                           grpc::ByteBuffer* out) {
+  auto call =
+      Begin<dossiersync::v1::ListDeadLettersRequest, dossiersync::v1::ListDeadLettersResponse>(
+          ctx, in, out);
+  if (!call->started()) return call->reactor();
+  const int limit = call->req().limit();
+  if (limit < 0 || limit > 10000) {
+    call->Finish(FieldError("limit", "0 (1,000) to 10,000"));
+    return call->reactor();
+  }
+  pool_.Post([this, call, limit] {
+    const auto& f = call->req().filter();
+    DeadLetterQuery q{{f.codes().begin(), f.codes().end()},
+                      f.agency_code(),
+                      f.reason_contains(),
+                      f.include_replayed()};
+    auto dls = ledger_->DeadLetters(q);
+    if (!dls.ok()) return call->Finish(absl::UnavailableError(dls.status().message()));
+    auto* resp = call->resp();
+    resp->set_matched(static_cast<int>(dls->size()));
+    const size_t n = std::min(dls->size(), static_cast<size_t>(limit == 0 ? 1000 : limit));
+    for (size_t i = 0; i < n; ++i) *resp->add_dead_letters() = ToProto((*dls)[i]);
     call->Finish(absl::OkStatus());
   });
   return call->reactor();

@@ -21,7 +21,8 @@ using SyncRawService = dossiersync::v1::SyncService::WithRawCallbackMethod_GetSy
         dossiersync::v1::SyncService::WithRawCallbackMethod_Pause<
             dossiersync::v1::SyncService::WithRawCallbackMethod_Resume<
                 dossiersync::v1::SyncService::WithRawCallbackMethod_ReplayDeadLetters<
-                    dossiersync::v1::SyncService::Service>>>>>;
+                    dossiersync::v1::SyncService::WithRawCallbackMethod_ListDeadLetters<
+                        dossiersync::v1::SyncService::Service>>>>>>;
 
 class SyncServiceImpl final : public SyncRawService {
  public:
@@ -41,6 +42,9 @@ class SyncServiceImpl final : public SyncRawService {
   grpc::ServerUnaryReactor* ReplayDeadLetters(grpc::CallbackServerContext* ctx,
                                               const grpc::ByteBuffer* req,
                                               grpc::ByteBuffer* resp) override;
+  grpc::ServerUnaryReactor* ListDeadLetters(grpc::CallbackServerContext* ctx,
+                                            const grpc::ByteBuffer* req,
+                                            grpc::ByteBuffer* resp) override;
 
  private:
   // Authenticates as operator and parses the request (see RawUnaryCall::Begin).

@@ -7,6 +7,9 @@
 //   kpis [--agency=CODE]
 //   score [--period=yyyy-MM|yyyy-Qn|yyyy] [--agency=CODE] [--json]
 //   republish --since=RFC3339|DURATION
+//   state CODE... | resync CODE... [--full] [--reason=TEXT] | pause [--reason=TEXT] | resume
+//   dead-letters [--codes=A,B] [--agency=CODE] [--reason_contains=TEXT] [--include_replayed]
+//   replay [--codes=A,B] [--agency=CODE] [--reason_contains=TEXT] [--dry_run]
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -27,6 +30,7 @@
 #include "nlohmann/json.hpp"
 #include "tools/dossierctl/score.h"
 #include "tools/dossierctl/submit.h"
+#include "tools/dossierctl/sync_commands.h"
 #include "tools/dossierctl/tail.h"
 
 ABSL_FLAG(std::string, intake_addr, "127.0.0.1:50051", "IntakeService address");
@@ -56,8 +60,17 @@ ABSL_FLAG(int32_t, sample, 0,
           "report the consistency with a 99% interval (0: every dossier)");
 ABSL_FLAG(int32_t, calls, 1, "kpis: call GetKpis this many times, printing each call's time");
 ABSL_FLAG(uint64_t, sample_seed, 0, "reconcile --sample: the draw's seed (0: random)");
-ABSL_FLAG(std::string, codes, "", "reconcile: only these dossier codes (comma-separated)");
-ABSL_FLAG(std::string, agency, "", "reconcile, kpis, score: only this agency code");
+ABSL_FLAG(std::string, codes, "",
+          "reconcile, dead-letters, replay: only these dossier codes (comma-separated)");
+ABSL_FLAG(std::string, agency, "",
+          "reconcile, kpis, score, dead-letters, replay: only this agency code");
+ABSL_FLAG(std::string, reason_contains, "",
+          "dead-letters, replay: only those whose reason (DVCQG's answer) contains this text");
+ABSL_FLAG(bool, include_replayed, false, "dead-letters: also those replayed already");
+ABSL_FLAG(int32_t, limit, 0, "dead-letters: at most this many (0: 1,000; at most 10,000)");
+ABSL_FLAG(bool, dry_run, false, "replay: send nothing, print what would be sent");
+ABSL_FLAG(bool, full, false, "resync: push every progress step again");
+ABSL_FLAG(std::string, reason, "", "resync, pause: why (the sync logs it)");
 ABSL_FLAG(std::string, period, "", "score: yyyy-MM, yyyy-Qn or yyyy (default: this month)");
 ABSL_FLAG(std::string, since, "",
           "republish: changes accepted since this time (RFC 3339, e.g. 2026-12-07T09:00:00+07:00) "
@@ -80,7 +93,14 @@ constexpr char kUsage[] =
     "  kpis [--agency=CODE]                 the province's figures (GetKpis), per agency\n"
     "  score [--period=P] [--agency=CODE]   the national score forecast and what the sync gap "
     "costs\n"
-    "  republish --since=TIME|DURATION      intake publishes the changes it retains again";
+    "  republish --since=TIME|DURATION      intake publishes the changes it retains again\n"
+    "  state CODE...                        the sync's state of dossiers (exit 3: never seen)\n"
+    "  resync CODE... [--full]              push dossiers to DVCQG again\n"
+    "  pause | resume                       stop / restart the sync's consumption\n"
+    "  dead-letters [--agency=CODE] [--reason_contains=TEXT] [--codes=A,B]\n"
+    "                                       the dead letters, one JSON line each\n"
+    "  replay [filters as dead-letters] [--dry_run]\n"
+    "                                       send dead letters again";
 
 dossiersync::ClientOptions Client() {
   auto c = dossiersync::ClientOptionsFrom(
@@ -397,6 +417,22 @@ int main(int argc, char** argv) {
   if (cmd == "kpis") return Kpis();
   if (cmd == "score") return Score();
   if (cmd == "republish") return Republish();
+  if (dossiersync::tools::IsSyncCommand(cmd)) {
+    dossiersync::tools::SyncCommandOptions o;
+    o.sync_addr = absl::GetFlag(FLAGS_sync_addr);
+    o.client = Client();
+    for (absl::string_view c : absl::StrSplit(absl::GetFlag(FLAGS_codes), ',', absl::SkipEmpty())) {
+      o.codes.emplace_back(c);
+    }
+    o.agency_code = absl::GetFlag(FLAGS_agency);
+    o.reason_contains = absl::GetFlag(FLAGS_reason_contains);
+    o.include_replayed = absl::GetFlag(FLAGS_include_replayed);
+    o.limit = absl::GetFlag(FLAGS_limit);
+    o.dry_run = absl::GetFlag(FLAGS_dry_run);
+    o.full = absl::GetFlag(FLAGS_full);
+    o.reason = absl::GetFlag(FLAGS_reason);
+    return dossiersync::tools::RunSyncCommand(args, o);
+  }
   std::cerr << "unknown command '" << cmd << "'\n" << kUsage << std::endl;
   return 2;
 }
