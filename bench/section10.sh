@@ -144,6 +144,11 @@ if [ "$TOTAL" -gt "$BACKFILL" ]; then
   wait_in_sync 3600 "$TOTAL" || { echo "the rest did not converge" >&2; exit 1; }
 fi
 echo "== 3b. reconciliation of $TOTAL dossiers"
+# A scheduled run (incremental every 5 minutes by default) may hold the run lease: wait for it.
+for _ in $(seq 3600); do
+  [ "$(metric_sum 9103 dossiersync_reconciliation_run_in_progress)" = "0" ] && break
+  sleep 1
+done
 cpu_mark
 "$BIN/dossierctl" reconcile --run_timeout=60m >"$OUT/reconcile.jsonl"
 recon_cpu=$(cpu_per_item "$TOTAL" reconciliation)

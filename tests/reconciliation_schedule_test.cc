@@ -33,15 +33,21 @@ TEST(ScheduleTest, TimeOfDayIsHhMm) {
   }
 }
 
-TEST(ScheduleTest, RunsAreScheduledByDefaultAndAWindowShorterThanItsPeriodIsRefused) {
+// A configuration that validates: the defaults plus what has none.
+ReconciliationConfig ValidConfig() {
   ReconciliationConfig c;
   c.kafka_brokers = "127.0.0.1:9092";
-  EXPECT_GT(c.incremental_every, absl::ZeroDuration());
-  EXPECT_GE(c.incremental_window, c.incremental_every);
-  EXPECT_EQ(c.full_sweep_at, "02:00");
   c.server.allow_insecure = true;
   c.dvcqg.base_url = "http://127.0.0.1:8080";
   c.dvcqg.credentials = {"user", "secret"};
+  return c;
+}
+
+TEST(ScheduleTest, RunsAreScheduledByDefaultAndAWindowShorterThanItsPeriodIsRefused) {
+  ReconciliationConfig c = ValidConfig();
+  EXPECT_GT(c.incremental_every, absl::ZeroDuration());
+  EXPECT_GE(c.incremental_window, c.incremental_every);
+  EXPECT_EQ(c.full_sweep_at, "02:00");
   ASSERT_TRUE(c.Validate().ok()) << c.Validate();
   c.incremental_window = c.incremental_every / 2;
   EXPECT_EQ(c.Validate().code(), absl::StatusCode::kInvalidArgument);
@@ -52,11 +58,7 @@ TEST(ScheduleTest, RunsAreScheduledByDefaultAndAWindowShorterThanItsPeriodIsRefu
 }
 
 TEST(ScheduleTest, TheScoreGaugesPeriodAndRefreshAreValidated) {
-  ReconciliationConfig c;
-  c.kafka_brokers = "127.0.0.1:9092";
-  c.server.allow_insecure = true;
-  c.dvcqg.base_url = "http://127.0.0.1:8080";
-  c.dvcqg.credentials = {"user", "secret"};
+  ReconciliationConfig c = ValidConfig();
   EXPECT_EQ(c.score_every, absl::Hours(1));
   c.score_period = "2024-Q3";
   ASSERT_TRUE(c.Validate().ok()) << c.Validate();
@@ -70,11 +72,7 @@ TEST(ScheduleTest, TheScoreGaugesPeriodAndRefreshAreValidated) {
 }
 
 TEST(ScheduleTest, TheSqliteCacheIsValidated) {
-  ReconciliationConfig c;
-  c.kafka_brokers = "127.0.0.1:9092";
-  c.server.allow_insecure = true;
-  c.dvcqg.base_url = "http://127.0.0.1:8080";
-  c.dvcqg.credentials = {"user", "secret"};
+  ReconciliationConfig c = ValidConfig();
   EXPECT_EQ(c.sqlite_cache_mb, 64);
   c.sqlite_cache_mb = -1;
   EXPECT_EQ(c.Validate().code(), absl::StatusCode::kInvalidArgument);
