@@ -16,7 +16,7 @@ cmake -S . -B "$BUILD_DIR" -DDS_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   >/dev/null
 echo "== building ${#TESTS[@]} test binaries with ASan + UBSan"
 cmake --build "$BUILD_DIR" -j "${BUILD_JOBS:-2}" --target "${TESTS[@]}" dossier-intake dossier-sync \
-  dossier-reconciliation >/dev/null
+  dossier-reconciliation dossierctl >/dev/null
 # Reports of the tests and of every child process they start land in one directory.
 REPORTS=$(pwd)/$BUILD_DIR/sanitizer-reports
 rm -rf "$REPORTS" && mkdir -p "$REPORTS"

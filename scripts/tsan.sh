@@ -22,7 +22,7 @@ if [ "${TSAN_QUICK:-0}" != 1 ]; then
     "reconciliation_e2e_test:*FindsInjectedDrift*:*ServiceRunsOverGrpc*:*TwoReplicasNeverRunAtOnce*"
   )
   TARGETS+=(intake_kafka_test sync_e2e_test reconciliation_e2e_test dossier-intake dossier-sync
-            dossier-reconciliation)
+            dossier-reconciliation dossierctl)
 fi
 # -O1 -g1 (line tables): symbolized reports with file and line at about 30 % less compile time
 # than -O2 -g, which matters on a 2-core CI machine building everything again.
