@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <set>
 
@@ -159,10 +160,25 @@ class ReconciliationE2ETest : public ::testing::Test {
   }
   // The first run on the runs topic (waits up to 30 s); false when none came or it did not decode.
   bool FirstPublishedRun(dossiersync::v1::ReconciliationRun* run) {
-    auto msgs = testing::CollectUntil(
+    return FirstPublishedRunWhere(run, [](const auto&) { return true; });
+  }
+  // The first run on the runs topic for which `pred` holds (waits up to 30 s).
+  bool FirstPublishedRunWhere(
+      dossiersync::v1::ReconciliationRun* run,
+      const std::function<bool(const dossiersync::v1::ReconciliationRun&)>& pred) {
+    bool found = false;
+    testing::CollectUntil(
         broker_->bootstrap(), kTopicReconciliationRuns,
-        [](const std::vector<InMessage>& m) { return !m.empty(); }, absl::Seconds(30));
-    return !msgs.empty() && run->ParseFromString(msgs[0].value);
+        [&](const std::vector<InMessage>& m) {
+          for (const auto& msg : m) {
+            if (run->ParseFromString(msg.value) && run->state() != "RUNNING" && pred(*run)) {
+              return found = true;
+            }
+          }
+          return false;
+        },
+        absl::Seconds(30));
+    return found;
   }
   // The drift of a run of an in-process App, read through its ListDrift.
   std::map<std::string, std::vector<DriftKind>> DriftOfApp(reconciliation::App& app,
@@ -614,7 +630,9 @@ TEST_F(ReconciliationE2ETest, TwoReplicasNeverRunAtOnce) {
   for (size_t i = 0; i < runs.size(); ++i) {
     EXPECT_EQ(runs[i].state(), "FINISHED");
     EXPECT_EQ(runs[i].trigger(), "incremental");
-    EXPECT_EQ(runs[i].dossiers_checked(), 30);
+    // Every run covers the 30: a replica whose evidence has not caught up with sync-results yet
+    // leaves them in flight (it has not seen the sync push them).
+    EXPECT_EQ(runs[i].dossiers_checked() + runs[i].in_flight(), 30);
     holders.insert(runs[i].holder());
     if (i > 0) {
       EXPECT_LE(TimeUtil::TimestampToMicroseconds(runs[i - 1].finished_at()),
@@ -706,13 +724,57 @@ TEST_F(ReconciliationE2ETest, ScheduledIncrementalRunLooksOnlyAtRecentDossiers) 
   auto app = reconciliation::App::Start(rc);
   ASSERT_TRUE(app.ok()) << app.status();
   dossiersync::v1::ReconciliationRun run;
-  ASSERT_TRUE(FirstPublishedRun(&run));
+  // A run before the new App's evidence has caught up with sync-results leaves the five in
+  // flight (it has not seen the sync push them); the first run after that checks them.
+  ASSERT_TRUE(FirstPublishedRunWhere(&run, [](const auto& r) { return r.in_flight() == 0; }));
   EXPECT_EQ(run.trigger(), "incremental");
   EXPECT_TRUE(run.has_changed_since());
   EXPECT_EQ(run.dossiers_checked(), 5) << "only the 5 dossiers changed within the window";
   EXPECT_EQ(DriftOfApp(**app, run.run_id()),
             (std::map<std::string, std::vector<DriftKind>>{
                 {code(21), {dossiersync::v1::DRIFT_KIND_FIELD_MISMATCH}}}));
+}
+
+// Regression (issue 16, found by the backfill benchmark): a scheduled run over dossiers the sync
+// had not pushed yet called each one missing nationally and requested a repair of it (34,000 in a
+// backfill of 879,100, each pushed again by the sync). They are in flight: counted, not checked.
+TEST_F(ReconciliationE2ETest, AScheduledRunLeavesWhatTheSyncHasNotPushedYetInFlight) {
+  auto code = [](int i) { return testing::ValidRequest(i, 2, 1).dossier().code(); };
+  SubmitSynced(1, 3);  // the sync's frontier: their changes
+  sync_->engine()->SetOperatorPause(true);
+  ASSERT_TRUE(testing::WaitFor([&] { return sync_->consumer()->paused(); }));
+  for (int i = 4; i <= 8; ++i) Submit(testing::ValidRequest(i, 2, 100));
+  auto scheduled = runner_->RunNow({}, "incremental");
+  ASSERT_TRUE(scheduled.ok()) << scheduled.status();
+  EXPECT_EQ(scheduled->state(), "FINISHED");
+  EXPECT_EQ(scheduled->in_flight(), 5);
+  EXPECT_EQ(scheduled->dossiers_checked(), 3);
+  EXPECT_TRUE(scheduled->drift_by_kind().empty());
+  EXPECT_EQ(scheduled->repairs_requested(), 0);
+  EXPECT_EQ(scheduled->consistency_ratio(), 1.0);
+  // Asked for, a run looks every dossier up: DVCQG lacks the five.
+  auto asked = runner_->RunNow({}, "on-demand");
+  ASSERT_TRUE(asked.ok()) << asked.status();
+  EXPECT_EQ(asked->in_flight(), 0);
+  EXPECT_EQ(asked->drift_by_kind().at("DRIFT_KIND_MISSING_NATIONALLY"), 5);
+  // Past the in-flight limit a scheduled run checks them too (a change the sync never got).
+  reconciliation::RunnerOptions ro;
+  ro.holder = "test";
+  ro.in_flight_limit = absl::Nanoseconds(1);
+  reconciliation::Runner strict(ro, client_.get(), stub_.get(), ClientOptions{}, producer_.get(),
+                                store_.get(), &registry_);
+  auto late = strict.RunNow({}, "full-sweep");
+  ASSERT_TRUE(late.ok()) << late.status();
+  EXPECT_EQ(late->in_flight(), 0);
+  EXPECT_EQ(late->drift_by_kind().at("DRIFT_KIND_MISSING_NATIONALLY"), 5);
+  // Once pushed they are checked and in sync.
+  sync_->engine()->SetOperatorPause(false);
+  for (int i = 4; i <= 8; ++i) ASSERT_TRUE(SyncedAgain(code(i), 100)) << LastSync(code(i));
+  auto after = runner_->RunNow({}, "incremental");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->in_flight(), 0);
+  EXPECT_EQ(after->dossiers_checked(), 8);
+  EXPECT_TRUE(after->drift_by_kind().empty());
 }
 
 TEST_F(ReconciliationE2ETest, ARequestForALostStreamStartsOneRepairingRunOverItsWindow) {

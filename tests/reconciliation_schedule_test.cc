@@ -83,5 +83,15 @@ TEST(ScheduleTest, TheSqliteCacheIsValidated) {
   EXPECT_TRUE(c.Validate().ok()) << c.Validate();
 }
 
+TEST(ScheduleTest, TheInFlightRuleIsOnByDefaultAndValidated) {
+  ReconciliationConfig c = ValidConfig();
+  EXPECT_EQ(c.runner.in_flight_limit, absl::Hours(1));
+  EXPECT_EQ(c.runner.in_flight_slack, absl::Minutes(5));
+  c.runner.in_flight_limit = -absl::Seconds(1);
+  EXPECT_NE(c.Validate().message().find("--in_flight_limit"), std::string::npos) << c.Validate();
+  c.runner.in_flight_limit = absl::ZeroDuration();  // off
+  EXPECT_TRUE(c.Validate().ok()) << c.Validate();
+}
+
 }  // namespace
 }  // namespace dossiersync::reconciliation

@@ -26,6 +26,11 @@ absl::Status ReconciliationConfig::Validate() const {
     return absl::InvalidArgumentError("--concurrency must be 1-256");
   }
   if (runner.lookups_per_second < 0) return absl::InvalidArgumentError("--lookup_rate >= 0");
+  if (runner.in_flight_limit < absl::ZeroDuration() ||
+      runner.in_flight_slack < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--in_flight_limit and --in_flight_slack must not be negative");
+  }
   if (runner.repairs_per_second < 0) return absl::InvalidArgumentError("--repair_rate >= 0");
   if (runner.lease_ttl < absl::Seconds(1)) {
     return absl::InvalidArgumentError("--lease_ttl must be at least 1s");
@@ -70,6 +75,8 @@ nlohmann::json ReconciliationConfig::ToJson() const {
           {"dvcqg", dvcqg.ToJson()},
           {"concurrency", runner.concurrency},
           {"lookup_rate", runner.lookups_per_second},
+          {"in_flight_limit", absl::FormatDuration(runner.in_flight_limit)},
+          {"in_flight_slack", absl::FormatDuration(runner.in_flight_slack)},
           {"repair_rate", runner.repairs_per_second},
           {"instance", runner.holder},
           {"lease_ttl", absl::FormatDuration(runner.lease_ttl)},

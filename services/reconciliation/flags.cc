@@ -26,6 +26,12 @@ ABSL_FLAG(std::string, intake_server_name, "",
           "Name to verify in IntakeService's certificate instead of --intake_addr's host");
 ABSL_FLAG(int, concurrency, 8, "TraCuuHoSo lookups in flight");
 ABSL_FLAG(double, lookup_rate, 0, "TraCuuHoSo lookups per second; 0 = unlimited");
+ABSL_FLAG(absl::Duration, in_flight_limit, absl::Hours(1),
+          "Scheduled runs: a dossier the sync has not pushed yet, accepted by intake after the "
+          "sync's frontier, is in flight (not looked up) for at most this long; 0 = off");
+ABSL_FLAG(absl::Duration, in_flight_slack, absl::Minutes(5),
+          "Scheduled runs: in flight only when accepted after the sync's frontier less this "
+          "(partitions progress unevenly)");
 ABSL_FLAG(double, repair_rate, 50, "SyncRequests published per second by a run; 0 = unlimited");
 ABSL_FLAG(absl::Duration, lease_ttl, absl::Seconds(30),
           "Run lease time to live; a crashed replica's run is taken over after this");
@@ -72,6 +78,8 @@ absl::StatusOr<ReconciliationConfig> ReconciliationConfig::FromFlags() {
   c.dvcqg = *d;
   c.runner.concurrency = absl::GetFlag(FLAGS_concurrency);
   c.runner.lookups_per_second = absl::GetFlag(FLAGS_lookup_rate);
+  c.runner.in_flight_limit = absl::GetFlag(FLAGS_in_flight_limit);
+  c.runner.in_flight_slack = absl::GetFlag(FLAGS_in_flight_slack);
   auto m = dvcqg::ParseStatusMap(absl::GetFlag(FLAGS_status_map));
   if (!m.ok()) return m.status();
   c.runner.status_map = *m;

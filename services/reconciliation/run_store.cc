@@ -234,6 +234,25 @@ absl::Status RunStore::RecordSyncResults(const std::vector<dossiersync::v1::Sync
   return (*tx)->Commit();
 }
 
+absl::StatusOr<std::optional<int64_t>> RunStore::LastSyncRevision(const std::string& code) {
+  auto tx = db_->BeginRead();
+  if (!tx.ok()) return tx.status();
+  auto row = (*tx)->QueryOne("SELECT revision FROM recon_last_sync WHERE code = $1", {code});
+  if (!row.ok()) return row.status();
+  if (!row->has_value()) return std::optional<int64_t>();
+  return std::optional<int64_t>((**row).Int(0));
+}
+
+absl::StatusOr<std::optional<int64_t>> RunStore::SyncFrontier() {
+  auto tx = db_->BeginRead();
+  if (!tx.ok()) return tx.status();
+  auto row = (*tx)->QueryOne(
+      "SELECT accepted_at_us FROM recon_sync_lag ORDER BY accepted_at_us DESC LIMIT 1");
+  if (!row.ok()) return row.status();
+  if (!row->has_value()) return std::optional<int64_t>();
+  return std::optional<int64_t>((**row).Int(0));
+}
+
 absl::StatusOr<std::string> RunStore::LastSync(const std::string& code) {
   auto tx = db_->BeginRead();
   if (!tx.ok()) return tx.status();

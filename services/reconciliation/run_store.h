@@ -79,6 +79,11 @@ class RunStore {
   // Sync evidence from dossiersync.sync-results.v1: the last result per dossier and, for accepted
   // pushes, the lag from intake's acceptance (idempotent: safe to apply a message twice).
   absl::Status RecordSyncResults(const std::vector<dossiersync::v1::SyncResult>& results);
+  // The revision of the dossier's last sync result (any outcome); nullopt when none was seen.
+  absl::StatusOr<std::optional<int64_t>> LastSyncRevision(const std::string& code);
+  // The sync's frontier: the latest intake acceptance time (µs) of a change the sync reported
+  // pushing (sync-results' change_accepted_at); nullopt before the first.
+  absl::StatusOr<std::optional<int64_t>> SyncFrontier();
   // A one-line description of the dossier's last sync result, for drift details.
   absl::StatusOr<std::string> LastSync(const std::string& code);
 

@@ -111,6 +111,7 @@ struct Runner::Tally {
   int64_t repairs ABSL_GUARDED_BY(mu) = 0;
   int64_t escalated ABSL_GUARDED_BY(mu) = 0;
   int64_t failed ABSL_GUARDED_BY(mu) = 0;
+  int64_t in_flight ABSL_GUARDED_BY(mu) = 0;
   std::map<std::string, int64_t> by_kind ABSL_GUARDED_BY(mu);
   std::map<std::string, int64_t> checked_by_agency ABSL_GUARDED_BY(mu);
   std::map<std::string, int64_t> drifted_by_agency ABSL_GUARDED_BY(mu);
@@ -120,6 +121,7 @@ struct Runner::Tally {
   void Into(ReconciliationRun* run) {
     absl::MutexLock l(&mu);
     run->set_dossiers_checked(checked);
+    run->set_in_flight(in_flight);
     run->mutable_drift_by_kind()->clear();
     for (const auto& [k, v] : by_kind) (*run->mutable_drift_by_kind())[k] = v;
     run->mutable_checked_by_agency()->clear();
@@ -421,6 +423,16 @@ absl::Status Runner::ForEachInScope(const StartRunRequest& req, bool include_ste
   return absl::OkStatus();
 }
 
+bool Runner::InFlight(const dossiersync::v1::Dossier& d, const InFlightRule& rule) {
+  if (!d.has_changed_at()) return false;
+  const absl::Time changed =
+      absl::FromUnixSeconds(d.changed_at().seconds()) + absl::Nanoseconds(d.changed_at().nanos());
+  if (changed <= rule.after || changed < rule.not_before) return false;
+  auto last = store_->LastSyncRevision(d.code());
+  if (!last.ok()) return false;  // unknown: look it up
+  return !last->has_value() || **last < d.revision();
+}
+
 dvcqg::LookupResult Runner::LookupWithRetries(const std::string& code) {
   dvcqg::LookupResult r;
   absl::Duration backoff = absl::Milliseconds(100);
@@ -450,8 +462,13 @@ std::optional<std::vector<dossiersync::v1::Dossier>> Runner::History(const std::
 
 void Runner::Check(const Item& item, const StartRunRequest& req, const std::string& run_id,
                    const std::map<std::string, std::string>& pending, Tally& tally,
-                   CheckBuffer& checks) {
+                   CheckBuffer& checks, const InFlightRule* in_flight) {
   const std::string& code = item.code;
+  if (in_flight != nullptr && item.provincial && InFlight(*item.provincial, *in_flight)) {
+    absl::MutexLock lock(&tally.mu);
+    ++tally.in_flight;
+    return;
+  }
   dvcqg::LookupResult l = LookupWithRetries(code);
   if (l.call.outcome != dvcqg::Outcome::kAccepted) {
     if (Stopping()) return;
@@ -541,6 +558,20 @@ void Runner::Execute(ReconciliationRun run, const StartRunRequest& req, const st
   Queue q(std::max(1, options_.queue_capacity));
   absl::Status feed_status;
   auto pending = store_->PendingRepairs();
+  std::optional<InFlightRule> in_flight;
+  if ((run.trigger() == "incremental" || run.trigger() == "full-sweep") &&
+      options_.in_flight_limit > absl::ZeroDuration()) {
+    auto frontier = store_->SyncFrontier();
+    if (frontier.ok()) {
+      in_flight =
+          InFlightRule{*frontier ? absl::FromUnixMicros(**frontier) - options_.in_flight_slack
+                                 : absl::InfinitePast(),
+                       started - options_.in_flight_limit};
+    } else {  // every dossier is looked up, as without the rule
+      LogWarn("the sync's frontier is unknown; dossiers in flight are checked too",
+              {{"error", std::string(frontier.status().message())}});
+    }
+  }
   if (!pending.ok()) {
     feed_status = pending.status();
   } else {
@@ -554,7 +585,9 @@ void Runner::Execute(ReconciliationRun run, const StartRunRequest& req, const st
       workers.emplace_back([&] {
         ScopedTrace t(trace);
         CheckBuffer checks(store_);
-        while (auto item = q.Pop()) Check(*item, req, run_id, *pending, tally, checks);
+        while (auto item = q.Pop()) {
+          Check(*item, req, run_id, *pending, tally, checks, in_flight ? &*in_flight : nullptr);
+        }
       });
     }
     absl::Notification workers_done;

@@ -45,6 +45,11 @@ struct RunnerOptions {
   std::string holder;  // this replica's lease identity; stable across restarts of one replica
   absl::Duration lease_ttl = absl::Seconds(30);  // renewed every ttl/3 while a run executes
   int queue_capacity = 512;                      // provincial dossiers read ahead of the lookups
+  // Scheduled runs (incremental, full-sweep) skip a dossier the sync has reported nothing for at
+  // its revision when intake accepted it after the sync's frontier (the newest change_accepted_at
+  // in sync-results) less `in_flight_slack`, and less than `in_flight_limit` ago; 0 = off.
+  absl::Duration in_flight_limit = absl::Hours(1);
+  absl::Duration in_flight_slack = absl::Minutes(5);
 };
 
 class Runner {
@@ -80,6 +85,14 @@ class Runner {
   class Queue;
   class CheckBuffer;
   struct Tally;
+  // A scheduled run's rule for dossiers the sync has not pushed yet (RunnerOptions::in_flight_*):
+  // in flight when intake accepted the revision after both times and the sync reported nothing
+  // for it.
+  struct InFlightRule {
+    absl::Time after;       // the sync's frontier less the slack (InfinitePast: no frontier yet)
+    absl::Time not_before;  // the run's start less the limit
+  };
+  bool InFlight(const dossiersync::v1::Dossier& d, const InFlightRule& rule);
 
   void Execute(dossiersync::v1::ReconciliationRun run, const dossiersync::v1::StartRunRequest& req,
                const std::string& trace);
@@ -98,7 +111,7 @@ class Runner {
                               const std::function<bool(dossiersync::v1::Dossier&)>& each);
   void Check(const Item& item, const dossiersync::v1::StartRunRequest& req,
              const std::string& run_id, const std::map<std::string, std::string>& pending,
-             Tally& tally, CheckBuffer& checks);
+             Tally& tally, CheckBuffer& checks, const InFlightRule* in_flight);
   dvcqg::LookupResult LookupWithRetries(const std::string& code);
   // Intake's revisions of `code` (nullopt when intake cannot answer).
   std::optional<std::vector<dossiersync::v1::Dossier>> History(const std::string& code);
