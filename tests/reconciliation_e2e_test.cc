@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <iterator>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -1002,6 +1003,33 @@ TEST_F(ReconciliationE2ETest, InSyncShareComesFromEachDossiersLatestEvidence) {
   dossiersync::v1::Kpis k = served.Kpis();
   EXPECT_DOUBLE_EQ(k.in_sync_share(), 1.0);
   EXPECT_DOUBLE_EQ(k.by_agency().at("000.00.13.H37").in_sync_share(), 1.0);
+}
+
+// `dossierctl reconcile` while a scheduled run (or another replica's) holds the lease waits for it
+// instead of failing: section10.sh's full sweep was refused by an incremental run still going.
+TEST_F(ReconciliationE2ETest, DossierctlReconcileWaitsForARunInProgress) {
+  SubmitSynced(1, 3);
+  reconciliation::ReconciliationConfig rc = AppConfig();
+  rc.incremental_every = absl::ZeroDuration();
+  rc.full_sweep_at = "";
+  auto app = reconciliation::App::Start(rc);
+  ASSERT_TRUE(app.ok()) << app.status();
+  auto db = storage::Open(testing::TestDatabaseUri(dir_.path(), "recon-app.db"));
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto other = reconciliation::RunStore::Open(db->get());
+  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_TRUE(*(*other)->AcquireLease("reconciliation-run", "other-replica", absl::Minutes(1)));
+  testing::Process ctl({testing::BinaryPath("dossierctl"), "reconcile",
+                        absl::StrCat("--reconciliation_addr=127.0.0.1:", (*app)->grpc_port())},
+                       dir_.File("reconcile.log"));
+  auto log = [&] {
+    std::ifstream in(dir_.File("reconcile.log"));
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  ASSERT_TRUE(testing::WaitFor([&] { return absl::StrContains(log(), "waiting"); })) << log();
+  ASSERT_TRUE((*other)->ReleaseLease("reconciliation-run", "other-replica").ok());
+  EXPECT_EQ(ctl.Wait(), 0) << log();
+  EXPECT_TRUE(absl::StrContains(log(), "\"state\":\"FINISHED\"")) << log();
 }
 
 // Regression (issue 13): malformed bytes on every ReconciliationService method got a bare

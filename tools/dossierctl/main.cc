@@ -296,13 +296,19 @@ int Reconcile() {
   }
   if (!absl::GetFlag(FLAGS_agency).empty()) req.add_agency_codes(absl::GetFlag(FLAGS_agency));
   dossiersync::v1::StartRunResponse started;
-  grpc::Status st =
-      stub->StartRun(dossiersync::MakeContext(client, absl::Seconds(10)).get(), req, &started);
+  absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_run_timeout);
+  grpc::Status st;
+  // Another run (a scheduled one, or another operator's) holds the lease: wait for it to end.
+  for (bool said = false;; said = true) {
+    st = stub->StartRun(dossiersync::MakeContext(client, absl::Seconds(10)).get(), req, &started);
+    if (st.error_code() != grpc::StatusCode::FAILED_PRECONDITION || absl::Now() > deadline) break;
+    if (!said) std::cerr << "reconcile: " << st.error_message() << "; waiting" << std::endl;
+    absl::SleepFor(absl::Seconds(1));
+  }
   if (!st.ok()) {
     std::cerr << "reconcile: " << st.error_message() << std::endl;
     return 1;
   }
-  absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_run_timeout);
   dossiersync::v1::ReconciliationRun run;
   while (true) {
     dossiersync::v1::GetRunRequest g;
