@@ -16,6 +16,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "grpcpp/server_context.h"
 
 namespace dossiersync {
@@ -41,6 +42,8 @@ class Authenticator {
   // UNAUTHENTICATED without a valid token; PERMISSION_DENIED when the role is insufficient
   // (an operator may do what a portal may).
   absl::StatusOr<Caller> Authenticate(const grpc::ServerContextBase& ctx, Role needed) const;
+  // The same for a token given otherwise (the console's sign-in form).
+  absl::StatusOr<Caller> AuthenticateToken(absl::string_view token, Role needed) const;
 
  private:
   struct Entry {

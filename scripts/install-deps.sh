@@ -8,7 +8,7 @@ PACKAGES=(
   nlohmann-json3-dev libcpp-httplib-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libpq-dev postgresql
   python3 python3-yaml openssl clang clang-format libclang-rt-14-dev
-  kcat sqlite3 prometheus
+  kcat sqlite3 prometheus chromium
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

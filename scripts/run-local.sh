@@ -20,10 +20,12 @@ DEMO_DOSSIERS=${DEMO_DOSSIERS:-3000}
 # The devbroker keeps at most 5 MiB per partition (librdkafka's mock cluster): bigger demos get
 # more partitions so nothing falls off the log before the sync reads it.
 PARTITIONS=$(( 2 * SCALE > 6 ? 2 * SCALE : 6 ))
+SERVICES="sim intake sync reconciliation console"
 source scripts/lib/stack.sh
 echo "== starting devbroker (in-memory Kafka, $PARTITIONS partitions per topic), dvcqg-sim (the national"
 echo "   portal simulator, http://127.0.0.1:8580), dossier-intake (gRPC 127.0.0.1:50051, metrics :9101),"
-echo "   dossier-sync (50052, :9102) and dossier-reconciliation (50053, :9103), all on SQLite in $RUN"
+echo "   dossier-sync (50052, :9102), dossier-reconciliation (50053, :9103) and dossier-console"
+echo "   (http://127.0.0.1:8090), all on SQLite in $RUN"
 stack_start
 echo "   kafka bootstrap $BROKERS, control $(cat "$RUN/control")"
 
@@ -155,6 +157,10 @@ echo
 echo "== score forecast $PERIOD: provincial $(score_field "$RUN/score-before.json" "t['provincial']['points']") of $(score_field "$RUN/score-before.json" "t['provincial']['max_points']") points; national view $(score_field "$RUN/score-before.json" "t['national']['points']") before the repair, $(score_field "$RUN/score-after.json" "t['national']['points']") after; points still at stake $(score_field "$RUN/score-after.json" "t['points_at_stake']")"
 echo "== reconciliation: $found drift items found ($kinds; from ${dropped:-0} dropped writes and $tampered tampered dossiers), repaired; drift left after repair $left; consistency ${ratio:-?}"
 if [ "$found" -lt "$tampered" ] || [ "$left" != 0 ]; then echo "RECONCILIATION DID NOT REPAIR THE DRIFT" >&2; exit 1; fi
+echo "== the console: http://127.0.0.1:8090/?period=$PERIOD (English: add &lang=en); operators sign in"
+echo "   with the token in $RUN/console-operator-token"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:8090/?period=$PERIOD")
+if [ "$code" != 200 ]; then echo "THE CONSOLE DID NOT ANSWER (HTTP $code)" >&2; exit 1; fi
 if [ "${KEEP_RUNNING:-0}" = "1" ]; then
   echo "stack running; Ctrl-C to stop"; wait
 fi

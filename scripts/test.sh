@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/format.sh --check
 bash scripts/build.sh
+# The console's browser test drives Debian's chromium through puppeteer-core (npm, once).
+bash tests/lib/browser_tools.sh
 pg_dirs() { find /tmp -maxdepth 1 -name 'dossiersync-pg-*' 2>/dev/null | sort; }
 pg_before=$(pg_dirs)
 (cd "${BUILD_DIR:-build}" && ctest -j "${TEST_JOBS:-2}" --output-on-failure --timeout 600 "$@")

@@ -36,10 +36,16 @@ must_fail "secrets.tokens holds a placeholder" -f "$DEV" \
   --set-string 'secrets.tokens=ops operator change-me-operator-token-0123456789'
 must_fail "dvcqg.existingSecret is required when secrets.create is false" -f "$DEV" \
   --set secrets.create=false --set postgres.existingSecret=db --set auth.existingSecret=tok
+# The console (off by default): rendered when enabled, refused without its token.
+"$HELM" template rel "$CHART" --kube-version $KUBE -f "$DEV" --set console.enabled=true \
+  --set-string secrets.consoleToken=console-read-token-0123456789 >"$OUT/console.yaml"
+grep -q "name: rel-console" "$OUT/console.yaml" || { echo "console not rendered" >&2; exit 1; }
+if grep -q "dossier-console" "$OUT/dev.yaml"; then echo "console rendered while disabled" >&2; exit 1; fi
+must_fail "console.enabled needs secrets.consoleToken" -f "$DEV" --set console.enabled=true
 # The production values' extra egress ports and operator ingress are rendered.
 for port in 9094 6432 8443; do
   grep -q "port: $port}" "$OUT/production.yaml" || { echo "egress port $port not rendered" >&2; exit 1; }
 done
 grep -q "dossier-sync-ops" "$OUT/production.yaml" || { echo "operator ingress not rendered" >&2; exit 1; }
 $PY "$ROOT/tests/deploy/check_manifests.py" "$BIN" "$OUT/default.yaml:12" "$OUT/dev.yaml:12" \
-  "$OUT/production.yaml:24" --compose "$ROOT/deploy/compose.yaml"
+  "$OUT/production.yaml:24" "$OUT/console.yaml:12" --compose "$ROOT/deploy/compose.yaml"

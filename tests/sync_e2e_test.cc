@@ -935,7 +935,8 @@ TEST_F(SyncE2ETest, GarbageBytesGetInvalidArgumentNamingTheRequestType) {
            {"Pause", "PauseRequest"},
            {"Resume", "ResumeRequest"},
            {"ReplayDeadLetters", "ReplayDeadLettersRequest"},
-           {"ListDeadLetters", "ListDeadLettersRequest"}}) {
+           {"ListDeadLetters", "ListDeadLettersRequest"},
+           {"GetStatus", "GetStatusRequest"}}) {
     grpc::Status st =
         testing::CallRaw(sync->grpc_port(), "/dossiersync.v1.SyncService/" + method, garbage);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT)

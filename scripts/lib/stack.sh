@@ -3,7 +3,8 @@
 # helpers to read its metrics. Set before calling stack_start:
 #   BIN (binaries), RUN (an empty working directory), PARTITIONS (devbroker partitions per topic),
 #   optional SIM_FLAGS / INTAKE_FLAGS / SYNC_FLAGS / RECON_FLAGS (extra flags, word-split),
-#   optional SERVICES (default "sim intake sync reconciliation"; the devbroker always starts).
+#   optional SERVICES (default "sim intake sync reconciliation"; the devbroker always starts;
+#   "console" adds dossier-console on 127.0.0.1:8090, CONSOLE_FLAGS its extra flags).
 # stack_start sets BROKERS and DVCQG_URL, appends every pid to PIDS and registers stack_stop on
 # EXIT. Ports: intake 50051 / 9101, sync 50052 / 9102, reconciliation 50053 / 9103, sim 8580.
 
@@ -79,6 +80,20 @@ stack_start() {
     PIDS+=($!)
     PID_OF[reconciliation]=$!
     wait_serving reconciliation "$RUN/reconciliation.log"
+  }
+  # The web console (not in the default SERVICES): operators sign in with the token in
+  # $RUN/console-operator-token.
+  has_service console && {
+    openssl rand -hex 16 >"$RUN/console-operator-token"
+    chmod 600 "$RUN/console-operator-token"
+    printf 'operator operator %s\n' "$(cat "$RUN/console-operator-token")" >"$RUN/console-tokens"
+    chmod 600 "$RUN/console-tokens"
+    # shellcheck disable=SC2086
+    "$BIN/dossier-console" --allow_insecure --listen=127.0.0.1:8090 \
+      --auth_tokens_file="$RUN/console-tokens" ${CONSOLE_FLAGS:-} >"$RUN/console.log" 2>&1 &
+    PIDS+=($!)
+    PID_OF[console]=$!
+    wait_serving console "$RUN/console.log"
   }
   return 0
 }

@@ -180,8 +180,9 @@ grpc::ServerUnaryReactor* IntakeServiceImpl::ReadOne(grpc::CallbackServerContext
     reactor->Finish(ToGrpcStatus(FieldError("code", "required")));
     return reactor;
   }
-  readers_.Post([reactor, code = req.code(), raw_resp, caller = *caller, read = std::move(read)] {
-    auto r = read(code);
+  readers_.Post([reactor, req, raw_resp, caller = *caller, read = std::move(read)] {
+    const std::string& code = req.code();
+    auto r = read(req);
     if (!r.ok()) {
       reactor->Finish(ToGrpcStatus(absl::UnavailableError(r.status().message())));
     } else if (!r->has_value()) {
@@ -204,9 +205,9 @@ grpc::ServerUnaryReactor* IntakeServiceImpl::ReadOne(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* IntakeServiceImpl::GetDossier(grpc::CallbackServerContext* ctx,
                                                         const grpc::ByteBuffer* raw,
                                                         grpc::ByteBuffer* raw_resp) {
-  return ReadOne(ctx, raw, raw_resp, [this](const std::string& code) {
+  return ReadOne(ctx, raw, raw_resp, [this](const GetDossierRequest& req) {
     using Answer = std::optional<std::pair<std::string, std::string>>;
-    auto d = store_->Get(code);
+    auto d = store_->Get(req.code());
     if (!d.ok()) return absl::StatusOr<Answer>(d.status());
     if (!d->has_value()) return absl::StatusOr<Answer>(Answer());
     return absl::StatusOr<Answer>(Answer({(*d)->agency_code(), (*d)->SerializeAsString()}));
@@ -216,19 +217,24 @@ grpc::ServerUnaryReactor* IntakeServiceImpl::GetDossier(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* IntakeServiceImpl::GetDossierHistory(grpc::CallbackServerContext* ctx,
                                                                const grpc::ByteBuffer* raw,
                                                                grpc::ByteBuffer* raw_resp) {
-  return ReadOne(ctx, raw, raw_resp, [this](const std::string& code) {
+  return ReadOne(ctx, raw, raw_resp, [this](const GetDossierRequest& req) {
     using Answer = std::optional<std::pair<std::string, std::string>>;
+    const std::string& code = req.code();
     auto h = store_->History(code);
     if (!h.ok()) return absl::StatusOr<Answer>(h.status());
+    dossiersync::v1::DossierHistory out;
+    if (req.include_publications()) {
+      auto p = store_->Publications(code);
+      if (!p.ok()) return absl::StatusOr<Answer>(p.status());
+      for (auto& one : *p) *out.add_publications() = std::move(one);
+    }
     if (h->empty()) {
       // Accepted before the history existed, or unknown: the current snapshot tells which.
       auto d = store_->Get(code);
       if (!d.ok()) return absl::StatusOr<Answer>(d.status());
       if (!d->has_value()) return absl::StatusOr<Answer>(Answer());
-      return absl::StatusOr<Answer>(
-          Answer({(*d)->agency_code(), dossiersync::v1::DossierHistory().SerializeAsString()}));
+      return absl::StatusOr<Answer>(Answer({(*d)->agency_code(), out.SerializeAsString()}));
     }
-    dossiersync::v1::DossierHistory out;
     for (auto& d : *h) *out.add_revisions() = std::move(d);
     std::string agency = out.revisions(out.revisions_size() - 1).agency_code();
     return absl::StatusOr<Answer>(Answer({agency, out.SerializeAsString()}));

@@ -75,10 +75,10 @@ class IntakeServiceImpl final : public IntakeRawService {
   void Count(const absl::Status& st, const ApplyResult& r, absl::Time start,
              const std::string& traceparent, const std::string& code);
   // GetDossier and GetDossierHistory: authenticate, parse the code, then on a reader thread
-  // `read(code)` and answer it (NOT_FOUND when it gives nullopt, PERMISSION_DENIED for another
+  // `read(request)` and answer it (NOT_FOUND when it gives nullopt, PERMISSION_DENIED for another
   // agency's dossier).
   using Read = std::function<absl::StatusOr<std::optional<std::pair<std::string, std::string>>>(
-      const std::string& code)>;  // (agency_code, serialized answer)
+      const dossiersync::v1::GetDossierRequest& req)>;  // (agency_code, serialized answer)
   grpc::ServerUnaryReactor* ReadOne(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* raw,
                                     grpc::ByteBuffer* raw_resp, Read read);
 

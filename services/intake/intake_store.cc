@@ -83,6 +83,12 @@ CREATE TABLE IF NOT EXISTS published (
 CREATE INDEX IF NOT EXISTS published_by_time ON published (published_at_us)
 )";
 
+// Version 4: a dossier's publications by code (GetDossierHistory's include_publications, the
+// timeline's "where it went on Kafka").
+constexpr char kSchemaV4[] = R"(
+CREATE INDEX IF NOT EXISTS published_by_code ON published (code)
+)";
+
 std::string Deterministic(const google::protobuf::Message& m) {
   std::string out;
   {
@@ -121,7 +127,8 @@ std::string ContentHash(const SubmitChangeRequest& req) {
 
 absl::StatusOr<std::unique_ptr<IntakeStore>> IntakeStore::Open(storage::Database* db,
                                                                Options options) {
-  if (auto st = db->ApplyMigrations(kComponent, {kSchema, kSchemaV2, kSchemaV3}); !st.ok())
+  if (auto st = db->ApplyMigrations(kComponent, {kSchema, kSchemaV2, kSchemaV3, kSchemaV4});
+      !st.ok())
     return st;
   auto store = std::unique_ptr<IntakeStore>(new IntakeStore(db, std::move(options)));
   auto tx = db->BeginRead();
@@ -390,6 +397,31 @@ absl::StatusOr<std::vector<Dossier>> IntakeStore::History(const std::string& cod
     }
     d.set_change_seq(r.Int(1));
     *d.mutable_changed_at() = TimeUtil::MicrosecondsToTimestamp(r.Int(2));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<dossiersync::v1::Publication>> IntakeStore::Publications(
+    const std::string& code) {
+  auto tx = db_->BeginRead();
+  if (!tx.ok()) return tx.status();
+  auto rows = (*tx)->Query(
+      "SELECT payload, event_id, kafka_partition, kafka_offset, published_at_us FROM published "
+      "WHERE code = $1 ORDER BY published_at_us, id",
+      {code});
+  if (!rows.ok()) return rows.status();
+  std::vector<dossiersync::v1::Publication> out;
+  for (const auto& r : *rows) {
+    DossierChange change;
+    if (!change.ParseFromString(r.Str(0))) {
+      return absl::DataLossError(absl::StrCat("corrupt published row for ", code));
+    }
+    auto& p = out.emplace_back();
+    p.set_revision(change.revision());
+    p.set_event_id(r.Str(1));
+    p.set_partition(static_cast<int32_t>(r.Int(2)));
+    p.set_offset(r.Int(3));
+    *p.mutable_published_at() = TimeUtil::MicrosecondsToTimestamp(r.Int(4));
   }
   return out;
 }

@@ -73,6 +73,9 @@ class IntakeStore {
   absl::StatusOr<std::optional<dossiersync::v1::Dossier>> Get(const std::string& code);
   // Every accepted revision of `code`, oldest first (empty if unknown).
   absl::StatusOr<std::vector<dossiersync::v1::Dossier>> History(const std::string& code);
+  // Where `code`'s changes landed on Kafka, by intake's published log (oldest first; only what
+  // the log still retains).
+  absl::StatusOr<std::vector<dossiersync::v1::Publication>> Publications(const std::string& code);
   // Up to `limit` dossiers after `filter.after_seq`, in change order.
   absl::StatusOr<std::vector<dossiersync::v1::Dossier>> List(const ListFilter& filter, int limit);
 

@@ -38,6 +38,10 @@ absl::Status ReconciliationConfig::Validate() const {
   if (auto st = storage::ValidateSqliteCacheMib(sqlite_cache_mb, "--sqlite_cache_mb"); !st.ok()) {
     return st;
   }
+  if (timeline_keep_for < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--timeline_keep_for must not be negative (0 = for ever)");
+  }
+  if (sync_group.empty()) return absl::InvalidArgumentError("--sync_group is required");
   if (evidence_group.empty()) return absl::InvalidArgumentError("--evidence_group is required");
   if (score_every < absl::ZeroDuration() ||
       (score_every > absl::ZeroDuration() && score_every < absl::Seconds(1))) {
@@ -81,13 +85,15 @@ nlohmann::json ReconciliationConfig::ToJson() const {
           {"instance", runner.holder},
           {"lease_ttl", absl::FormatDuration(runner.lease_ttl)},
           {"evidence_group", evidence_group},
+          {"sync_group", sync_group},
           {"incremental_every", absl::FormatDuration(incremental_every)},
           {"incremental_window", absl::FormatDuration(incremental_window)},
           {"full_sweep_at", full_sweep_at},
           {"full_sweep_every", absl::FormatDuration(full_sweep_every)},
           {"kpi_follow_every", absl::FormatDuration(kpi_follow_every)},
           {"score_every", absl::FormatDuration(score_every)},
-          {"score_period", score_period}};
+          {"score_period", score_period},
+          {"timeline_keep_for", absl::FormatDuration(timeline_keep_for)}};
 }
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& config) {
@@ -101,6 +107,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& conf
   DS_ASSIGN_OR_RETURN(a->db_, storage::Open(config.database, oo));
   DS_ASSIGN_OR_RETURN(a->store_, RunStore::Open(a->db_.get()));
   DS_ASSIGN_OR_RETURN(a->kpis_, KpiStore::Open(a->db_.get()));
+  DS_ASSIGN_OR_RETURN(a->timeline_store_,
+                      TimelineStore::Open(a->db_.get(), config.timeline_keep_for));
   DS_ASSIGN_OR_RETURN(a->auth_, MakeAuthenticator(config.server));
   DS_ASSIGN_OR_RETURN(a->client_, dvcqg::Client::Create(config.dvcqg, a->registry_.get()));
   DS_ASSIGN_OR_RETURN(a->producer_,
@@ -114,22 +122,30 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ReconciliationConfig& conf
   a->intake_ = dossiersync::v1::IntakeService::NewStub(a->intake_channel_);
   RunnerOptions ro = config.runner;
   if (ro.holder.empty()) ro.holder = storage::DefaultHolder();
+  DS_ASSIGN_OR_RETURN(
+      a->sync_progress_,
+      SyncProgress::Create(config.kafka_brokers, config.sync_group, kTopicDossierChanges));
+  ro.sync_progress = a->sync_progress_.get();
   a->runner_ =
       std::make_unique<Runner>(ro, a->client_.get(), a->intake_.get(), config.intake_client,
                                a->producer_.get(), a->store_.get(), a->registry_.get());
   DS_RETURN_IF_ERROR(a->runner_->Recover());
-  DS_ASSIGN_OR_RETURN(a->evidence_,
-                      EvidenceConsumer::Start(config.kafka_brokers, config.evidence_group,
-                                              a->store_.get(), a->registry_.get()));
+  DS_ASSIGN_OR_RETURN(
+      a->evidence_,
+      EvidenceConsumer::Start(config.kafka_brokers, config.evidence_group, a->store_.get(),
+                              a->registry_.get(), a->timeline_store_.get()));
   DS_ASSIGN_OR_RETURN(a->requests_, RequestConsumer::Start(config.kafka_brokers,
                                                            config.evidence_group + "-requests",
                                                            a->runner_.get(), a->registry_.get()));
   a->kpi_follower_ =
       std::make_unique<KpiFollower>(a->kpis_.get(), a->intake_.get(), config.intake_client);
   a->kpi_follower_->Start(config.kpi_follow_every);
+  a->timeline_ =
+      std::make_unique<TimelineBuilder>(a->timeline_store_.get(), a->client_.get(),
+                                        a->intake_.get(), config.intake_client, ro.status_map);
   a->service_ = std::make_unique<ServiceImpl>(
       a->runner_.get(), a->store_.get(), a->kpis_.get(), a->kpi_follower_.get(), a->intake_.get(),
-      config.intake_client, a->auth_.get(), a->registry_.get());
+      config.intake_client, a->auth_.get(), a->timeline_.get(), a->registry_.get());
   if (config.score_every > absl::ZeroDuration()) {
     a->scorer_ = std::thread([a] {
       absl::Duration wait;

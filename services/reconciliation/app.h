@@ -24,6 +24,8 @@
 #include "services/reconciliation/run_store.h"
 #include "services/reconciliation/runner.h"
 #include "services/reconciliation/service.h"
+#include "services/reconciliation/timeline.h"
+#include "services/reconciliation/timeline_store.h"
 
 namespace dossiersync::reconciliation {
 
@@ -45,11 +47,16 @@ struct ReconciliationConfig {
   std::string full_sweep_at = "02:00";  // nightly, Vietnam time; "" = no nightly sweep
   absl::Duration full_sweep_every = absl::ZeroDuration();  // a period instead of nightly; 0 = off
   std::string evidence_group = "dossier-reconciliation";   // consumer group on sync-results
+  // The sync's consumer group: its committed offsets on dossier-changes say which partitions it
+  // is behind on (scheduled runs leave those partitions' unpushed dossiers in flight).
+  std::string sync_group = "dossier-sync";
   absl::Duration kpi_follow_every =
       absl::Seconds(10);  // KPI rows read from intake (kpi_follower.h)
   // The score gauges are computed again this often (each streams every dossier from intake).
   absl::Duration score_every = absl::Hours(1);
   std::string score_period;  // the gauges' period (yyyy-MM, yyyy-Qn, yyyy); "" = this month
+  // Each dossier's sync results are kept this long for its timeline (timeline_store.h); 0 = ever.
+  absl::Duration timeline_keep_for = absl::Hours(24 * 90);
 
   static absl::StatusOr<ReconciliationConfig> FromFlags();
   absl::Status Validate() const;
@@ -73,12 +80,15 @@ class App {
   std::unique_ptr<storage::Database> db_;
   std::unique_ptr<RunStore> store_;
   std::unique_ptr<KpiStore> kpis_;
+  std::unique_ptr<TimelineStore> timeline_store_;
+  std::unique_ptr<TimelineBuilder> timeline_;
   std::unique_ptr<KpiFollower> kpi_follower_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<dvcqg::Client> client_;
   std::unique_ptr<KafkaProducer> producer_;
   std::shared_ptr<grpc::Channel> intake_channel_;
   std::unique_ptr<dossiersync::v1::IntakeService::Stub> intake_;
+  std::unique_ptr<SyncProgress> sync_progress_;
   std::unique_ptr<Runner> runner_;
   std::unique_ptr<EvidenceConsumer> evidence_;
   std::unique_ptr<RequestConsumer> requests_;

@@ -9,7 +9,7 @@ namespace dossiersync::reconciliation {
 
 absl::StatusOr<std::unique_ptr<EvidenceConsumer>> EvidenceConsumer::Start(
     const std::string& brokers, const std::string& group, RunStore* store,
-    prometheus::Registry* registry) {
+    prometheus::Registry* registry, TimelineStore* history) {
   auto c = std::unique_ptr<EvidenceConsumer>(new EvidenceConsumer());
   auto consumer = KafkaConsumer::Create(brokers, group, {kTopicSyncResults},
                                         /*from_beginning=*/true,
@@ -17,6 +17,7 @@ absl::StatusOr<std::unique_ptr<EvidenceConsumer>> EvidenceConsumer::Start(
   if (!consumer.ok()) return consumer.status();
   c->consumer_ = std::move(*consumer);
   c->store_ = store;
+  c->history_ = history;
   auto& family = prometheus::BuildCounter()
                      .Name("dossiersync_reconciliation_sync_results_total")
                      .Help("sync-results messages consumed as evidence")
@@ -61,7 +62,9 @@ void EvidenceConsumer::Loop() {
       if (batch.size() < kBatch && (batch.empty() || absl::Now() - first < kLinger)) continue;
     }
     // Store, then commit what was polled; on a database error keep the batch and retry.
-    if (auto st = store_->RecordSyncResults(batch); !st.ok()) {
+    absl::Status st = store_->RecordSyncResults(batch);
+    if (st.ok() && history_ != nullptr) st = history_->Record(batch);
+    if (!st.ok()) {
       LogWarn("sync evidence not stored; retrying", {{"error", std::string(st.message())}});
       stop_.WaitForNotificationWithTimeout(backoff);
       backoff = std::min(backoff * 2, absl::Seconds(5));

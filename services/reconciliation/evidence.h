@@ -1,6 +1,7 @@
 // The sync's evidence: consumes dossiersync.sync-results.v1 (consumer group
 // "dossier-reconciliation") into the RunStore, in batches, committing offsets only after a batch
-// is stored (at least once; storing is idempotent). Runs use it to explain drift ("last sync
+// is stored (at least once; storing is idempotent), and into each dossier's sync history
+// (timeline_store.h) when given one. Runs use it to explain drift ("last sync
 // result: revision 3 ACCEPTED at ..."), GetKpis for the sync lag percentiles.
 //
 // Thread safety: Start and Stop from one thread; the consumer runs on its own thread.
@@ -17,6 +18,7 @@
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
 #include "services/reconciliation/run_store.h"
+#include "services/reconciliation/timeline_store.h"
 
 namespace dossiersync::reconciliation {
 
@@ -25,7 +27,8 @@ class EvidenceConsumer {
   static absl::StatusOr<std::unique_ptr<EvidenceConsumer>> Start(const std::string& brokers,
                                                                  const std::string& group,
                                                                  RunStore* store,
-                                                                 prometheus::Registry* registry);
+                                                                 prometheus::Registry* registry,
+                                                                 TimelineStore* history = nullptr);
   ~EvidenceConsumer();
   void Stop();
 
@@ -34,6 +37,7 @@ class EvidenceConsumer {
   void Loop();
   std::unique_ptr<KafkaConsumer> consumer_;
   RunStore* store_ = nullptr;
+  TimelineStore* history_ = nullptr;  // each result also kept for the dossier's timeline
   prometheus::Counter* consumed_ = nullptr;
   prometheus::Counter* undecodable_ = nullptr;
   absl::Notification stop_;

@@ -37,6 +37,9 @@ ABSL_FLAG(absl::Duration, lease_ttl, absl::Seconds(30),
           "Run lease time to live; a crashed replica's run is taken over after this");
 ABSL_FLAG(std::string, evidence_group, "dossier-reconciliation",
           "Consumer group reading dossiersync.sync-results.v1");
+ABSL_FLAG(std::string, sync_group, "dossier-sync",
+          "The sync's Kafka consumer group (its committed offsets tell which partitions of "
+          "dossier-changes it is behind on)");
 ABSL_FLAG(std::string, status_map, "", "The sync's status mapping OURS:DVCQG,...");
 ABSL_FLAG(std::string, instance_id, "",
           "Lease holder identity, stable across restarts of one replica (default: HOSTNAME-PID)");
@@ -48,6 +51,8 @@ ABSL_FLAG(absl::Duration, score_every, absl::Hours(1),
           "GetScore is asked; each computation reads every dossier from intake)");
 ABSL_FLAG(std::string, score_period, "",
           "The period of the score gauges: yyyy-MM, yyyy-Qn or yyyy (default: this month)");
+ABSL_FLAG(absl::Duration, timeline_keep_for, absl::Hours(24 * 90),
+          "How long each dossier's sync results are kept for its timeline (0 = for ever)");
 ABSL_FLAG(absl::Duration, incremental_every, absl::Minutes(5), "Incremental run period (0 = off)");
 ABSL_FLAG(absl::Duration, incremental_window, absl::Minutes(30),
           "Incremental runs check dossiers changed this recently (at least the period)");
@@ -86,6 +91,7 @@ absl::StatusOr<ReconciliationConfig> ReconciliationConfig::FromFlags() {
   c.runner.repairs_per_second = absl::GetFlag(FLAGS_repair_rate);
   c.runner.lease_ttl = absl::GetFlag(FLAGS_lease_ttl);
   c.evidence_group = absl::GetFlag(FLAGS_evidence_group);
+  c.sync_group = absl::GetFlag(FLAGS_sync_group);
   c.kpi_follow_every = absl::GetFlag(FLAGS_kpi_follow_every);
   c.score_every = absl::GetFlag(FLAGS_score_every);
   c.score_period = absl::GetFlag(FLAGS_score_period);
@@ -94,6 +100,7 @@ absl::StatusOr<ReconciliationConfig> ReconciliationConfig::FromFlags() {
   c.incremental_window = absl::GetFlag(FLAGS_incremental_window);
   c.full_sweep_at = absl::GetFlag(FLAGS_full_sweep_at);
   c.full_sweep_every = absl::GetFlag(FLAGS_full_sweep_every);
+  c.timeline_keep_for = absl::GetFlag(FLAGS_timeline_keep_for);
   return c;
 }
 

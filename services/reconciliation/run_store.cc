@@ -126,6 +126,21 @@ absl::StatusOr<std::optional<ReconciliationRun>> RunStore::LatestFinished() {
   return std::optional<ReconciliationRun>(std::move(run));
 }
 
+absl::StatusOr<std::vector<ReconciliationRun>> RunStore::Runs(int limit) {
+  auto tx = db_->BeginRead();
+  if (!tx.ok()) return tx.status();
+  auto rows = (*tx)->Query("SELECT run FROM recon_runs ORDER BY started_at_us DESC LIMIT $1",
+                           {static_cast<int64_t>(limit)});
+  if (!rows.ok()) return rows.status();
+  std::vector<ReconciliationRun> out;
+  for (const auto& r : *rows) {
+    if (!out.emplace_back().ParseFromString(r.Str(0))) {
+      return absl::DataLossError("corrupt run row");
+    }
+  }
+  return out;
+}
+
 absl::Status RunStore::AddDrift(const DriftItem& item) {
   auto tx = db_->Begin();
   if (!tx.ok()) return tx.status();
@@ -237,9 +252,12 @@ absl::Status RunStore::RecordSyncResults(const std::vector<dossiersync::v1::Sync
 absl::StatusOr<std::optional<int64_t>> RunStore::LastSyncRevision(const std::string& code) {
   auto tx = db_->BeginRead();
   if (!tx.ok()) return tx.status();
-  auto row = (*tx)->QueryOne("SELECT revision FROM recon_last_sync WHERE code = $1", {code});
+  auto row =
+      (*tx)->QueryOne("SELECT revision, outcome FROM recon_last_sync WHERE code = $1", {code});
   if (!row.ok()) return row.status();
-  if (!row->has_value()) return std::optional<int64_t>();
+  if (!row->has_value() || (**row).Int(1) == dossiersync::v1::SYNC_OUTCOME_RETRYING) {
+    return std::optional<int64_t>();
+  }
   return std::optional<int64_t>((**row).Int(0));
 }
 

@@ -56,6 +56,8 @@ class RunStore {
   absl::StatusOr<std::optional<dossiersync::v1::ReconciliationRun>> GetRun(const std::string& id);
   // The most recent finished run, if any.
   absl::StatusOr<std::optional<dossiersync::v1::ReconciliationRun>> LatestFinished();
+  // The latest `limit` runs, newest first.
+  absl::StatusOr<std::vector<dossiersync::v1::ReconciliationRun>> Runs(int limit);
   absl::Status AddDrift(const dossiersync::v1::DriftItem& item);
   absl::StatusOr<std::vector<dossiersync::v1::DriftItem>> Drift(const std::string& run_id,
                                                                 int kind);
@@ -79,7 +81,8 @@ class RunStore {
   // Sync evidence from dossiersync.sync-results.v1: the last result per dossier and, for accepted
   // pushes, the lag from intake's acceptance (idempotent: safe to apply a message twice).
   absl::Status RecordSyncResults(const std::vector<dossiersync::v1::SyncResult>& results);
-  // The revision of the dossier's last sync result (any outcome); nullopt when none was seen.
+  // The revision of the dossier's last sync result; nullopt when none was seen or the last one is
+  // RETRYING (the sync still holds the change).
   absl::StatusOr<std::optional<int64_t>> LastSyncRevision(const std::string& code);
   // The sync's frontier: the latest intake acceptance time (µs) of a change the sync reported
   // pushing (sync-results' change_accepted_at); nullopt before the first.

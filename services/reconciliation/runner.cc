@@ -427,7 +427,15 @@ bool Runner::InFlight(const dossiersync::v1::Dossier& d, const InFlightRule& rul
   if (!d.has_changed_at()) return false;
   const absl::Time changed =
       absl::FromUnixSeconds(d.changed_at().seconds()) + absl::Nanoseconds(d.changed_at().nanos());
-  if (changed <= rule.after || changed < rule.not_before) return false;
+  if (changed < rule.not_before) return false;
+  // Either the sync is behind on the dossier's partition, or intake accepted it after the sync's
+  // newest push (less the slack: a change not yet relayed to Kafka leaves no partition behind).
+  bool behind = changed > rule.after;
+  if (!behind && rule.behind) {
+    const int32_t n = static_cast<int32_t>(rule.behind->size());
+    behind = (*rule.behind)[static_cast<size_t>(SyncProgress::PartitionOf(d.code(), n))];
+  }
+  if (!behind) return false;
   auto last = store_->LastSyncRevision(d.code());
   if (!last.ok()) return false;  // unknown: look it up
   return !last->has_value() || **last < d.revision();
@@ -562,11 +570,21 @@ void Runner::Execute(ReconciliationRun run, const StartRunRequest& req, const st
   if ((run.trigger() == "incremental" || run.trigger() == "full-sweep") &&
       options_.in_flight_limit > absl::ZeroDuration()) {
     auto frontier = store_->SyncFrontier();
+    absl::StatusOr<std::vector<bool>> behind = absl::UnavailableError("no sync progress");
+    if (options_.sync_progress != nullptr) {
+      behind = options_.sync_progress->Behind();
+      if (!behind.ok()) {
+        LogWarn(
+            "the sync's progress per partition is unknown; its frontier decides what is in flight",
+            {{"error", std::string(behind.status().message())}});
+      }
+    }
     if (frontier.ok()) {
       in_flight =
           InFlightRule{*frontier ? absl::FromUnixMicros(**frontier) - options_.in_flight_slack
                                  : absl::InfinitePast(),
-                       started - options_.in_flight_limit};
+                       started - options_.in_flight_limit, std::nullopt};
+      if (behind.ok()) in_flight->behind = std::move(*behind);
     } else {  // every dossier is looked up, as without the rule
       LogWarn("the sync's frontier is unknown; dossiers in flight are checked too",
               {{"error", std::string(frontier.status().message())}});

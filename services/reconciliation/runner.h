@@ -34,6 +34,7 @@
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "services/reconciliation/run_store.h"
+#include "services/reconciliation/sync_progress.h"
 
 namespace dossiersync::reconciliation {
 
@@ -50,6 +51,10 @@ struct RunnerOptions {
   // in sync-results) less `in_flight_slack`, and less than `in_flight_limit` ago; 0 = off.
   absl::Duration in_flight_limit = absl::Hours(1);
   absl::Duration in_flight_slack = absl::Minutes(5);
+  // When set (the App sets it), a dossier is also in flight when its partition of dossier-changes
+  // has changes the sync has not finished (sync_progress.h): the frontier alone misjudges
+  // partitions that progress unevenly. Not owned.
+  SyncProgress* sync_progress = nullptr;
 };
 
 class Runner {
@@ -91,6 +96,8 @@ class Runner {
   struct InFlightRule {
     absl::Time after;       // the sync's frontier less the slack (InfinitePast: no frontier yet)
     absl::Time not_before;  // the run's start less the limit
+    // With sync_progress: per partition, the sync is behind there (also in flight).
+    std::optional<std::vector<bool>> behind;
   };
   bool InFlight(const dossiersync::v1::Dossier& d, const InFlightRule& rule);
 

@@ -96,6 +96,25 @@ grpc::ServerUnaryReactor* ServiceImpl::GetRun(grpc::CallbackServerContext* ctx,
   return call->reactor();
 }
 
+grpc::ServerUnaryReactor* ServiceImpl::ListRuns(grpc::CallbackServerContext* ctx,
+                                                const grpc::ByteBuffer* in, grpc::ByteBuffer* out) {
+  auto call =
+      Begin<dossiersync::v1::ListRunsRequest, dossiersync::v1::ListRunsResponse>(ctx, in, out);
+  if (!call->started()) return call->reactor();
+  const int limit = call->req().limit();
+  if (limit < 0 || limit > 500) {
+    call->Finish(FieldError("limit", "0 (20) to 500"));
+    return call->reactor();
+  }
+  pool_.Post([this, call, limit] {
+    auto runs = store_->Runs(limit == 0 ? 20 : limit);
+    if (!runs.ok()) return call->Finish(absl::UnavailableError(runs.status().message()));
+    for (auto& r : *runs) *call->resp()->add_runs() = std::move(r);
+    call->Finish(absl::OkStatus());
+  });
+  return call->reactor();
+}
+
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ServiceImpl::ListDrift(grpc::CallbackServerContext* ctx,
                                                                    const grpc::ByteBuffer* req) {
   return new DriftStream(this, ctx, req);
@@ -114,6 +133,21 @@ grpc::ServerUnaryReactor* ServiceImpl::GetScore(grpc::CallbackServerContext* ctx
   auto call = Begin<dossiersync::v1::GetScoreRequest, dossiersync::v1::Score>(ctx, in, out);
   if (!call->started()) return call->reactor();
   pool_.Post([this, call] { call->Finish(ComputeScore(call->req(), call->resp())); });
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor* ServiceImpl::GetDossierTimeline(grpc::CallbackServerContext* ctx,
+                                                          const grpc::ByteBuffer* in,
+                                                          grpc::ByteBuffer* out) {
+  auto call = Begin<dossiersync::v1::GetDossierTimelineRequest, dossiersync::v1::DossierTimeline>(
+      ctx, in, out);
+  if (!call->started()) return call->reactor();
+  pool_.Post([this, call] {
+    auto t = timeline_->Build(call->req());
+    if (!t.ok()) return call->Finish(t.status());
+    *call->resp() = std::move(*t);
+    call->Finish(absl::OkStatus());
+  });
   return call->reactor();
 }
 

@@ -1,7 +1,7 @@
 // dossiersync.v1.ReconciliationService (operator token): StartRun, GetRun, ListDrift, GetKpis,
-// GetScore. KPIs' in-sync share and the score come from each dossier's latest evidence
-// (national_view.h), not from the last run. Methods are raw (ByteBuffer) so that malformed bytes
-// get INVALID_ARGUMENT naming the request type (common/raw_messages.h).
+// GetScore, GetDossierTimeline (timeline.h). KPIs' in-sync share and the score come from each
+// dossier's latest evidence (national_view.h), not from the last run. Methods are raw (ByteBuffer)
+// so that malformed bytes get INVALID_ARGUMENT naming the request type (common/raw_messages.h).
 //
 // Thread safety: thread-safe; blocking work runs on a small pool, never in a reaction.
 #ifndef DOSSIERSYNC_SERVICES_RECONCILIATION_SERVICE_H_
@@ -25,6 +25,7 @@
 #include "services/reconciliation/kpi_store.h"
 #include "services/reconciliation/run_store.h"
 #include "services/reconciliation/runner.h"
+#include "services/reconciliation/timeline.h"
 
 namespace dossiersync::reconciliation {
 
@@ -34,20 +35,26 @@ using ReconciliationRawService =
             dossiersync::v1::ReconciliationService::WithRawCallbackMethod_ListDrift<
                 dossiersync::v1::ReconciliationService::WithRawCallbackMethod_GetKpis<
                     dossiersync::v1::ReconciliationService::WithRawCallbackMethod_GetScore<
-                        dossiersync::v1::ReconciliationService::Service>>>>>;
+                        dossiersync::v1::ReconciliationService::
+                            WithRawCallbackMethod_GetDossierTimeline<
+                                dossiersync::v1::ReconciliationService::
+                                    WithRawCallbackMethod_ListRuns<
+                                        dossiersync::v1::ReconciliationService::Service>>>>>>>;
 
 class ServiceImpl final : public ReconciliationRawService {
  public:
   ServiceImpl(Runner* runner, RunStore* store, KpiStore* kpis, KpiFollower* kpi_follower,
               dossiersync::v1::IntakeService::Stub* intake, ClientOptions intake_client,
-              const Authenticator* auth, prometheus::Registry* registry = nullptr)
+              const Authenticator* auth, TimelineBuilder* timeline,
+              prometheus::Registry* registry = nullptr)
       : runner_(runner),
         store_(store),
         kpis_(kpis),
         kpi_follower_(kpi_follower),
         intake_(intake),
         intake_client_(std::move(intake_client)),
-        auth_(auth) {
+        auth_(auth),
+        timeline_(timeline) {
     if (registry != nullptr) RegisterScoreGauges(*registry);
   }
 
@@ -61,6 +68,11 @@ class ServiceImpl final : public ReconciliationRawService {
                                     grpc::ByteBuffer* resp) override;
   grpc::ServerUnaryReactor* GetScore(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
                                      grpc::ByteBuffer* resp) override;
+  grpc::ServerUnaryReactor* ListRuns(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
+                                     grpc::ByteBuffer* resp) override;
+  grpc::ServerUnaryReactor* GetDossierTimeline(grpc::CallbackServerContext* ctx,
+                                               const grpc::ByteBuffer* req,
+                                               grpc::ByteBuffer* resp) override;
 
   // Computes the province-wide score of `period` (GetScoreRequest.period: "" is this month) and
   // sets the score gauges from it (the dashboard's panel); run by the app every --score_every.
@@ -106,6 +118,7 @@ class ServiceImpl final : public ReconciliationRawService {
   dossiersync::v1::IntakeService::Stub* intake_;
   const ClientOptions intake_client_;
   const Authenticator* auth_;
+  TimelineBuilder* timeline_;
   WorkPool pool_{2};
 };
 

@@ -197,4 +197,25 @@ grpc::ServerUnaryReactor* SyncServiceImpl::ListDeadLetters(grpc::CallbackServerC
   return call->reactor();
 }
 
+grpc::ServerUnaryReactor* SyncServiceImpl::GetStatus(grpc::CallbackServerContext* ctx,
+                                                     const grpc::ByteBuffer* in,
+                                                     grpc::ByteBuffer* out) {
+  auto call = Begin<dossiersync::v1::GetStatusRequest, dossiersync::v1::SyncStatus>(ctx, in, out);
+  if (!call->started()) return call->reactor();
+  pool_.Post([this, call] {
+    auto* resp = call->resp();
+    resp->set_operator_paused(engine_->operator_paused());
+    resp->set_breaker_open(engine_->breaker_open());
+    resp->set_pending(static_cast<int64_t>(engine_->pending()));
+    auto dls = ledger_->DeadLetters(DeadLetterQuery{});
+    if (!dls.ok()) return call->Finish(absl::UnavailableError(dls.status().message()));
+    resp->set_dead_letters(static_cast<int64_t>(dls->size()));
+    for (const auto& d : *dls) {
+      ++(*resp->mutable_dead_letters_by_agency())[d.change.dossier().agency_code()];
+    }
+    call->Finish(absl::OkStatus());
+  });
+  return call->reactor();
+}
+
 }  // namespace dossiersync::sync

@@ -22,7 +22,8 @@ using SyncRawService = dossiersync::v1::SyncService::WithRawCallbackMethod_GetSy
             dossiersync::v1::SyncService::WithRawCallbackMethod_Resume<
                 dossiersync::v1::SyncService::WithRawCallbackMethod_ReplayDeadLetters<
                     dossiersync::v1::SyncService::WithRawCallbackMethod_ListDeadLetters<
-                        dossiersync::v1::SyncService::Service>>>>>>;
+                        dossiersync::v1::SyncService::WithRawCallbackMethod_GetStatus<
+                            dossiersync::v1::SyncService::Service>>>>>>>;
 
 class SyncServiceImpl final : public SyncRawService {
  public:
@@ -45,6 +46,8 @@ class SyncServiceImpl final : public SyncRawService {
   grpc::ServerUnaryReactor* ListDeadLetters(grpc::CallbackServerContext* ctx,
                                             const grpc::ByteBuffer* req,
                                             grpc::ByteBuffer* resp) override;
+  grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* req,
+                                      grpc::ByteBuffer* resp) override;
 
  private:
   // Authenticates as operator and parses the request (see RawUnaryCall::Begin).

@@ -13,7 +13,8 @@ import sys
 import yaml
 
 BINARIES = {"intake": "dossier-intake", "sync": "dossier-sync",
-            "reconciliation": "dossier-reconciliation", "dvcqg-sim": "dvcqg-sim"}
+            "reconciliation": "dossier-reconciliation", "dvcqg-sim": "dvcqg-sim",
+            "console": "dossier-console"}
 # Variables a binary reads directly (not flags): the DVCQG credentials from the environment.
 NON_FLAG_ENV = {"DOSSIERSYNC_DVCQG_USERNAME", "DOSSIERSYNC_DVCQG_PASSWORD"}
 errors = []
@@ -59,8 +60,10 @@ def check_chart(bin_dir, partitions, path):
         if kind not in kinds:
             fail(f"{path}: no {kind}")
     deployments = {d["metadata"]["name"]: d for d in kinds.get("Deployment", [])}
-    if len(deployments) != 3:
-        fail(f"{path}: expected 3 Deployments, got {sorted(deployments)}")
+    # The console's Deployment only when console.enabled.
+    expected = 4 if any(n.endswith("-console") for n in deployments) else 3
+    if len(deployments) != expected:
+        fail(f"{path}: expected {expected} Deployments, got {sorted(deployments)}")
     services = {s["metadata"]["name"]: s for s in kinds.get("Service", [])}
     for name, d in deployments.items():
         pod = d["spec"]["template"]["spec"]
@@ -84,17 +87,21 @@ def check_chart(bin_dir, partitions, path):
                     fail(f"{name}: resources.{k} missing cpu or memory")
             ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
             env = {e["name"]: e.get("value") for e in c.get("env", [])}
-            if env.get("DOSSIERSYNC_LISTEN") != f"0.0.0.0:{ports.get('grpc')}":
-                fail(f"{name}: DOSSIERSYNC_LISTEN {env.get('DOSSIERSYNC_LISTEN')} vs port {ports.get('grpc')}")
-            if env.get("DOSSIERSYNC_METRICS_LISTEN") != f"0.0.0.0:{ports.get('metrics')}":
+            # The console serves HTTP (pages and /healthz) on one port; the others gRPC + metrics.
+            console = binary == "dossier-console"
+            main_port = "http" if console else "grpc"
+            if env.get("DOSSIERSYNC_LISTEN") != f"0.0.0.0:{ports.get(main_port)}":
+                fail(f"{name}: DOSSIERSYNC_LISTEN {env.get('DOSSIERSYNC_LISTEN')} vs port {ports.get(main_port)}")
+            if not console and env.get("DOSSIERSYNC_METRICS_LISTEN") != f"0.0.0.0:{ports.get('metrics')}":
                 fail(f"{name}: DOSSIERSYNC_METRICS_LISTEN vs metrics port {ports.get('metrics')}")
             for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/livez"),
                                 ("startupProbe", "/livez")):
+                want_path, want_port = ("/healthz", "http") if console else (path, "metrics")
                 p = c.get(probe)
                 if not p:
                     fail(f"{name}: no {probe}")
-                elif p.get("httpGet", {}).get("path") != path or p["httpGet"]["port"] != "metrics":
-                    fail(f"{name}: {probe} is not the metrics port's {path}: {p}")
+                elif p.get("httpGet", {}).get("path") != want_path or p["httpGet"]["port"] != want_port:
+                    fail(f"{name}: {probe} is not the {want_port} port's {want_path}: {p}")
             if binary == "dossier-reconciliation":
                 # SPEC §7: scheduled runs by default, incremental and a full sweep.
                 if env.get("DOSSIERSYNC_INCREMENTAL_EVERY") in (None, "", "0", "0s"):
@@ -113,7 +120,7 @@ def check_chart(bin_dir, partitions, path):
                 fail(f"{name}: no Service")
             else:
                 sp = {p["name"]: p["port"] for p in svc["spec"]["ports"]}
-                if sp.get("grpc") != ports.get("grpc") or sp.get("metrics") != ports.get("metrics"):
+                if any(sp.get(k) != ports.get(k) for k in ("grpc", "metrics", "http")):
                     fail(f"{name}: Service ports {sp} vs container ports {ports}")
     pdb_targets = {p["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]
                    for p in kinds.get("PodDisruptionBudget", [])}
@@ -157,8 +164,8 @@ def check_compose(bin_dir, path):
                            svc.get("command", []))
         if svc.get("read_only") is not True:
             fail(f"compose {name}: not read_only")
-    if n != 4:
-        fail(f"compose: expected 4 of our services, found {n}")
+    if n != 5:
+        fail(f"compose: expected 5 of our services, found {n}")
 
 
 def main():

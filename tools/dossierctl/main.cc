@@ -4,6 +4,7 @@
 //   get CODE
 //   dvcqg lookup CODE --dvcqg_url=URL --dvcqg_credentials_file=FILE
 //   reconcile [--repair] [--codes=A,B] [--agency=CODE] [--sample=N [--sample_seed=S]]
+//   explain CODE [--no_lookup] [--json]
 //   kpis [--agency=CODE]
 //   score [--period=yyyy-MM|yyyy-Qn|yyyy] [--agency=CODE] [--json]
 //   republish --since=RFC3339|DURATION
@@ -28,6 +29,7 @@
 #include "dossiersync/v1/reconciliation.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "nlohmann/json.hpp"
+#include "tools/dossierctl/explain.h"
 #include "tools/dossierctl/score.h"
 #include "tools/dossierctl/submit.h"
 #include "tools/dossierctl/sync_commands.h"
@@ -75,7 +77,9 @@ ABSL_FLAG(std::string, period, "", "score: yyyy-MM, yyyy-Qn or yyyy (default: th
 ABSL_FLAG(std::string, since, "",
           "republish: changes accepted since this time (RFC 3339, e.g. 2026-12-07T09:00:00+07:00) "
           "or this long ago (e.g. 2h)");
-ABSL_FLAG(bool, json, false, "score: print the whole answer as JSON");
+ABSL_FLAG(bool, json, false, "score, explain: print the whole answer as JSON");
+ABSL_FLAG(bool, no_lookup, false,
+          "explain: do not look the dossier up at DVCQG now (show the latest check's view)");
 ABSL_FLAG(absl::Duration, run_timeout, absl::Minutes(30),
           "reconcile: how long to wait for the run");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::ZeroDuration(),
@@ -90,6 +94,8 @@ constexpr char kUsage[] =
     "  get CODE                             print a dossier as stored by intake\n"
     "  dvcqg lookup CODE                    TraCuuHoSo against --dvcqg_url (exit 3: not found)\n"
     "  reconcile [--repair] [--sample=N]    run a reconciliation and print its report\n"
+    "  explain CODE [--no_lookup]           a dossier's story and both snapshots side by side "
+    "(exit 3: unknown)\n"
     "  kpis [--agency=CODE]                 the province's figures (GetKpis), per agency\n"
     "  score [--period=P] [--agency=CODE]   the national score forecast and what the sync gap "
     "costs\n"
@@ -343,6 +349,36 @@ int Reconcile() {
   return reader->Finish().ok() && run.state() == "FINISHED" ? 0 : 1;
 }
 
+int Explain(const std::vector<std::string>& args) {
+  if (args.size() != 3) {
+    std::cerr << "usage: dossierctl explain CODE [--no_lookup] [--json]" << std::endl;
+    return 2;
+  }
+  auto stub = ReconciliationStub();
+  if (!stub) return 2;
+  dossiersync::v1::GetDossierTimelineRequest req;
+  req.set_code(args[2]);
+  req.set_no_lookup(absl::GetFlag(FLAGS_no_lookup));
+  dossiersync::v1::DossierTimeline t;
+  grpc::Status st = stub->GetDossierTimeline(
+      dossiersync::MakeContext(Client(), absl::Seconds(30)).get(), req, &t);
+  if (!st.ok()) {
+    std::cerr << "explain: " << st.error_message() << std::endl;
+    if (st.error_code() == grpc::StatusCode::NOT_FOUND) return 3;
+    return st.error_code() == grpc::StatusCode::INVALID_ARGUMENT ? 2 : 1;
+  }
+  if (absl::GetFlag(FLAGS_json)) {
+    google::protobuf::util::JsonPrintOptions po;
+    po.preserve_proto_field_names = true;
+    std::string out;
+    (void)google::protobuf::util::MessageToJsonString(t, &out, po);
+    std::cout << out << std::endl;
+  } else {
+    dossiersync::tools::PrintTimeline(t, std::cout);
+  }
+  return 0;
+}
+
 int Kpis() {
   auto stub = ReconciliationStub();
   if (!stub) return 2;
@@ -420,6 +456,7 @@ int main(int argc, char** argv) {
   if (cmd == "get") return Get(args);
   if (cmd == "dvcqg") return DvcqgLookup(args);
   if (cmd == "reconcile") return Reconcile();
+  if (cmd == "explain") return Explain(args);
   if (cmd == "kpis") return Kpis();
   if (cmd == "score") return Score();
   if (cmd == "republish") return Republish();
