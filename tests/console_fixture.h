@@ -1,14 +1,11 @@
-// A running stack with dossier-console in front of it, for the console's HTTP and browser tests:
-// intake, the devbroker, the sync, the simulator and the reconciliation in process on real
-// sockets; the console signs in operators from a tokens file. Populate() makes something to look
-// at: dossiers pushed to DVCQG, one dead letter (a procedure DVCQG refuses), one dossier whose
-// due date was changed at DVCQG, and a reconciliation run that found it.
+// A running stack (stack_fixture.h) with dossier-console in front of it, for the console's HTTP
+// and browser tests; the console signs in operators from a tokens file. Populate() makes something
+// to look at: dossiers pushed to DVCQG, one dead letter (a procedure DVCQG refuses), one dossier
+// whose due date was changed at DVCQG, and a reconciliation run that found it.
 //
 // Thread safety: a gtest fixture (one thread).
 #ifndef DOSSIERSYNC_TESTS_CONSOLE_FIXTURE_H_
 #define DOSSIERSYNC_TESTS_CONSOLE_FIXTURE_H_
-
-#include <httplib.h>
 
 #include <fstream>
 #include <memory>
@@ -25,33 +22,20 @@
 #include "services/sync/app.h"
 #include "tests/e2e_checks.h"
 #include "tests/postgres_server.h"
+#include "tests/stack_fixture.h"
 #include "tests/test_util.h"
 
 namespace dossiersync {
 
-class ConsoleFixture : public ::testing::Test {
+class ConsoleFixture : public StackFixture {
  protected:
   static constexpr char kAgency[] = "000.00.13.H37";
   static constexpr char kOperatorToken[] = "operator-token-0123456789";
   static constexpr char kPortalToken[] = "portal-token-0123456789";
 
   void SetUp() override {
-    broker_ = testing::StartBroker();
-    intake_ = testing::StartIntake(testing::IntakeTestConfig(broker_->bootstrap(), dir_.path()));
-    sim_ = testing::StartSim(dir_.path());
-    admin_ = std::make_unique<httplib::Client>("127.0.0.1", sim_->port());
-    sync_ = std::move(
-        *sync::App::Start(testing::SyncTestConfig(broker_->bootstrap(), dir_.path(), *sim_)));
-    intake_stub_ = testing::IntakeStub(intake_->grpc_port());
-    auto recon = reconciliation::App::Start(testing::ReconTestConfig(
-        broker_->bootstrap(), testing::TestDatabaseUri(dir_.path(), "recon.db"),
-        intake_->grpc_port(), testing::SimClientConfig(*sim_)));
-    ASSERT_TRUE(recon.ok()) << recon.status();
-    recon_ = std::move(*recon);
-    recon_stub_ = dossiersync::v1::ReconciliationService::NewStub(
-        *MakeChannel(absl::StrCat("127.0.0.1:", recon_->grpc_port()), {}));
-    sync_stub_ = dossiersync::v1::SyncService::NewStub(
-        *MakeChannel(absl::StrCat("127.0.0.1:", sync_->grpc_port()), {}));
+    StackFixture::SetUp();
+    if (HasFatalFailure()) return;
     std::ofstream(dir_.File("console-tokens"))
         << "ops-alice operator " << kOperatorToken << "\nportal1 portal " << kPortalToken << "\n";
     console::ConsoleConfig cc;
@@ -69,21 +53,7 @@ class ConsoleFixture : public ::testing::Test {
   }
   void TearDown() override {
     console_.reset();
-    recon_.reset();
-    sync_.reset();
-  }
-
-  void Submit(const dossiersync::v1::SubmitChangeRequest& r) {
-    dossiersync::v1::SubmitChangeResponse resp;
-    auto st = intake_stub_->SubmitChange(MakeContext({}, absl::Seconds(10)).get(), r, &resp);
-    ASSERT_TRUE(st.ok()) << st.error_message();
-  }
-  // The simulator's writes of `code` (DongBoHoSoMC and progress), oldest first.
-  nlohmann::json History(const std::string& code) {
-    auto r = admin_->Get(("/admin/history/" + code).c_str());
-    if (!r || r->status != 200) return nlohmann::json::array();
-    auto j = nlohmann::json::parse(r->body, nullptr, false);
-    return j.is_discarded() || !j.contains("history") ? nlohmann::json::array() : j["history"];
+    StackFixture::TearDown();
   }
 
   void Populate() {
@@ -120,16 +90,6 @@ class ConsoleFixture : public ::testing::Test {
     run_ = *run;
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<devbroker::DevBroker> broker_;
-  std::unique_ptr<intake::App> intake_;
-  std::unique_ptr<sim::Simulator> sim_;
-  std::unique_ptr<httplib::Client> admin_;
-  std::unique_ptr<sync::App> sync_;
-  std::unique_ptr<dossiersync::v1::IntakeService::Stub> intake_stub_;
-  std::unique_ptr<reconciliation::App> recon_;
-  std::unique_ptr<dossiersync::v1::ReconciliationService::Stub> recon_stub_;
-  std::unique_ptr<dossiersync::v1::SyncService::Stub> sync_stub_;
   std::unique_ptr<console::App> console_;
   std::string tampered_code_, refused_code_;
   dossiersync::v1::ReconciliationRun run_;

@@ -20,6 +20,7 @@
 #include "services/sync/app.h"
 #include "tests/e2e_checks.h"
 #include "tests/postgres_server.h"
+#include "tests/stack_fixture.h"
 #include "tests/test_util.h"
 
 namespace dossiersync {
@@ -30,33 +31,8 @@ using dossiersync::v1::TimelineEvent;
 using google::protobuf::util::TimeUtil;
 using nlohmann::json;
 
-class TimelineE2ETest : public ::testing::Test {
+class TimelineE2ETest : public StackFixture {
  protected:
-  void SetUp() override {
-    broker_ = testing::StartBroker();
-    intake_ = testing::StartIntake(testing::IntakeTestConfig(broker_->bootstrap(), dir_.path()));
-    sim_ = testing::StartSim(dir_.path());
-    admin_ = std::make_unique<httplib::Client>("127.0.0.1", sim_->port());
-    sync_ = std::move(
-        *sync::App::Start(testing::SyncTestConfig(broker_->bootstrap(), dir_.path(), *sim_)));
-    stub_ = testing::IntakeStub(intake_->grpc_port());
-    auto app = reconciliation::App::Start(testing::ReconTestConfig(
-        broker_->bootstrap(), testing::TestDatabaseUri(dir_.path(), "recon.db"),
-        intake_->grpc_port(), testing::SimClientConfig(*sim_)));
-    ASSERT_TRUE(app.ok()) << app.status();
-    recon_ = std::move(*app);
-    recon_stub_ = dossiersync::v1::ReconciliationService::NewStub(
-        *MakeChannel(absl::StrCat("127.0.0.1:", recon_->grpc_port()), {}));
-  }
-  void TearDown() override {
-    recon_.reset();
-    sync_.reset();
-  }
-  void Submit(const dossiersync::v1::SubmitChangeRequest& r) {
-    dossiersync::v1::SubmitChangeResponse resp;
-    auto st = stub_->SubmitChange(MakeContext({}, absl::Seconds(10)).get(), r, &resp);
-    ASSERT_TRUE(st.ok()) << st.error_message();
-  }
   grpc::Status Timeline(const std::string& code, DossierTimeline* t, bool no_lookup = false) {
     dossiersync::v1::GetDossierTimelineRequest req;
     req.set_code(code);
@@ -105,15 +81,6 @@ class TimelineE2ETest : public ::testing::Test {
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<devbroker::DevBroker> broker_;
-  std::unique_ptr<intake::App> intake_;
-  std::unique_ptr<sim::Simulator> sim_;
-  std::unique_ptr<httplib::Client> admin_;
-  std::unique_ptr<sync::App> sync_;
-  std::unique_ptr<dossiersync::v1::IntakeService::Stub> stub_;
-  std::unique_ptr<reconciliation::App> recon_;
-  std::unique_ptr<dossiersync::v1::ReconciliationService::Stub> recon_stub_;
   int explains_ = 0;
 };
 
