@@ -23,11 +23,20 @@ REPORTS=$(pwd)/$BUILD_DIR/sanitizer-reports
 rm -rf "$REPORTS" && mkdir -p "$REPORTS"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$REPORTS/asan
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$REPORTS/ubsan
+# Cases left to the plain ctest run: they spend most of their time waiting (a minute of DVCQG
+# down, slow or held-up calls, a partition held back, the breaker's every outage, SIGKILLs) and
+# the code paths they reach run in the other cases here too. About 3.5 minutes of CI.
+declare -A SKIP=(
+  [sync_e2e_test]="*DvcqgDownForAMinute*:*ASlowDvcqgHoldsUp*:*SigkillMidLoad*:*BreakerRecoveryTest*"
+  [reconciliation_e2e_test]="*AQueuedDossierBehindANewerPush*"
+)
 failed=0
 for t in "${TESTS[@]}"; do
   log="$BUILD_DIR/$t.log"
   rc=0
-  "$BUILD_DIR/bin/$t" >"$log" 2>&1 || rc=$?
+  filter=()
+  [ -n "${SKIP[$t]:-}" ] && filter=(--gtest_filter="-${SKIP[$t]}")
+  "$BUILD_DIR/bin/$t" "${filter[@]}" >"$log" 2>&1 || rc=$?
   reports=$(cat "$REPORTS"/* 2>/dev/null | grep -c 'ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:' || true)
   echo "   $t: exit $rc, $(grep -E '^\[  PASSED  \]' "$log" | head -1 | sed 's/\[  PASSED  \] //') sanitizer reports: $reports"
   if [ "$rc" != 0 ] || [ "$reports" != 0 ]; then

@@ -115,15 +115,31 @@ Dossier StoredSnapshot(const Dossier& d) {
   return s;
 }
 
-// Identity of a change for duplicate detection: the snapshot and the new steps (not `correction`).
-std::string ContentHash(const SubmitChangeRequest& req) {
-  SubmitChangeRequest canon;
-  *canon.mutable_dossier() = StoredSnapshot(req.dossier());
-  *canon.mutable_new_steps() = req.new_steps();
-  return Sha256(Deterministic(canon));
+// A length-delimited field as protobuf's wire format writes it: tag, varint length, bytes.
+void AppendLengthDelimited(int field, const std::string& bytes, std::string* out) {
+  out->push_back(static_cast<char>((field << 3) | 2));
+  uint64_t n = bytes.size();
+  while (n >= 0x80) {
+    out->push_back(static_cast<char>((n & 0x7f) | 0x80));
+    n >>= 7;
+  }
+  out->push_back(static_cast<char>(n));
+  out->append(bytes);
 }
 
 }  // namespace
+
+std::string ChangeContentHash(const std::string& snapshot_bytes,
+                              const std::vector<std::string>& step_bytes) {
+  // SubmitChangeRequest: dossier = 1 (always present), new_steps = 2; correction (3) left out.
+  size_t size = snapshot_bytes.size() + 11;
+  for (const std::string& s : step_bytes) size += s.size() + 11;
+  std::string canon;
+  canon.reserve(size);
+  AppendLengthDelimited(1, snapshot_bytes, &canon);
+  for (const std::string& s : step_bytes) AppendLengthDelimited(2, s, &canon);
+  return Sha256(canon);
+}
 
 absl::StatusOr<std::unique_ptr<IntakeStore>> IntakeStore::Open(storage::Database* db,
                                                                Options options) {
@@ -239,7 +255,13 @@ absl::StatusOr<absl::StatusOr<ApplyResult>> IntakeStore::ApplyOne(storage::Trans
                                                                   bool* wrote) {
   const SubmitChangeRequest& req = *p.req;
   const Dossier& d = req.dossier();
-  std::string hash = ContentHash(req);
+  Serialized ser;
+  ser.snapshot = StoredSnapshot(d);
+  ser.snapshot_bytes = Deterministic(ser.snapshot);
+  ser.step_bytes.reserve(req.new_steps_size());
+  for (const ProgressStep& s : req.new_steps()) ser.step_bytes.push_back(Deterministic(s));
+  ser.hash = ChangeContentHash(ser.snapshot_bytes, ser.step_bytes);
+  const std::string& hash = ser.hash;
   auto row = tx.QueryOne("SELECT revision, content_hash, status FROM dossiers WHERE code = $1",
                          {d.code()});
   if (!row.ok()) return row.status();
@@ -269,10 +291,10 @@ absl::StatusOr<absl::StatusOr<ApplyResult>> IntakeStore::ApplyOne(storage::Trans
     }
   }
   std::vector<FreshStep> fresh;
-  auto steps_ok = FreshSteps(tx, req, &fresh);
+  auto steps_ok = FreshSteps(tx, req, ser, &fresh);
   if (!steps_ok.ok()) return steps_ok.status();
   if (!steps_ok->ok()) return absl::StatusOr<ApplyResult>(*steps_ok);
-  auto seq = Write(tx, p, hash, fresh, now_us);
+  auto seq = Write(tx, p, ser, fresh, now_us);
   if (!seq.ok()) return seq.status();
   *wrote = true;
   return absl::StatusOr<ApplyResult>(ApplyResult{d.revision(), false, *seq});
@@ -280,6 +302,7 @@ absl::StatusOr<absl::StatusOr<ApplyResult>> IntakeStore::ApplyOne(storage::Trans
 
 absl::StatusOr<absl::Status> IntakeStore::FreshSteps(storage::Transaction& tx,
                                                      const SubmitChangeRequest& req,
+                                                     const Serialized& ser,
                                                      std::vector<FreshStep>* fresh) {
   // New steps are stored; a step id already stored must carry the same content.
   const std::string& code = req.dossier().code();
@@ -288,7 +311,7 @@ absl::StatusOr<absl::Status> IntakeStore::FreshSteps(storage::Transaction& tx,
     const ProgressStep& s = req.new_steps(i);
     // An identical repeat within the request (different content was rejected by the validator).
     if (!ids_in_request.insert(s.step_id()).second) continue;
-    std::string h = Sha256(Deterministic(s));
+    std::string h = Sha256(ser.step_bytes[i]);
     auto existing = tx.QueryOne("SELECT step_hash FROM steps WHERE code = $1 AND step_id = $2",
                                 {code, s.step_id()});
     if (!existing.ok()) return existing.status();
@@ -306,13 +329,13 @@ absl::StatusOr<absl::Status> IntakeStore::FreshSteps(storage::Transaction& tx,
 }
 
 absl::StatusOr<int64_t> IntakeStore::Write(storage::Transaction& tx, const Pending& p,
-                                           const std::string& hash,
-                                           const std::vector<FreshStep>& fresh, int64_t now_us) {
+                                           Serialized& ser, const std::vector<FreshStep>& fresh,
+                                           int64_t now_us) {
   const SubmitChangeRequest& req = *p.req;
   const Dossier& d = req.dossier();
   const int64_t seq = next_seq_++;
-  Dossier snap = StoredSnapshot(d);
-  std::string snap_bytes = snap.SerializeAsString();
+  const std::string& hash = ser.hash;
+  const std::string& snap_bytes = ser.snapshot_bytes;
   auto up = tx.Exec(
       "INSERT INTO dossiers (code, agency_code, status, revision, content_hash, change_seq, "
       "changed_at_us, snapshot) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
@@ -329,14 +352,14 @@ absl::StatusOr<int64_t> IntakeStore::Write(storage::Transaction& tx, const Pendi
       {d.code(), d.revision(), seq, now_us, Blob{snap_bytes}});
   if (!rev.ok()) return rev.status();
   DossierChange change;
-  *change.mutable_dossier() = std::move(snap);
+  *change.mutable_dossier() = std::move(ser.snapshot);
   for (size_t k = 0; k < fresh.size(); ++k) {
     const ProgressStep& s = req.new_steps(fresh[k].index);
     auto ins = tx.Exec(
         "INSERT INTO steps (code, step_id, step_hash, change_seq, idx, step) "
         "VALUES ($1, $2, $3, $4, $5, $6)",
         {d.code(), s.step_id(), Blob{fresh[k].hash}, seq, static_cast<int64_t>(k),
-         Blob{s.SerializeAsString()}});
+         Blob{ser.step_bytes[fresh[k].index]}});
     if (!ins.ok()) return ins.status();
     *change.add_new_steps() = s;
   }

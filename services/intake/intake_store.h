@@ -29,6 +29,14 @@
 
 namespace dossiersync::intake {
 
+// A change's identity for duplicate detection (SPEC §4): SHA-256 of the deterministic
+// serialization of SubmitChangeRequest{dossier: the stored snapshot, new_steps} (not
+// `correction`), computed from the parts the writer serialises anyway (the snapshot's and each
+// step's deterministic bytes) instead of copying them into that message and serialising again.
+// Equal to hashing the message (intake_store_test checks it).
+std::string ChangeContentHash(const std::string& snapshot_bytes,
+                              const std::vector<std::string>& step_bytes);
+
 struct ApplyResult {
   int64_t revision = 0;
   bool duplicate = false;
@@ -99,15 +107,22 @@ class IntakeStore {
                                                        int64_t now_us, bool* wrote);
   // ApplyOne's parts. The outer status is storage's (the whole group fails UNAVAILABLE); the
   // inner one this change's rejection.
+  // A request serialised once: the snapshot as stored, its bytes, each new step's bytes, the hash.
+  struct Serialized {
+    dossiersync::v1::Dossier snapshot;
+    std::string snapshot_bytes;
+    std::vector<std::string> step_bytes;  // deterministic, one per request new_steps entry
+    std::string hash;                     // ChangeContentHash
+  };
   struct FreshStep {
     int index;         // in the request's new_steps
     std::string hash;  // of its deterministic serialization
   };
   absl::StatusOr<absl::Status> FreshSteps(storage::Transaction& tx,
                                           const dossiersync::v1::SubmitChangeRequest& req,
-                                          std::vector<FreshStep>* fresh);
+                                          const Serialized& ser, std::vector<FreshStep>* fresh);
   // Stores the accepted change (snapshot, revision, new steps, outbox row); its change_seq.
-  absl::StatusOr<int64_t> Write(storage::Transaction& tx, const Pending& p, const std::string& hash,
+  absl::StatusOr<int64_t> Write(storage::Transaction& tx, const Pending& p, Serialized& ser,
                                 const std::vector<FreshStep>& fresh, int64_t now_us);
   absl::Status FillSteps(storage::Transaction& tx, dossiersync::v1::Dossier* d);
 

@@ -8,6 +8,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/errors.h"
 #include "common/raw_messages.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/intake/intake_service.h"
 
@@ -40,10 +41,10 @@ class SubmitStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::Byte
       }
     }
     auto slot = std::make_shared<Slot>();
-    absl::Status parsed = ParseRaw(req_, &slot->req);
+    absl::Status parsed = ParseRaw(req_, slot->req);
     req_.Clear();
     slot->resp.set_index(next_index_++);
-    slot->resp.set_code(slot->req.dossier().code());
+    slot->resp.set_code(slot->req->dossier().code());
     {
       absl::MutexLock l(&mu_);
       slots_.push_back(slot);
@@ -61,7 +62,7 @@ class SubmitStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::Byte
       Pump();
     };
     if (parsed.ok()) {
-      svc_->Process(ctx_, &slot->req, std::move(done));
+      svc_->Process(ctx_, slot->req, std::move(done));
     } else {
       done(parsed, {});
     }
@@ -84,8 +85,20 @@ class SubmitStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::Byte
   void OnDone() override { delete this; }
 
  private:
+  // The request lives on its own arena: parsing it is a few bump allocations in one block and
+  // releasing it one free, instead of a malloc and a free per string and sub-message (about 8 %
+  // of intake's CPU on SubmitChanges went to the request's allocations and destructor).
+  static google::protobuf::ArenaOptions SlotArena() {
+    google::protobuf::ArenaOptions o;
+    o.start_block_size = 4096;  // a typical request with its steps fits the first block
+    return o;
+  }
   struct Slot {
-    SubmitChangeRequest req;
+    Slot()
+        : arena(SlotArena()),
+          req(google::protobuf::Arena::CreateMessage<SubmitChangeRequest>(&arena)) {}
+    google::protobuf::Arena arena;
+    SubmitChangeRequest* req;  // on arena
     SubmitChangeResponse resp;
     grpc::ByteBuffer out;  // resp, serialized
     bool ready = false;
