@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/dvcqg/client.h"
 #include "common/errors.h"
 #include "common/grpc_client.h"
@@ -636,8 +637,9 @@ TEST_F(ReconciliationE2ETest, TwoReplicasNeverRunAtOnce) {
     EXPECT_EQ(runs[i].state(), "FINISHED");
     EXPECT_EQ(runs[i].trigger(), "incremental");
     // Every run covers the 30: a replica whose evidence has not caught up with sync-results yet
-    // leaves them in flight (it has not seen the sync push them).
-    EXPECT_EQ(runs[i].dossiers_checked() + runs[i].in_flight(), 30);
+    // leaves them in flight (it has not seen the sync push them); once a run found them in sync,
+    // the next ones count them verified unchanged.
+    EXPECT_EQ(runs[i].dossiers_checked() + runs[i].in_flight() + runs[i].verified_unchanged(), 30);
     holders.insert(runs[i].holder());
     if (i > 0) {
       EXPECT_LE(TimeUtil::TimestampToMicroseconds(runs[i - 1].finished_at()),
@@ -734,10 +736,75 @@ TEST_F(ReconciliationE2ETest, ScheduledIncrementalRunLooksOnlyAtRecentDossiers) 
   ASSERT_TRUE(FirstPublishedRunWhere(&run, [](const auto& r) { return r.in_flight() == 0; }));
   EXPECT_EQ(run.trigger(), "incremental");
   EXPECT_TRUE(run.has_changed_since());
-  EXPECT_EQ(run.dossiers_checked(), 5) << "only the 5 dossiers changed within the window";
+  EXPECT_EQ(run.dossiers_checked() + run.verified_unchanged(), 5)
+      << "only the 5 dossiers changed within the window";
   EXPECT_EQ(DriftOfApp(**app, run.run_id()),
             (std::map<std::string, std::vector<DriftKind>>{
                 {code(21), {dossiersync::v1::DRIFT_KIND_FIELD_MISMATCH}}}));
+}
+
+// Issue 16: during a backfill each incremental run looked every pushed dossier in its window up
+// again (216,068 lookups in one run). A dossier found in sync at its current revision, with
+// nothing pushed since, is not looked up by the next incremental run; a new revision, a push of
+// any kind or drift found makes it looked up again, and the full sweep looks at everything.
+TEST_F(ReconciliationE2ETest, AnIncrementalRunLooksUpOnlyWhatChangedSinceItWasFoundInSync) {
+  auto code = [](int i) { return testing::ValidRequest(i, 2, 1).dossier().code(); };
+  SubmitSynced(1, 4);
+  auto first = runner_->RunNow({}, "incremental");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->dossiers_checked(), 4);
+  EXPECT_EQ(first->verified_unchanged(), 0);
+  EXPECT_EQ(first->consistency_ratio(), 1.0);
+  // A change at DVCQG nobody pushed: not an incremental run's to find.
+  admin_->Post(("/admin/tamper/" + code(2)).c_str(), R"({"NgayHenTra":"20240801080000"})",
+               "application/json");
+  auto second = runner_->RunNow({}, "incremental");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->dossiers_checked(), 0);
+  EXPECT_EQ(second->verified_unchanged(), 4);
+  EXPECT_TRUE(second->drift_by_kind().empty());
+  // The full sweep looks everything up and finds it.
+  auto sweep = runner_->RunNow({}, "full-sweep");
+  ASSERT_TRUE(sweep.ok()) << sweep.status();
+  EXPECT_EQ(sweep->dossiers_checked(), 4);
+  EXPECT_EQ(sweep->verified_unchanged(), 0);
+  EXPECT_EQ(sweep->drift_by_kind().at("DRIFT_KIND_FIELD_MISMATCH"), 1);
+  // A new revision of 3, and 4 pushed again at its revision (an operator's resync).
+  const std::string before4 = LastSync(code(4));
+  auto next = testing::ValidRequest(3, 4, 101);
+  Submit(next);
+  ASSERT_TRUE(SyncedAgain(code(3), 101)) << LastSync(code(3));
+  dossiersync::v1::SyncRequest resync;
+  resync.set_code(code(4));
+  resync.set_reason("operator resync");
+  resync.set_requested_by("test");
+  *resync.mutable_requested_at() = NowTimestamp();
+  ASSERT_TRUE(producer_
+                  ->Produce({kTopicSyncRequests, code(4), resync.SerializeAsString(),
+                             "dossiersync.v1.SyncRequest", NewEventId(), "", 0})
+                  .ok());
+  ASSERT_TRUE(SyncedAgain(code(4), 100, before4)) << LastSync(code(4));
+  // 2 (drift at its latest check), 3 (new revision) and 4 (pushed since) are looked up; 1 is not.
+  auto third = runner_->RunNow({}, "incremental");
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ(third->dossiers_checked(), 3) << third->DebugString();
+  EXPECT_EQ(third->verified_unchanged(), 1);
+  EXPECT_EQ(third->drift_by_kind().at("DRIFT_KIND_FIELD_MISMATCH"), 1);
+  EXPECT_EQ(third->drifted_by_agency().size(), 1u);
+  // Asked for, a run looks every dossier up; with the rule off, so does an incremental one.
+  auto asked = runner_->RunNow({}, "on-demand");
+  ASSERT_TRUE(asked.ok()) << asked.status();
+  EXPECT_EQ(asked->dossiers_checked(), 4);
+  EXPECT_EQ(asked->verified_unchanged(), 0);
+  reconciliation::RunnerOptions ro;
+  ro.holder = "test";
+  ro.skip_verified = false;
+  reconciliation::Runner every(ro, client_.get(), stub_.get(), ClientOptions{}, producer_.get(),
+                               store_.get(), &registry_);
+  auto off = every.RunNow({}, "incremental");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->dossiers_checked(), 4);
+  EXPECT_EQ(off->verified_unchanged(), 0);
 }
 
 // Regression (issue 16, found by the backfill benchmark): a scheduled run over dossiers the sync
@@ -778,7 +845,8 @@ TEST_F(ReconciliationE2ETest, AScheduledRunLeavesWhatTheSyncHasNotPushedYetInFli
   auto after = runner_->RunNow({}, "incremental");
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_EQ(after->in_flight(), 0);
-  EXPECT_EQ(after->dossiers_checked(), 8);
+  EXPECT_EQ(after->dossiers_checked(), 5);
+  EXPECT_EQ(after->verified_unchanged(), 3) << "the first three were found in sync before";
   EXPECT_TRUE(after->drift_by_kind().empty());
 }
 
@@ -816,7 +884,8 @@ TEST_F(ReconciliationE2ETest, AQueuedDossierBehindANewerPushOnAnotherPartitionSt
   auto now = by_partition.RunNow({}, "incremental");
   ASSERT_TRUE(now.ok()) << now.status();
   EXPECT_EQ(now->in_flight(), 1) << now->DebugString();
-  EXPECT_EQ(now->dossiers_checked(), 1);
+  EXPECT_EQ(now->verified_unchanged(), 1) << "B, found in sync by the run before";
+  EXPECT_EQ(now->dossiers_checked(), 0);
   EXPECT_TRUE(now->drift_by_kind().empty()) << now->DebugString();
   Faults({{"slow_codes", json::array()}, {"slow_ms", 0}});
   ASSERT_TRUE(SyncedAgain(code(a), 100)) << LastSync(code(a));

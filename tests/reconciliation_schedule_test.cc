@@ -87,6 +87,7 @@ TEST(ScheduleTest, TheInFlightRuleIsOnByDefaultAndValidated) {
   ReconciliationConfig c = ValidConfig();
   EXPECT_EQ(c.runner.in_flight_limit, absl::Hours(1));
   EXPECT_EQ(c.runner.in_flight_slack, absl::Minutes(5));
+  EXPECT_TRUE(c.runner.skip_verified);
   c.runner.in_flight_limit = -absl::Seconds(1);
   EXPECT_NE(c.Validate().message().find("--in_flight_limit"), std::string::npos) << c.Validate();
   c.runner.in_flight_limit = absl::ZeroDuration();  // off

@@ -49,6 +49,7 @@ const absl::flat_hash_map<absl::string_view, const char*>& Vietnamese() {
       {"Started", "Bắt đầu"},
       {"Checked", "Đã kiểm tra"},
       {"In flight", "Đang đồng bộ"},
+      {"Verified before", "Đã khớp trước đó"},
       {"Consistency", "Tỷ lệ khớp"},
       {"Repairs", "Yêu cầu sửa"},
       {"Kind", "Loại"},

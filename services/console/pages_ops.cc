@@ -56,13 +56,15 @@ std::string RunsPage(const PageInput& in) {
     for (const auto& [a, n] : r.drifted_by_agency()) drifted += n;
     rows.push_back({RunLink(r.run_id()), Escape(r.state()), Escape(r.trigger()),
                     Escape(VnTime(r.started_at())), absl::StrCat(r.dossiers_checked()),
-                    absl::StrCat(r.in_flight()), absl::StrCat(drifted), Escape(Consistency(l, r)),
+                    absl::StrCat(r.in_flight()), absl::StrCat(r.verified_unchanged()),
+                    absl::StrCat(drifted), Escape(Consistency(l, r)),
                     absl::StrCat(r.repairs_requested())});
   }
   if (rows.empty()) body += "<p>" + Escape(Tr(l, "No runs yet")) + "</p>";
   body += Table({Escape(Tr(l, "Run")), Escape(Tr(l, "State")), Escape(Tr(l, "Trigger")),
                  Escape(Tr(l, "Started")), Escape(Tr(l, "Checked")), Escape(Tr(l, "In flight")),
-                 Escape(Tr(l, "Drift")), Escape(Tr(l, "Consistency")), Escape(Tr(l, "Repairs"))},
+                 Escape(Tr(l, "Verified before")), Escape(Tr(l, "Drift")),
+                 Escape(Tr(l, "Consistency")), Escape(Tr(l, "Repairs"))},
                 rows, "runs");
   return Page(in.ctx, "Runs", Tr(l, "Runs"), body);
 }

@@ -81,6 +81,7 @@ nlohmann::json ReconciliationConfig::ToJson() const {
           {"lookup_rate", runner.lookups_per_second},
           {"in_flight_limit", absl::FormatDuration(runner.in_flight_limit)},
           {"in_flight_slack", absl::FormatDuration(runner.in_flight_slack)},
+          {"incremental_skip_verified", runner.skip_verified},
           {"repair_rate", runner.repairs_per_second},
           {"instance", runner.holder},
           {"lease_ttl", absl::FormatDuration(runner.lease_ttl)},

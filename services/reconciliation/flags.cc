@@ -32,6 +32,9 @@ ABSL_FLAG(absl::Duration, in_flight_limit, absl::Hours(1),
 ABSL_FLAG(absl::Duration, in_flight_slack, absl::Minutes(5),
           "Scheduled runs: in flight only when accepted after the sync's frontier less this "
           "(partitions progress unevenly)");
+ABSL_FLAG(bool, incremental_skip_verified, true,
+          "Incremental runs do not look up again a dossier their latest check found in sync at its "
+          "current revision with no push by the sync since (the full sweep and runs asked for do)");
 ABSL_FLAG(double, repair_rate, 50, "SyncRequests published per second by a run; 0 = unlimited");
 ABSL_FLAG(absl::Duration, lease_ttl, absl::Seconds(30),
           "Run lease time to live; a crashed replica's run is taken over after this");
@@ -85,6 +88,7 @@ absl::StatusOr<ReconciliationConfig> ReconciliationConfig::FromFlags() {
   c.runner.lookups_per_second = absl::GetFlag(FLAGS_lookup_rate);
   c.runner.in_flight_limit = absl::GetFlag(FLAGS_in_flight_limit);
   c.runner.in_flight_slack = absl::GetFlag(FLAGS_in_flight_slack);
+  c.runner.skip_verified = absl::GetFlag(FLAGS_incremental_skip_verified);
   auto m = dvcqg::ParseStatusMap(absl::GetFlag(FLAGS_status_map));
   if (!m.ok()) return m.status();
   c.runner.status_map = *m;

@@ -271,6 +271,20 @@ absl::StatusOr<std::optional<int64_t>> RunStore::SyncFrontier() {
   return std::optional<int64_t>((**row).Int(0));
 }
 
+absl::StatusOr<bool> RunStore::VerifiedUnchanged(const std::string& code, int64_t revision) {
+  auto tx = db_->BeginRead();
+  if (!tx.ok()) return tx.status();
+  auto row = (*tx)->QueryOne(
+      "SELECT s.revision, s.in_sync, s.checked_at_us, l.at_us FROM recon_dossier_state s "
+      "LEFT JOIN recon_last_sync l ON l.code = s.code WHERE s.code = $1",
+      {code});
+  if (!row.ok()) return row.status();
+  if (!row->has_value()) return false;
+  const auto& r = **row;
+  const bool pushed_since = !r.IsNull(3) && r.Int(3) >= r.Int(2);
+  return r.Int(0) == revision && r.Int(1) == 1 && !pushed_since;
+}
+
 absl::StatusOr<std::string> RunStore::LastSync(const std::string& code) {
   auto tx = db_->BeginRead();
   if (!tx.ok()) return tx.status();

@@ -87,6 +87,9 @@ class RunStore {
   // The sync's frontier: the latest intake acceptance time (µs) of a change the sync reported
   // pushing (sync-results' change_accepted_at); nullopt before the first.
   absl::StatusOr<std::optional<int64_t>> SyncFrontier();
+  // True when the dossier's latest check found it in sync at `revision` and no sync result for it
+  // has been recorded since that check (an incremental run need not look it up again).
+  absl::StatusOr<bool> VerifiedUnchanged(const std::string& code, int64_t revision);
   // A one-line description of the dossier's last sync result, for drift details.
   absl::StatusOr<std::string> LastSync(const std::string& code);
 

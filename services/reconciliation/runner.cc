@@ -112,6 +112,7 @@ struct Runner::Tally {
   int64_t escalated ABSL_GUARDED_BY(mu) = 0;
   int64_t failed ABSL_GUARDED_BY(mu) = 0;
   int64_t in_flight ABSL_GUARDED_BY(mu) = 0;
+  int64_t verified ABSL_GUARDED_BY(mu) = 0;
   std::map<std::string, int64_t> by_kind ABSL_GUARDED_BY(mu);
   std::map<std::string, int64_t> checked_by_agency ABSL_GUARDED_BY(mu);
   std::map<std::string, int64_t> drifted_by_agency ABSL_GUARDED_BY(mu);
@@ -122,6 +123,7 @@ struct Runner::Tally {
     absl::MutexLock l(&mu);
     run->set_dossiers_checked(checked);
     run->set_in_flight(in_flight);
+    run->set_verified_unchanged(verified);
     run->mutable_drift_by_kind()->clear();
     for (const auto& [k, v] : by_kind) (*run->mutable_drift_by_kind())[k] = v;
     run->mutable_checked_by_agency()->clear();
@@ -470,12 +472,22 @@ std::optional<std::vector<dossiersync::v1::Dossier>> Runner::History(const std::
 
 void Runner::Check(const Item& item, const StartRunRequest& req, const std::string& run_id,
                    const std::map<std::string, std::string>& pending, Tally& tally,
-                   CheckBuffer& checks, const InFlightRule* in_flight) {
+                   CheckBuffer& checks, const InFlightRule* in_flight, bool skip_verified) {
   const std::string& code = item.code;
   if (in_flight != nullptr && item.provincial && InFlight(*item.provincial, *in_flight)) {
     absl::MutexLock lock(&tally.mu);
     ++tally.in_flight;
     return;
+  }
+  // A repair not yet seen to hold is always looked up; so is a dossier whose evidence cannot be
+  // read.
+  if (skip_verified && item.provincial && !pending.contains(code)) {
+    auto verified = store_->VerifiedUnchanged(code, item.provincial->revision());
+    if (verified.ok() && *verified) {
+      absl::MutexLock lock(&tally.mu);
+      ++tally.verified;
+      return;
+    }
   }
   dvcqg::LookupResult l = LookupWithRetries(code);
   if (l.call.outcome != dvcqg::Outcome::kAccepted) {
@@ -590,6 +602,7 @@ void Runner::Execute(ReconciliationRun run, const StartRunRequest& req, const st
               {{"error", std::string(frontier.status().message())}});
     }
   }
+  const bool skip_verified = options_.skip_verified && run.trigger() == "incremental";
   if (!pending.ok()) {
     feed_status = pending.status();
   } else {
@@ -604,7 +617,8 @@ void Runner::Execute(ReconciliationRun run, const StartRunRequest& req, const st
         ScopedTrace t(trace);
         CheckBuffer checks(store_);
         while (auto item = q.Pop()) {
-          Check(*item, req, run_id, *pending, tally, checks, in_flight ? &*in_flight : nullptr);
+          Check(*item, req, run_id, *pending, tally, checks, in_flight ? &*in_flight : nullptr,
+                skip_verified);
         }
       });
     }

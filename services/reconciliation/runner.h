@@ -55,6 +55,10 @@ struct RunnerOptions {
   // has changes the sync has not finished (sync_progress.h): the frontier alone misjudges
   // partitions that progress unevenly. Not owned.
   SyncProgress* sync_progress = nullptr;
+  // Incremental runs skip a dossier whose latest check found it in sync at its current revision
+  // with no sync result for it since (RunStore::VerifiedUnchanged); a backfill otherwise has every
+  // pushed dossier looked up again by each run whose window still holds it.
+  bool skip_verified = true;
 };
 
 class Runner {
@@ -116,9 +120,10 @@ class Runner {
   // `each` answers false (CANCELLED).
   absl::Status ForEachInScope(const dossiersync::v1::StartRunRequest& req, bool include_steps,
                               const std::function<bool(dossiersync::v1::Dossier&)>& each);
+  // skip_verified: this run leaves dossiers verified unchanged (RunnerOptions::skip_verified).
   void Check(const Item& item, const dossiersync::v1::StartRunRequest& req,
              const std::string& run_id, const std::map<std::string, std::string>& pending,
-             Tally& tally, CheckBuffer& checks, const InFlightRule* in_flight);
+             Tally& tally, CheckBuffer& checks, const InFlightRule* in_flight, bool skip_verified);
   dvcqg::LookupResult LookupWithRetries(const std::string& code);
   // Intake's revisions of `code` (nullopt when intake cannot answer).
   std::optional<std::vector<dossiersync::v1::Dossier>> History(const std::string& code);
