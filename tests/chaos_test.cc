@@ -115,7 +115,9 @@ class ChaosTest : public ::testing::Test {
   void StartDevbroker() {
     if (devbroker_.argv.empty()) {
       devbroker_.name = "devbroker";
-      devbroker_.port = testing::FreePort();
+      // Regression: with a port from FreePort(), broker 1 or 2 (PORT+1, PORT+2) could be taken by
+      // the control port or another test's connection, and the devbroker did not start (CI).
+      devbroker_.port = testing::FreePortRange(3);
       devbroker_.metrics_port = testing::FreePort();  // the control interface
       devbroker_.argv = {testing::BinaryPath("devbroker"), "--brokers=3", "--partitions=6",
                          absl::StrCat("--listen=127.0.0.1:", devbroker_.port),

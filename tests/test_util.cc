@@ -9,8 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -349,6 +351,48 @@ int FreePort() {
   int port = ntohs(a.sin_port);
   close(fd);
   return port;
+}
+
+namespace {
+
+// Binds 127.0.0.1:port; the socket, or -1 when the port is taken.
+int BindLoopback(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+int FreePortRange(int n) {
+  int ephemeral_low = 32768;
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  range >> ephemeral_low;
+  const int low = 10000;
+  const int span = std::max(1, ephemeral_low - n - low);
+  std::srand(static_cast<unsigned>(getpid()) ^
+             static_cast<unsigned>(absl::ToUnixNanos(absl::Now())));
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const int base = low + std::rand() % span;
+    std::vector<int> fds;
+    for (int i = 0; i < n; ++i) {
+      int fd = BindLoopback(base + i);
+      if (fd < 0) break;
+      fds.push_back(fd);
+    }
+    const bool all = static_cast<int>(fds.size()) == n;
+    for (int fd : fds) close(fd);
+    if (all) return base;
+  }
+  return FreePort();  // nothing free below the ephemeral range: take the chance
 }
 
 namespace {

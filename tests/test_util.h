@@ -119,6 +119,11 @@ grpc::Status CallRaw(int port, const std::string& method, const std::string& byt
 // 2 NOT_SERVING, 3 SERVICE_UNKNOWN, -(gRPC code) when the call fails (e.g. -5 NOT_FOUND).
 int HealthStatus(int port, const std::string& service);
 int FreePort();
+// The first of `n` consecutive free ports, below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), so that no connection's local port or bind to port 0 takes one
+// of them meanwhile: for listeners on fixed ports that come back after a restart (the
+// devbroker's brokers listen on PORT+i).
+int FreePortRange(int n);
 
 }  // namespace dossiersync::testing
 
