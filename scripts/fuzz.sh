@@ -1,21 +1,18 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (clang, ASan + UBSan) in build-fuzz/ and runs each for
+# Builds the libFuzzer targets (clang, ASan + UBSan; the build scripts/sanitize.sh shares,
+# scripts/lib/clang-asan.sh) in build-fuzz/ and runs each for
 # FUZZ_SECONDS (default 20) from the committed seeds in fuzz/corpus/ (inputs it finds go to
 # build-fuzz/corpus/). A crash, a leak or a sanitizer report fails the script and leaves the input
 # in build-fuzz/ (crash-*, leak-*). .ci/run runs it after the tests.
 # Usage: bash scripts/fuzz.sh [target ...]   (validator dvcqg_json kafka_message)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD_DIR=${FUZZ_BUILD_DIR:-build-fuzz}
+source scripts/lib/clang-asan.sh
+BUILD_DIR=$ASAN_BUILD_DIR
 SECS=${FUZZ_SECONDS:-20}
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(validator dvcqg_json kafka_message)
-if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
-  # -g1: line tables are all a crash report needs, at less compile time than -g.
-  CC=clang CXX=clang++ cmake -S . -B "$BUILD_DIR" -DDS_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
-    >/dev/null
-fi
+configure_clang_asan
 # Every library too: this clang build is where Abseil's lock annotations are checked
 # (-Wthread-safety as errors, CMakeLists.txt's ds_warnings); a guarded field touched without its
 # mutex fails here.

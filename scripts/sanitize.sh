@@ -1,20 +1,19 @@
 #!/usr/bin/env bash
 # Builds the unit tests, the storage tests (SQLite and PostgreSQL), the intake gRPC and Kafka tests
 # the sync and reconciliation end-to-end suites, the dossier timeline and the console's HTTP tests
-# (with the service binaries they start as child processes) with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/ and runs them; any
-# sanitizer report, from a test or from a child process, fails the script. The test command runs
-# it after the fuzzers (SKIP_SANITIZE=1 skips it).
+# (with the service binaries they start as child processes) with AddressSanitizer +
+# UndefinedBehaviorSanitizer and runs them; any sanitizer report, from a test or from a child
+# process, fails the script. The build is the fuzzers' clang build (scripts/lib/clang-asan.sh,
+# build-fuzz/): the test command runs this after scripts/fuzz.sh, which compiled the libraries
+# already, so only the test binaries and services are added (SKIP_SANITIZE=1 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD_DIR=${ASAN_BUILD_DIR:-build-asan}
+source scripts/lib/clang-asan.sh
+BUILD_DIR=$ASAN_BUILD_DIR
 TESTS=(common_test validator_test transitions_test drift_test dvcqg_mapping_test workload_test score_test
        storage_test intake_grpc_test intake_kafka_test sync_e2e_test reconciliation_e2e_test
        timeline_e2e_test console_test)
-# -O1 -g1 (line tables): symbolized reports with file and line at about 30 % less compile time
-# than -O2 -g, which matters on a 2-core CI machine building everything again.
-cmake -S . -B "$BUILD_DIR" -DDS_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
-  >/dev/null
+configure_clang_asan
 echo "== building ${#TESTS[@]} test binaries with ASan + UBSan"
 cmake --build "$BUILD_DIR" -j "${BUILD_JOBS:-2}" --target "${TESTS[@]}" dossier-intake dossier-sync \
   dossier-reconciliation dossierctl >/dev/null

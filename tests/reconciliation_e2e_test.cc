@@ -807,6 +807,38 @@ TEST_F(ReconciliationE2ETest, AnIncrementalRunLooksUpOnlyWhatChangedSinceItWasFo
   EXPECT_EQ(off->verified_unchanged(), 0);
 }
 
+// Issue 16: an incremental run lists its window without steps (a query per dossier at intake,
+// for dossiers it mostly does not look up) and reads whole only those it looks up: a step DVCQG
+// lost is still found, and the repair carries the whole dossier.
+TEST_F(ReconciliationE2ETest, AnIncrementalRunComparesTheStepsOfWhatItLooksUp) {
+  auto code = [](int i) { return testing::ValidRequest(i, 2, 1).dossier().code(); };
+  SubmitSynced(1, 3);
+  Submit(testing::ValidRequest(2, 4, 200));  // processed: a second step, pushed
+  ASSERT_TRUE(SyncedAgain(code(2), 200)) << LastSync(code(2));
+  auto first = runner_->RunNow({}, "incremental");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->dossiers_checked(), 3);
+  EXPECT_EQ(first->consistency_ratio(), 1.0) << first->DebugString();
+  // Same status, one more step, lost by DVCQG.
+  Faults({{"drop_rate", 1.0}});
+  Submit(testing::ValidRequest(2, 4, 300));
+  ASSERT_TRUE(SyncedAgain(code(2), 300)) << LastSync(code(2));
+  Faults({{"drop_rate", 0.0}});
+  dossiersync::v1::StartRunRequest req;
+  req.set_repair(true);
+  auto second = runner_->RunNow(req, "incremental");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->dossiers_checked(), 1);
+  EXPECT_EQ(second->verified_unchanged(), 2);
+  EXPECT_EQ(DriftOf(second->run_id()),
+            (std::map<std::string, std::vector<DriftKind>>{
+                {code(2), {dossiersync::v1::DRIFT_KIND_STEPS_MISSING}}}));
+  EXPECT_EQ(second->repairs_requested(), 1);
+  ASSERT_TRUE(testing::WaitFor([&] { return Stored(code(2))["QuaTrinhXuLy"].size() == 3; },
+                               absl::Seconds(30)))
+      << Stored(code(2)).dump();
+}
+
 // Regression (issue 16, found by the backfill benchmark): a scheduled run over dossiers the sync
 // had not pushed yet called each one missing nationally and requested a repair of it (34,000 in a
 // backfill of 879,100, each pushed again by the sync). They are in flight: counted, not checked.

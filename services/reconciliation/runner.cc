@@ -341,7 +341,7 @@ void Runner::Publish(const std::string& topic, const std::string& key,
   }
 }
 
-absl::Status Runner::Feed(const StartRunRequest& req, Queue& q, Tally& tally) {
+absl::Status Runner::Feed(const StartRunRequest& req, bool summaries, Queue& q, Tally& tally) {
   if (!req.codes().empty()) return FeedCodes({req.codes().begin(), req.codes().end()}, q);
   if (req.sample_size() > 0) {
     StratifiedSample sample(req.sample_size(),
@@ -362,25 +362,27 @@ absl::Status Runner::Feed(const StartRunRequest& req, Queue& q, Tally& tally) {
              {"sample", codes.size()}});
     return FeedCodes(codes, q);
   }
-  return ForEachInScope(req, /*include_steps=*/true, [&](Dossier& d) {
-    return q.Push(Item{d.code(), std::move(d)});
+  return ForEachInScope(req, /*include_steps=*/!summaries, [&](Dossier& d) {
+    return q.Push(Item{d.code(), std::move(d), summaries});
   });
+}
+
+absl::StatusOr<std::optional<Dossier>> Runner::Provincial(const std::string& code) {
+  auto ctx = MakeContext(intake_client_, absl::Seconds(10));
+  dossiersync::v1::GetDossierRequest g;
+  g.set_code(code);
+  Dossier d;
+  grpc::Status st = intake_->GetDossier(ctx.get(), g, &d);
+  if (st.ok()) return std::optional<Dossier>(std::move(d));
+  if (st.error_code() == grpc::StatusCode::NOT_FOUND) return std::optional<Dossier>();
+  return absl::UnavailableError(absl::StrCat("intake GetDossier: ", st.error_message()));
 }
 
 absl::Status Runner::FeedCodes(const std::vector<std::string>& codes, Queue& q) {
   for (const auto& code : codes) {
-    auto ctx = MakeContext(intake_client_, absl::Seconds(10));
-    dossiersync::v1::GetDossierRequest g;
-    g.set_code(code);
-    Dossier d;
-    grpc::Status st = intake_->GetDossier(ctx.get(), g, &d);
-    Item item{code, std::nullopt};
-    if (st.ok()) {
-      item.provincial = std::move(d);
-    } else if (st.error_code() != grpc::StatusCode::NOT_FOUND) {
-      return absl::UnavailableError(absl::StrCat("intake GetDossier: ", st.error_message()));
-    }
-    if (!q.Push(std::move(item))) return absl::CancelledError("run stopped");
+    auto d = Provincial(code);
+    if (!d.ok()) return d.status();
+    if (!q.Push(Item{code, std::move(*d)})) return absl::CancelledError("run stopped");
   }
   return absl::OkStatus();
 }
@@ -470,7 +472,7 @@ std::optional<std::vector<dossiersync::v1::Dossier>> Runner::History(const std::
   return std::vector<dossiersync::v1::Dossier>(h.revisions().begin(), h.revisions().end());
 }
 
-void Runner::Check(const Item& item, const StartRunRequest& req, const std::string& run_id,
+void Runner::Check(Item item, const StartRunRequest& req, const std::string& run_id,
                    const std::map<std::string, std::string>& pending, Tally& tally,
                    CheckBuffer& checks, const InFlightRule* in_flight, bool skip_verified) {
   const std::string& code = item.code;
@@ -488,6 +490,19 @@ void Runner::Check(const Item& item, const StartRunRequest& req, const std::stri
       ++tally.verified;
       return;
     }
+  }
+  if (item.summary && item.provincial) {
+    // Listed without steps; compared whole (its steps, its latest revision).
+    auto whole = Provincial(code);
+    if (!whole.ok()) {
+      if (Stopping()) return;
+      LogWarn("intake GetDossier failed; dossier not checked",
+              {{"code", code}, {"error", std::string(whole.status().message())}});
+      absl::MutexLock lock(&tally.mu);
+      ++tally.failed;
+      return;
+    }
+    item.provincial = std::move(*whole);
   }
   dvcqg::LookupResult l = LookupWithRetries(code);
   if (l.call.outcome != dvcqg::Outcome::kAccepted) {
@@ -608,7 +623,9 @@ void Runner::Execute(ReconciliationRun run, const StartRunRequest& req, const st
   } else {
     std::thread feeder([&] {
       ScopedTrace t(trace);
-      feed_status = Feed(req, q, tally);
+      // An incremental run looks few of its dossiers up (skip_verified, in flight): it lists them
+      // without steps, a query per dossier at intake, and reads whole only those it looks up.
+      feed_status = Feed(req, /*summaries=*/skip_verified, q, tally);
       q.Done();
     });
     std::vector<std::thread> workers;
@@ -617,8 +634,8 @@ void Runner::Execute(ReconciliationRun run, const StartRunRequest& req, const st
         ScopedTrace t(trace);
         CheckBuffer checks(store_);
         while (auto item = q.Pop()) {
-          Check(*item, req, run_id, *pending, tally, checks, in_flight ? &*in_flight : nullptr,
-                skip_verified);
+          Check(std::move(*item), req, run_id, *pending, tally, checks,
+                in_flight ? &*in_flight : nullptr, skip_verified);
         }
       });
     }

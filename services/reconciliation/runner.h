@@ -90,6 +90,9 @@ class Runner {
   struct Item {
     std::string code;
     std::optional<dossiersync::v1::Dossier> provincial;
+    // The provincial dossier as listed without its steps: Check reads it whole (GetDossier) only
+    // when it looks the dossier up.
+    bool summary = false;
   };
   class Queue;
   class CheckBuffer;
@@ -114,17 +117,22 @@ class Runner {
   // Streams the provincial dossiers in scope into `q` (ListDossiers resumed from the last
   // change_seq after a broken stream, or GetDossier for explicit codes).
   // A sampled run first streams the scope into a StratifiedSample and checks what it draws.
-  absl::Status Feed(const dossiersync::v1::StartRunRequest& req, Queue& q, Tally& tally);
+  // `summaries`: list without steps (an incremental run, which looks few of them up).
+  absl::Status Feed(const dossiersync::v1::StartRunRequest& req, bool summaries, Queue& q,
+                    Tally& tally);
   absl::Status FeedCodes(const std::vector<std::string>& codes, Queue& q);
   // Each dossier in the scope (ListDossiers per agency, resumed after a broken stream) until
   // `each` answers false (CANCELLED).
   absl::Status ForEachInScope(const dossiersync::v1::StartRunRequest& req, bool include_steps,
                               const std::function<bool(dossiersync::v1::Dossier&)>& each);
   // skip_verified: this run leaves dossiers verified unchanged (RunnerOptions::skip_verified).
-  void Check(const Item& item, const dossiersync::v1::StartRunRequest& req,
-             const std::string& run_id, const std::map<std::string, std::string>& pending,
-             Tally& tally, CheckBuffer& checks, const InFlightRule* in_flight, bool skip_verified);
+  void Check(Item item, const dossiersync::v1::StartRunRequest& req, const std::string& run_id,
+             const std::map<std::string, std::string>& pending, Tally& tally, CheckBuffer& checks,
+             const InFlightRule* in_flight, bool skip_verified);
   dvcqg::LookupResult LookupWithRetries(const std::string& code);
+  // The whole provincial dossier (GetDossier): nullopt when intake does not know it; UNAVAILABLE
+  // when intake cannot answer.
+  absl::StatusOr<std::optional<dossiersync::v1::Dossier>> Provincial(const std::string& code);
   // Intake's revisions of `code` (nullopt when intake cannot answer).
   std::optional<std::vector<dossiersync::v1::Dossier>> History(const std::string& code);
   void Publish(const std::string& topic, const std::string& key,
